@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { loadConfig } from './core/config.js';
+import { startEmbeddedRedis } from './core/embedded-redis.js';
+import { Lifecycle, loadConfigOrExit, listeningPort, publicUrl, startOrExit } from './core/lifecycle.js';
+import { createLogger } from './core/logger.js';
+import { FilesystemMediaStore } from './core/media-store.js';
+import { brokerCheck, databaseCheck, redisCheck } from './core/probes.js';
+import { createRedisConnection } from './core/redis.js';
+import { openDatabase } from './db/client.js';
+import { enrolFleet, loadFleet } from './device-simulator/fleet.js';
+import { runFleet } from './device-simulator/runner.js';
+import { startEmbeddedBroker } from './ingest/embedded-broker.js';
+import { startIngestRole } from './ingest/service.js';
+import { buildReviewServer } from './review-ui/server.js';
+import { startWorkersRole } from './workers/service.js';
+
+/**
+ * Every role in one process, on embedded defaults for whatever is not configured: PGlite
+ * without DATABASE_URL, an in-process MQTT broker without MQTT_URL, a private redis-server
+ * without REDIS_URL. Same code as the split roles; only this wiring differs.
+ */
+const config = loadConfigOrExit(loadConfig);
+const log = createLogger(config.log.level);
+const lifecycle = new Lifecycle(log);
+lifecycle.exitOnSignals();
+
+await startOrExit(log, lifecycle, async () => {
+  const database = await openDatabase(config.database);
+  lifecycle.add('database', () => database.close());
+  await database.migrate();
+
+  let redisUrl = config.redis.url;
+  if (!redisUrl) {
+    const embeddedRedis = await startEmbeddedRedis(path.join(config.dataDir, 'redis'));
+    lifecycle.add('embedded redis-server', () => embeddedRedis.stop());
+    redisUrl = embeddedRedis.url;
+  }
+  const redis = createRedisConnection(redisUrl);
+  lifecycle.add('redis connection', () => redis.quit());
+
+  let mqttUrl = config.mqtt.url;
+  if (!mqttUrl) {
+    const broker = await startEmbeddedBroker(config.mqtt.embeddedPort, config.http.host);
+    lifecycle.add('embedded MQTT broker', () => broker.close());
+    mqttUrl = broker.url;
+  }
+
+  const store = new FilesystemMediaStore(config.media.dir);
+  const common = { database, store, redis, queuePrefix: config.queue.prefix, log };
+  const ingest = await startIngestRole({ ...common, mqttUrl, topicRoot: config.mqtt.topicRoot, sharedGroup: config.mqtt.sharedGroup });
+  lifecycle.add('ingest gateway', () => ingest.stop());
+  const workers = startWorkersRole({ ...common, concurrency: config.workers.concurrency });
+  lifecycle.add('workers', () => workers.stop());
+
+  // Without a configured token the simulator still needs one to enrol its fleet; it lives only in this process.
+  const adminToken = config.admin.token ?? randomBytes(24).toString('base64url');
+  const server = await buildReviewServer({
+    db: database.db,
+    store,
+    adminToken,
+    checks: [databaseCheck(database), redisCheck(redis), brokerCheck(() => ingest.gateway.connected)],
+  });
+  lifecycle.add('review server', () => server.close());
+  await server.listen({ host: config.http.host, port: config.http.reviewPort });
+  const reviewUrl = publicUrl(config.http.host, listeningPort(server.server, config.http.reviewPort));
+
+  if (config.simulator.devices > 0) {
+    const fleet = await loadFleet(config.simulator.devices, path.join(config.dataDir, 'simulator', 'keys'));
+    await enrolFleet(fleet, reviewUrl, adminToken);
+    const run = await runFleet(fleet, { mqttUrl, topicRoot: config.mqtt.topicRoot, intervalMs: config.simulator.intervalMs, log: log.child({ role: 'simulator' }) });
+    lifecycle.add('device simulator', () => run.stop());
+  }
+
+  log.info({ database: database.location, mqtt: mqttUrl, media: config.media.dir }, 'all-in-one started');
+  console.log(`\nVerity is running. Review page: ${reviewUrl}\nMQTT broker for devices: ${mqttUrl} (topic root ${config.mqtt.topicRoot})\nPress Ctrl-C to stop.\n`);
+});

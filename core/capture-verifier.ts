@@ -1,0 +1,127 @@
+import { verify, type KeyObject } from 'node:crypto';
+import { certificationGapsAt, type CertificationPeriod } from './certification.js';
+import { envelopeSchema, manifestSchema, type Manifest, type MediaItem } from './protocol.js';
+import { reason, type QuarantineReason } from './quarantine-reasons.js';
+
+export type EnvelopeReading =
+  | { ok: true; manifest: Manifest; manifestBytes: Buffer; signature: Buffer }
+  | { ok: false; reasons: QuarantineReason[]; claimed: { deviceId?: string; captureId?: string } };
+
+function describeIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
+  return issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`)
+    .join('; ');
+}
+
+/** Salvages what a broken manifest claims, so its quarantine entry can still be found by device. */
+function claimedIdentity(value: unknown): { deviceId?: string; captureId?: string } {
+  if (typeof value !== 'object' || value === null) return {};
+  const record = value as Record<string, unknown>;
+  return {
+    ...(typeof record.deviceId === 'string' ? { deviceId: record.deviceId.slice(0, 64) } : {}),
+    ...(typeof record.captureId === 'string' ? { captureId: record.captureId.slice(0, 64) } : {}),
+  };
+}
+
+/** Parses a captures-topic payload into the signed manifest bytes, the signature and the manifest. */
+export function readEnvelope(payload: Buffer): EnvelopeReading {
+  let envelopeJson: unknown;
+  try {
+    envelopeJson = JSON.parse(payload.toString('utf8'));
+  } catch (error) {
+    return { ok: false, reasons: [reason('message_malformed', `not JSON: ${(error as Error).message}`)], claimed: {} };
+  }
+  const envelope = envelopeSchema.safeParse(envelopeJson);
+  if (!envelope.success) {
+    return { ok: false, reasons: [reason('message_malformed', describeIssues(envelope.error.issues))], claimed: {} };
+  }
+  const manifestBytes = Buffer.from(envelope.data.manifest, 'base64');
+  const signature = Buffer.from(envelope.data.signature, 'base64');
+  let manifestJson: unknown;
+  try {
+    manifestJson = JSON.parse(manifestBytes.toString('utf8'));
+  } catch (error) {
+    return { ok: false, reasons: [reason('manifest_invalid', `not JSON: ${(error as Error).message}`)], claimed: {} };
+  }
+  const manifest = manifestSchema.safeParse(manifestJson);
+  if (!manifest.success) {
+    return {
+      ok: false,
+      reasons: [reason('manifest_invalid', describeIssues(manifest.error.issues))],
+      claimed: claimedIdentity(manifestJson),
+    };
+  }
+  const names = new Set(manifest.data.media.map((item) => item.name));
+  if (names.size !== manifest.data.media.length) {
+    return {
+      ok: false,
+      reasons: [reason('manifest_invalid', 'media names must be unique')],
+      claimed: claimedIdentity(manifestJson),
+    };
+  }
+  return { ok: true, manifest: manifest.data, manifestBytes, signature };
+}
+
+export interface RegisteredDevice {
+  id: string;
+  status: 'enabled' | 'disabled' | 'revoked';
+  publicKey: KeyObject;
+  certifications: readonly CertificationPeriod[];
+}
+
+/**
+ * Everything that can be decided before the media arrives: who sent it, whether they could
+ * lawfully capture at that moment, and whether the manifest is theirs. Empty means it passes.
+ */
+export function checkProvenance(input: {
+  topicDeviceId: string;
+  manifest: Manifest;
+  manifestBytes: Buffer;
+  signature: Buffer;
+  device: RegisteredDevice | undefined;
+}): QuarantineReason[] {
+  const { topicDeviceId, manifest, device } = input;
+  if (manifest.deviceId !== topicDeviceId) {
+    return [reason('device_mismatch', `topic says ${topicDeviceId}, manifest says ${manifest.deviceId}`)];
+  }
+  if (!device) return [reason('device_unknown', `no registered device ${manifest.deviceId}`)];
+  if (device.status === 'revoked') return [reason('device_revoked')];
+  const reasons: QuarantineReason[] = [];
+  if (device.status === 'disabled') reasons.push(reason('device_disabled'));
+  if (!signatureVerifies(input.manifestBytes, input.signature, device.publicKey)) {
+    // An unsigned claim cannot be trusted for anything else, certification included.
+    return [...reasons, reason('signature_invalid')];
+  }
+  const gaps = certificationGapsAt(device.certifications, new Date(manifest.capturedAt));
+  if (gaps.length > 0) {
+    reasons.push(
+      reason(
+        'not_certified_at_capture',
+        `at ${manifest.capturedAt}: ${gaps.map((gap) => `${gap.kind} ${gap.problem.replaceAll('_', ' ')}`).join(', ')}`,
+      ),
+    );
+  }
+  return reasons;
+}
+
+export function signatureVerifies(message: Buffer, signature: Buffer, publicKey: KeyObject): boolean {
+  if (signature.length !== 64) return false;
+  try {
+    return verify(null, message, publicKey, signature);
+  } catch {
+    return false;
+  }
+}
+
+/** Compares a media file as received with what the signed manifest promised. */
+export function checkMediaFile(item: MediaItem, received: { sha256: string; sizeBytes: number }): QuarantineReason[] {
+  const reasons: QuarantineReason[] = [];
+  if (received.sizeBytes !== item.sizeBytes) {
+    reasons.push(reason('media_size_mismatch', `${item.name}: manifest says ${item.sizeBytes} bytes, received ${received.sizeBytes}`));
+  }
+  if (received.sha256 !== item.sha256) {
+    reasons.push(reason('media_hash_mismatch', `${item.name}: manifest says ${item.sha256}, received ${received.sha256}`));
+  }
+  return reasons;
+}

@@ -1,0 +1,111 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const optionalUrl = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .pipe(z.url().optional())
+  .optional();
+const optionalText = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+
+/** Every environment variable Verity reads, in one place; `.env.example` documents them. */
+const environmentSchema = z.object({
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: optionalUrl,
+  MQTT_URL: optionalUrl,
+  MQTT_EMBEDDED_PORT: port.default(1884),
+  MQTT_TOPIC_ROOT: z
+    .string()
+    .regex(/^[A-Za-z0-9_\-/]+[A-Za-z0-9_-]$/, 'must be topic levels without wildcards')
+    .default('verity/v1'),
+  MQTT_SHARED_GROUP: optionalText,
+  REDIS_URL: optionalUrl,
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('verity'),
+  MEDIA_DIR: optionalText,
+  HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+  REVIEW_PORT: port.default(8080),
+  INGEST_HEALTH_PORT: port.default(8081),
+  WORKERS_HEALTH_PORT: port.default(8082),
+  ADMIN_TOKEN: optionalText.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  SIMULATOR_DEVICES: z.coerce.number().int().min(0).max(10_000).default(3),
+  SIMULATOR_INTERVAL_MS: positiveInt.default(5000),
+  SIMULATOR_API_URL: optionalUrl,
+  WORKER_CONCURRENCY: positiveInt.max(64).default(2),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Environment = z.input<typeof environmentSchema>;
+
+export interface Config {
+  dataDir: string;
+  database: { url: string | undefined; pgliteDir: string };
+  mqtt: { url: string | undefined; embeddedPort: number; topicRoot: string; sharedGroup: string | undefined };
+  redis: { url: string | undefined };
+  queue: { prefix: string };
+  media: { dir: string };
+  http: { host: string; reviewPort: number; ingestHealthPort: number; workersHealthPort: number };
+  admin: { token: string | undefined };
+  simulator: { devices: number; intervalMs: number; apiUrl: string | undefined };
+  workers: { concurrency: number };
+  log: { level: string };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates the environment once; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = environmentSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`),
+    );
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.DATA_DIR);
+  return {
+    dataDir,
+    database: { url: e.DATABASE_URL, pgliteDir: path.join(dataDir, 'pglite') },
+    mqtt: {
+      url: e.MQTT_URL,
+      embeddedPort: e.MQTT_EMBEDDED_PORT,
+      topicRoot: e.MQTT_TOPIC_ROOT,
+      sharedGroup: e.MQTT_SHARED_GROUP,
+    },
+    redis: { url: e.REDIS_URL },
+    queue: { prefix: e.QUEUE_PREFIX },
+    media: { dir: path.resolve(e.MEDIA_DIR ?? path.join(dataDir, 'media')) },
+    http: {
+      host: e.HTTP_HOST,
+      reviewPort: e.REVIEW_PORT,
+      ingestHealthPort: e.INGEST_HEALTH_PORT,
+      workersHealthPort: e.WORKERS_HEALTH_PORT,
+    },
+    admin: { token: e.ADMIN_TOKEN },
+    simulator: { devices: e.SIMULATOR_DEVICES, intervalMs: e.SIMULATOR_INTERVAL_MS, apiUrl: e.SIMULATOR_API_URL },
+    workers: { concurrency: e.WORKER_CONCURRENCY },
+    log: { level: e.LOG_LEVEL },
+  };
+}
+
+/** For the split-mode entry points, which have no embedded fallback for a missing service. */
+export function requireSetting<T>(value: T | undefined, variable: string, role: string): T {
+  if (value === undefined) {
+    throw new ConfigError([`${variable}: required when running ${role} on its own (npm start embeds it)`]);
+  }
+  return value;
+}

@@ -1,0 +1,54 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+
+/** A dependency a role needs; `probe` rejects when it is unreachable. */
+export interface HealthCheck {
+  name: string;
+  probe: () => Promise<unknown>;
+}
+
+const PROBE_TIMEOUT_MS = 2000;
+
+async function withTimeout(probe: () => Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      probe(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs every probe at once; the report names each dependency and why it failed. */
+export async function checkHealth(checks: readonly HealthCheck[]) {
+  const results = await Promise.all(
+    checks.map(async (check) => {
+      try {
+        await withTimeout(check.probe);
+        return { name: check.name, ok: true as const };
+      } catch (error) {
+        return { name: check.name, ok: false as const, error: error instanceof Error ? error.message : String(error) };
+      }
+    }),
+  );
+  const failing = results.filter((result) => !result.ok).map((result) => result.name);
+  return { status: failing.length === 0 ? ('ok' as const) : ('unavailable' as const), failing, checks: results };
+}
+
+/** `GET /health`: 200 when every dependency answers, 503 naming the ones that do not. */
+export function registerHealthRoute(app: FastifyInstance, role: string, checks: readonly HealthCheck[]): void {
+  app.get('/health', async (_request, reply) => {
+    const report = await checkHealth(checks);
+    return reply.code(report.status === 'ok' ? 200 : 503).send({ role, ...report });
+  });
+}
+
+/** A server that only answers `GET /health`, for roles with no other HTTP surface. */
+export function buildHealthServer(role: string, checks: readonly HealthCheck[]): FastifyInstance {
+  const app = Fastify({ logger: false });
+  registerHealthRoute(app, role, checks);
+  return app;
+}

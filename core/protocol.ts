@@ -1,0 +1,86 @@
+import { z } from 'zod';
+
+/** Version string every manifest carries; docs/protocol.md describes this version. */
+export const PROTOCOL_VERSION = 'verity/1';
+
+/** Media is sent in chunks of at most this many bytes, so a 50 MB clip fits any broker's limits. */
+export const MAX_CHUNK_BYTES = 256 * 1024;
+export const MAX_MEDIA_BYTES = 64 * 1024 * 1024;
+export const MAX_CAPTURE_MESSAGE_BYTES = 64 * 1024;
+
+const deviceIdPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const sha256Pattern = /^[0-9a-f]{64}$/;
+
+export const deviceIdSchema = z.string().regex(deviceIdPattern, 'device id: 1-64 letters, digits, _ . -');
+
+export const mediaItemSchema = z.object({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'media name: 1-64 letters, digits, _ . -'),
+  sha256: z.string().regex(sha256Pattern, 'sha256: 64 lowercase hex digits'),
+  sizeBytes: z.number().int().positive().max(MAX_MEDIA_BYTES),
+  contentType: z.enum(['image/jpeg', 'video/mp4']),
+  capturedAt: z.iso.datetime({ offset: true }),
+});
+
+export const manifestSchema = z.strictObject({
+  protocol: z.literal(PROTOCOL_VERSION),
+  captureId: z.uuid(),
+  deviceId: deviceIdSchema,
+  capturedAt: z.iso.datetime({ offset: true }),
+  clockOffsetMs: z.number().finite(),
+  location: z.strictObject({
+    latitude: z.number().min(-90).max(90),
+    longitude: z.number().min(-180).max(180),
+  }),
+  violationType: z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, 'violation type: snake_case'),
+  readings: z.record(z.string(), z.union([z.number().finite(), z.string().max(256), z.boolean()])),
+  media: z.array(mediaItemSchema).min(1).max(16),
+});
+
+export type Manifest = z.infer<typeof manifestSchema>;
+export type MediaItem = z.infer<typeof mediaItemSchema>;
+
+/** What a device publishes on its captures topic: the manifest's exact bytes and their signature. */
+export const envelopeSchema = z.strictObject({
+  manifest: z.base64().min(1),
+  signature: z.base64().min(1),
+});
+
+export type Envelope = z.infer<typeof envelopeSchema>;
+
+export type DeviceTopic =
+  | { kind: 'capture'; deviceId: string }
+  | { kind: 'media-chunk'; deviceId: string; sha256: string; chunkIndex: number; chunkCount: number };
+
+/** Topic names under a root such as `verity/v1`; the root keeps test runs and tenants apart. */
+export const topics = {
+  capture: (root: string, deviceId: string) => `${root}/devices/${deviceId}/captures`,
+  mediaChunk: (root: string, deviceId: string, sha256: string, chunkIndex: number, chunkCount: number) =>
+    `${root}/devices/${deviceId}/media/${sha256}/${chunkIndex}/${chunkCount}`,
+  ack: (root: string, deviceId: string) => `${root}/devices/${deviceId}/acks`,
+  gatewaySubscriptions: (root: string) => [`${root}/devices/+/captures`, `${root}/devices/+/media/+/+/+`],
+};
+
+/** Reads a device-originated topic; undefined when it is not one this gateway handles. */
+export function parseDeviceTopic(root: string, topic: string): DeviceTopic | undefined {
+  if (!topic.startsWith(`${root}/devices/`)) return undefined;
+  const levels = topic.slice(root.length + '/devices/'.length).split('/');
+  const [deviceId, kind, sha256, index, count] = levels;
+  if (deviceId === undefined || !deviceIdPattern.test(deviceId)) return undefined;
+  if (kind === 'captures' && levels.length === 2) return { kind: 'capture', deviceId };
+  if (kind === 'media' && levels.length === 5 && sha256 && sha256Pattern.test(sha256)) {
+    const chunkIndex = Number(index);
+    const chunkCount = Number(count);
+    const validCount = Number.isInteger(chunkCount) && chunkCount >= 1 && chunkCount <= Math.ceil(MAX_MEDIA_BYTES / MAX_CHUNK_BYTES);
+    if (validCount && Number.isInteger(chunkIndex) && chunkIndex >= 0 && chunkIndex < chunkCount && /^\d+$/.test(index ?? '') && /^\d+$/.test(count ?? '')) {
+      return { kind: 'media-chunk', deviceId, sha256, chunkIndex, chunkCount };
+    }
+  }
+  return undefined;
+}
+
+export interface Acknowledgement {
+  captureId: string | null;
+  messageSha256: string;
+  status: 'accepted' | 'quarantined' | 'pending';
+  reasons: { code: string; detail: string }[];
+}

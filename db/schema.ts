@@ -1,0 +1,200 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  check,
+  customType,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+export const deviceKind = pgEnum('device_kind', ['traffic_camera', 'speed_radar', 'noise_sensor', 'emission_sensor', 'weigh_in_motion']);
+export const deviceStatus = pgEnum('device_status', ['enabled', 'disabled', 'revoked']);
+export const certificationKind = pgEnum('certification_kind', [
+  'legal_review',
+  'technical_review',
+  'metrological_verification',
+  'signage',
+  'location_publication',
+]);
+export const captureState = pgEnum('capture_state', [
+  'received',
+  'verified',
+  'quarantined',
+  'screened',
+  'excluded',
+  'awaiting_review',
+  'approved',
+  'rejected',
+]);
+
+const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
+  dataType: () => 'bytea',
+  fromDriver: (value) => Buffer.from(value),
+});
+
+const moment = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+export const devices = pgTable('devices', {
+  id: text('id').primaryKey(),
+  kind: deviceKind('kind').notNull(),
+  model: text('model').notNull(),
+  serial: text('serial').notNull(),
+  agency: text('agency').notNull(),
+  publicKeyPem: text('public_key_pem').notNull(),
+  status: deviceStatus('status').notNull().default('enabled'),
+  road: text('road').notNull(),
+  direction: text('direction').notNull(),
+  latitude: doublePrecision('latitude').notNull(),
+  longitude: doublePrecision('longitude').notNull(),
+  enrolledAt: moment('enrolled_at').notNull().defaultNow(),
+});
+
+export const deviceCertifications = pgTable(
+  'device_certifications',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    deviceId: text('device_id')
+      .notNull()
+      .references(() => devices.id),
+    kind: certificationKind('kind').notNull(),
+    reference: text('reference').notNull(),
+    validFrom: moment('valid_from').notNull(),
+    validTo: moment('valid_to').notNull(),
+    documentSha256: text('document_sha256'),
+    recordedAt: moment('recorded_at').notNull().defaultNow(),
+  },
+  (table) => [
+    index('device_certifications_device_idx').on(table.deviceId),
+    check('certification_period_ordered', sql`${table.validTo} > ${table.validFrom}`),
+  ],
+);
+
+/**
+ * One row per distinct message received on the captures topic, accepted or not: a
+ * quarantined capture keeps the device id it claimed even when no such device exists,
+ * so device_id deliberately has no foreign key.
+ */
+export const captures = pgTable(
+  'captures',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    messageSha256: text('message_sha256').notNull(),
+    deviceId: text('device_id'),
+    deviceCaptureId: text('device_capture_id'),
+    state: captureState('state').notNull(),
+    quarantineReasons: jsonb('quarantine_reasons').$type<{ code: string; detail: string }[]>(),
+    violationType: text('violation_type'),
+    capturedAt: moment('captured_at'),
+    receivedAt: moment('received_at').notNull().defaultNow(),
+    latitude: doublePrecision('latitude'),
+    longitude: doublePrecision('longitude'),
+    manifest: jsonb('manifest'),
+    rawMessage: bytea('raw_message').notNull(),
+  },
+  (table) => [
+    uniqueIndex('captures_message_sha256_key').on(table.messageSha256),
+    uniqueIndex('captures_accepted_device_capture_key')
+      .on(table.deviceId, table.deviceCaptureId)
+      .where(sql`${table.state} <> 'quarantined'`),
+    index('captures_state_received_idx').on(table.state, table.receivedAt),
+    check(
+      'quarantine_has_reason',
+      sql`(${table.state} = 'quarantined') = (${table.quarantineReasons} IS NOT NULL AND jsonb_array_length(${table.quarantineReasons}) > 0)`,
+    ),
+    check(
+      'accepted_capture_is_complete',
+      sql`${table.state} = 'quarantined' OR (${table.deviceId} IS NOT NULL AND ${table.deviceCaptureId} IS NOT NULL AND ${table.capturedAt} IS NOT NULL AND ${table.manifest} IS NOT NULL)`,
+    ),
+  ],
+);
+
+/** Content-addressed: the SHA-256 is the identity, so the same bytes are stored once. */
+export const media = pgTable('media', {
+  sha256: text('sha256').primaryKey(),
+  sizeBytes: bigint('size_bytes', { mode: 'number' }).notNull(),
+  contentType: text('content_type').notNull(),
+  width: integer('width'),
+  height: integer('height'),
+  storedAt: moment('stored_at').notNull().defaultNow(),
+});
+
+export const captureMedia = pgTable(
+  'capture_media',
+  {
+    captureId: uuid('capture_id')
+      .notNull()
+      .references(() => captures.id),
+    mediaSha256: text('media_sha256')
+      .notNull()
+      .references(() => media.sha256),
+    name: text('name').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.captureId, table.name] })],
+);
+
+export const mediaDerivatives = pgTable(
+  'media_derivatives',
+  {
+    sourceSha256: text('source_sha256')
+      .notNull()
+      .references(() => media.sha256),
+    kind: text('kind').notNull(),
+    derivedSha256: text('derived_sha256')
+      .notNull()
+      .references(() => media.sha256),
+    createdAt: moment('created_at').notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.sourceSha256, table.kind] })],
+);
+
+/** Chunks of media waiting for their capture's manifest; shared by every gateway instance. */
+export const mediaChunks = pgTable(
+  'media_chunks',
+  {
+    sha256: text('sha256').notNull(),
+    chunkIndex: integer('chunk_index').notNull(),
+    chunkCount: integer('chunk_count').notNull(),
+    deviceId: text('device_id').notNull(),
+    data: bytea('data').notNull(),
+    receivedAt: moment('received_at').notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.sha256, table.chunkIndex] })],
+);
+
+/** Jobs to hand to the queue, written in the same transaction as the state they follow from. */
+export const outbox = pgTable(
+  'outbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    queue: text('queue').notNull(),
+    jobName: text('job_name').notNull(),
+    jobId: text('job_id').notNull(),
+    payload: jsonb('payload').notNull(),
+    createdAt: moment('created_at').notNull().defaultNow(),
+    dispatchedAt: moment('dispatched_at'),
+  },
+  (table) => [index('outbox_pending_idx').on(table.id).where(sql`${table.dispatchedAt} IS NULL`)],
+);
+
+/** Append-only and hash-chained; a trigger in the migrations refuses UPDATE and DELETE. */
+export const auditLog = pgTable('audit_log', {
+  seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+  recordedAt: moment('recorded_at').notNull(),
+  actor: text('actor').notNull(),
+  action: text('action').notNull(),
+  subjectType: text('subject_type').notNull(),
+  subjectId: text('subject_id').notNull(),
+  details: jsonb('details').notNull(),
+  previousHash: text('previous_hash').notNull(),
+  hash: text('hash').notNull().unique(),
+});

@@ -1,0 +1,56 @@
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Logger } from '../core/logger.js';
+import { generateCapture } from './capture-generator.js';
+import { publishCapture } from './device-protocol.js';
+import type { SimulatedDevice } from './fleet.js';
+
+export interface FleetRunOptions {
+  mqttUrl: string;
+  topicRoot: string;
+  intervalMs: number;
+  log: Logger;
+}
+
+/** Each device on its own MQTT connection, publishing a capture every interval (staggered). */
+export async function runFleet(fleet: readonly SimulatedDevice[], options: FleetRunOptions): Promise<{ published: () => number; stop(): Promise<void> }> {
+  let published = 0;
+  let stopped = false;
+  const clients: MqttClient[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  const inFlight = new Set<Promise<void>>();
+  for (const [index, device] of fleet.entries()) {
+    const client = await mqtt.connectAsync(options.mqttUrl, { clientId: `verity-sim-${device.id}`, protocolVersion: 4, reconnectPeriod: 1000 });
+    client.on('error', (error) => options.log.warn({ err: error, device: device.id }, 'simulated device connection error'));
+    clients.push(client);
+    let sequence = 0;
+    const publishOne = () => {
+      if (stopped) return;
+      const seed = Date.now() + index * 7919 + sequence++;
+      const task = generateCapture(device, new Date(), seed)
+        .then((capture) => publishCapture(client, options.topicRoot, capture))
+        .then(() => {
+          published++;
+        })
+        .catch((error: unknown) => options.log.warn({ err: error, device: device.id }, 'simulated capture not published'))
+        .finally(() => inFlight.delete(task));
+      inFlight.add(task);
+    };
+    const stagger = Math.round((options.intervalMs * index) / Math.max(fleet.length, 1));
+    timers.push(
+      setTimeout(() => {
+        publishOne();
+        timers.push(setInterval(publishOne, options.intervalMs));
+      }, stagger),
+    );
+  }
+  options.log.info({ devices: fleet.length, intervalMs: options.intervalMs }, 'simulated fleet publishing');
+  return {
+    published: () => published,
+    stop: async () => {
+      stopped = true;
+      for (const timer of timers) clearTimeout(timer);
+      await Promise.all(inFlight);
+      await Promise.all(clients.map((client) => client.endAsync()));
+    },
+  };
+}

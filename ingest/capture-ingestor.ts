@@ -1,0 +1,260 @@
+import { and, asc, eq, lt, sql } from 'drizzle-orm';
+import { checkMediaFile, checkProvenance, readEnvelope } from '../core/capture-verifier.js';
+import { jobIdFor } from '../core/jobs.js';
+import { sha256Hex, type MediaStore } from '../core/media-store.js';
+import { MAX_CAPTURE_MESSAGE_BYTES, MAX_CHUNK_BYTES, type Acknowledgement, type Manifest } from '../core/protocol.js';
+import { reason, type QuarantineReason } from '../core/quarantine-reasons.js';
+import { appendAudit } from '../db/audit-log.js';
+import type { Db, Tx } from '../db/client.js';
+import { captureMedia, captures, media, mediaChunks, outbox } from '../db/schema.js';
+import type { DeviceDirectory } from './device-directory.js';
+
+const GATEWAY_ACTOR = 'system:ingest-gateway';
+
+type CaptureRow = typeof captures.$inferSelect;
+
+export interface IngestResult {
+  /** Whether this call committed anything new; false for a redelivered duplicate. */
+  stored: boolean;
+  ack: Acknowledgement;
+  deviceId: string | undefined;
+}
+
+function ackFor(row: Pick<CaptureRow, 'deviceCaptureId' | 'messageSha256' | 'state' | 'quarantineReasons'>): Acknowledgement {
+  return {
+    captureId: row.deviceCaptureId,
+    messageSha256: row.messageSha256,
+    status: row.state === 'quarantined' ? 'quarantined' : row.state === 'received' ? 'pending' : 'accepted',
+    reasons: row.quarantineReasons ?? [],
+  };
+}
+
+/**
+ * The gateway's I/O around the pure checks in core/capture-verifier.ts. Every message that
+ * reaches `ingestCapture` ends as a capture row: verified, quarantined with its reasons, or
+ * received and waiting for its media. Each call commits before it returns, so the caller can
+ * acknowledge the MQTT message afterwards and a crash never loses an acknowledged capture.
+ */
+export class CaptureIngestor {
+  constructor(
+    private readonly db: Db,
+    private readonly store: MediaStore,
+    private readonly directory: DeviceDirectory,
+  ) {}
+
+  async ingestCapture(topicDeviceId: string, payload: Buffer): Promise<IngestResult> {
+    const messageSha256 = sha256Hex(payload);
+    const existing = await this.findByMessage(messageSha256);
+    if (existing) return { stored: false, ack: ackFor(existing), deviceId: existing.deviceId ?? topicDeviceId };
+
+    if (payload.length > MAX_CAPTURE_MESSAGE_BYTES) {
+      return this.quarantine(messageSha256, payload, { deviceId: topicDeviceId }, [
+        reason('message_malformed', `capture message is ${payload.length} bytes, over the ${MAX_CAPTURE_MESSAGE_BYTES}-byte limit`),
+      ]);
+    }
+    const reading = readEnvelope(payload);
+    if (!reading.ok) {
+      return this.quarantine(messageSha256, payload, { deviceId: topicDeviceId, captureId: reading.claimed.captureId }, reading.reasons);
+    }
+    const { manifest } = reading;
+    const device = await this.directory.find(manifest.deviceId);
+    const reasons = checkProvenance({ topicDeviceId, ...reading, device });
+    if (reasons.length > 0) {
+      return this.quarantine(messageSha256, payload, { deviceId: manifest.deviceId, captureId: manifest.captureId, manifest }, reasons);
+    }
+
+    const inserted = await this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .insert(captures)
+        .values({ ...this.captureColumns(messageSha256, payload, manifest), state: 'received' })
+        .onConflictDoNothing()
+        .returning();
+      if (row) {
+        await appendAudit(tx, {
+          actor: GATEWAY_ACTOR,
+          action: 'capture.received',
+          subjectType: 'capture',
+          subjectId: row.id,
+          details: { deviceId: manifest.deviceId, deviceCaptureId: manifest.captureId, messageSha256 },
+        });
+      }
+      return row;
+    });
+    if (!inserted) {
+      // Either another gateway stored this very message a moment ago, or an accepted capture
+      // already holds this capture id: the second is a replay and is kept as such.
+      const raced = await this.findByMessage(messageSha256);
+      if (raced) return { stored: false, ack: ackFor(raced), deviceId: manifest.deviceId };
+      return this.quarantine(messageSha256, payload, { deviceId: manifest.deviceId, captureId: manifest.captureId, manifest }, [
+        reason('replayed', `capture id ${manifest.captureId} was already accepted from a different message`),
+      ]);
+    }
+    const completed = await this.tryComplete(inserted.id);
+    return { stored: true, ack: ackFor(completed ?? inserted), deviceId: manifest.deviceId };
+  }
+
+  /** Stages one media chunk; returns the acknowledgements of captures this chunk completed. */
+  async ingestChunk(
+    chunk: { deviceId: string; sha256: string; chunkIndex: number; chunkCount: number },
+    payload: Buffer,
+  ): Promise<{ accepted: boolean; problem?: string; completed: IngestResult[] }> {
+    if (payload.length === 0 || payload.length > MAX_CHUNK_BYTES) {
+      return { accepted: false, problem: `chunk of ${payload.length} bytes (allowed 1-${MAX_CHUNK_BYTES})`, completed: [] };
+    }
+    const [stored] = await this.db.select({ sha256: media.sha256 }).from(media).where(eq(media.sha256, chunk.sha256));
+    if (!stored) {
+      await this.db
+        .insert(mediaChunks)
+        .values({ ...chunk, data: payload })
+        .onConflictDoNothing();
+    }
+    const waiting = await this.db
+      .select({ id: captures.id })
+      .from(captures)
+      .where(and(eq(captures.state, 'received'), sql`${captures.manifest}->'media' @> ${JSON.stringify([{ sha256: chunk.sha256 }])}::jsonb`));
+    const completed: IngestResult[] = [];
+    for (const { id } of waiting) {
+      const row = await this.tryComplete(id);
+      if (row && row.state !== 'received') completed.push({ stored: true, ack: ackFor(row), deviceId: row.deviceId ?? undefined });
+    }
+    return { accepted: true, completed };
+  }
+
+  /** Quarantines captures whose media has not all arrived within `timeoutMs`. */
+  async sweepIncomplete(timeoutMs: number): Promise<IngestResult[]> {
+    const stale = await this.db
+      .select({ id: captures.id })
+      .from(captures)
+      .where(and(eq(captures.state, 'received'), lt(captures.receivedAt, new Date(Date.now() - timeoutMs))));
+    const results: IngestResult[] = [];
+    for (const { id } of stale) {
+      const row = await this.tryComplete(id, { giveUp: true });
+      if (row && row.state === 'quarantined') results.push({ stored: true, ack: ackFor(row), deviceId: row.deviceId ?? undefined });
+    }
+    return results;
+  }
+
+  /**
+   * Finishes a received capture once every media file it names is available: assembles and
+   * checks each file, stores it, and moves the capture to verified or quarantined. The row
+   * lock makes concurrent completions (last chunk vs. manifest, two gateways) happen once.
+   */
+  private async tryComplete(captureId: string, options: { giveUp?: boolean } = {}): Promise<CaptureRow | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [capture] = await tx.select().from(captures).where(eq(captures.id, captureId)).for('update');
+      if (!capture || capture.state !== 'received') return capture;
+      const manifest = capture.manifest as Manifest;
+      const missing: string[] = [];
+      const files: { name: string; sha256: string }[] = [];
+      const reasons: QuarantineReason[] = [];
+      for (const item of manifest.media) {
+        const available = await this.loadMedia(tx, item.sha256, item.contentType);
+        if (!available) {
+          missing.push(item.name);
+          continue;
+        }
+        files.push({ name: item.name, sha256: available.sha256 });
+        reasons.push(...checkMediaFile(item, available));
+      }
+      if (missing.length > 0) {
+        if (!options.giveUp) return capture;
+        reasons.push(reason('media_incomplete', `missing: ${missing.join(', ')}`));
+      }
+      const state = reasons.length > 0 ? 'quarantined' : 'verified';
+      const [updated] = await tx
+        .update(captures)
+        .set({ state, quarantineReasons: reasons.length > 0 ? reasons : null })
+        .where(eq(captures.id, captureId))
+        .returning();
+      if (files.length > 0) await tx.insert(captureMedia).values(files.map((file) => ({ captureId, mediaSha256: file.sha256, name: file.name })));
+      if (state === 'verified') {
+        const jobId = jobIdFor('derive-thumbnails', captureId);
+        await tx.insert(outbox).values({ queue: 'media', jobName: 'derive-thumbnails', jobId, payload: { captureId } });
+      }
+      await appendAudit(tx, {
+        actor: GATEWAY_ACTOR,
+        action: state === 'verified' ? 'capture.verified' : 'capture.quarantined',
+        subjectType: 'capture',
+        subjectId: captureId,
+        details: { reasons, media: files },
+      });
+      return updated;
+    });
+  }
+
+  /**
+   * Returns a media file's actual hash and size, assembling it from staged chunks when it is
+   * not stored yet. Bytes that do not match their claimed hash are still stored (under their
+   * real hash) so a quarantined capture keeps everything that was sent.
+   */
+  private async loadMedia(tx: Tx, claimedSha256: string, contentType: string): Promise<{ sha256: string; sizeBytes: number } | undefined> {
+    const [stored] = await tx.select().from(media).where(eq(media.sha256, claimedSha256));
+    if (stored) return { sha256: stored.sha256, sizeBytes: stored.sizeBytes };
+    const chunks = await tx.select().from(mediaChunks).where(eq(mediaChunks.sha256, claimedSha256)).orderBy(asc(mediaChunks.chunkIndex));
+    const expected = chunks[0]?.chunkCount;
+    if (expected === undefined || chunks.length !== expected || chunks.some((chunk, index) => chunk.chunkIndex !== index || chunk.chunkCount !== expected)) {
+      return undefined;
+    }
+    const bytes = Buffer.concat(chunks.map((chunk) => chunk.data));
+    const sha256 = await this.store.put(bytes);
+    await tx.insert(media).values({ sha256, sizeBytes: bytes.length, contentType }).onConflictDoNothing();
+    await tx.delete(mediaChunks).where(eq(mediaChunks.sha256, claimedSha256));
+    return { sha256, sizeBytes: bytes.length };
+  }
+
+  private captureColumns(messageSha256: string, payload: Buffer, manifest: Manifest) {
+    return {
+      messageSha256,
+      rawMessage: payload,
+      deviceId: manifest.deviceId,
+      deviceCaptureId: manifest.captureId,
+      violationType: manifest.violationType,
+      capturedAt: new Date(manifest.capturedAt),
+      latitude: manifest.location.latitude,
+      longitude: manifest.location.longitude,
+      manifest,
+    };
+  }
+
+  private async quarantine(
+    messageSha256: string,
+    payload: Buffer,
+    claimed: { deviceId?: string | undefined; captureId?: string | undefined; manifest?: Manifest },
+    reasons: QuarantineReason[],
+  ): Promise<IngestResult> {
+    const row = await this.db.transaction(async (tx) => {
+      const [inserted] = await tx
+        .insert(captures)
+        .values({
+          ...(claimed.manifest ? this.captureColumns(messageSha256, payload, claimed.manifest) : {}),
+          messageSha256,
+          rawMessage: payload,
+          deviceId: claimed.deviceId ?? null,
+          deviceCaptureId: claimed.captureId ?? null,
+          state: 'quarantined',
+          quarantineReasons: reasons,
+        })
+        .onConflictDoNothing()
+        .returning();
+      if (inserted) {
+        await appendAudit(tx, {
+          actor: GATEWAY_ACTOR,
+          action: 'capture.quarantined',
+          subjectType: 'capture',
+          subjectId: inserted.id,
+          details: { reasons, messageSha256, claimedDeviceId: claimed.deviceId ?? null },
+        });
+      }
+      return inserted;
+    });
+    if (row) return { stored: true, ack: ackFor(row), deviceId: claimed.deviceId };
+    const existing = await this.findByMessage(messageSha256);
+    if (!existing) throw new Error(`capture message ${messageSha256} neither inserted nor found`);
+    return { stored: false, ack: ackFor(existing), deviceId: existing.deviceId ?? claimed.deviceId };
+  }
+
+  private async findByMessage(messageSha256: string): Promise<CaptureRow | undefined> {
+    const [row] = await this.db.select().from(captures).where(eq(captures.messageSha256, messageSha256));
+    return row;
+  }
+}

@@ -1,0 +1,198 @@
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import mqtt, { type MqttClient } from 'mqtt';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eq } from 'drizzle-orm';
+import { FilesystemMediaStore, sha256Hex } from '../core/media-store.js';
+import { topics, type Acknowledgement } from '../core/protocol.js';
+import { buildManifest, publishCapture, signManifest, type MediaFile } from '../device-simulator/device-protocol.js';
+import { auditLog, captures, mediaDerivatives } from '../db/schema.js';
+import { enrolTestDevice, testMedia, type TestDevice } from '../test/support/devices.js';
+import { createTempDir, createTestDatabase, createTestRedis, uniqueName, waitFor } from '../test/support/isolated.js';
+import { testServices } from '../test/support/services.js';
+import { startWorkersRole } from '../workers/service.js';
+import { startIngestRole, type IngestRole } from './service.js';
+
+const log = pino({ level: 'silent' });
+
+describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let redis: ReturnType<typeof createTestRedis>;
+  let mediaDir: Awaited<ReturnType<typeof createTempDir>>;
+  let ingest: IngestRole;
+  let workers: { stop(): Promise<void> };
+  let device: MqttClient;
+  let camera: TestDevice;
+  const topicRoot = `verity-test/${uniqueName('gw')}/v1`;
+  const acks: Acknowledgement[] = [];
+
+  beforeAll(async () => {
+    database = await createTestDatabase('gateway');
+    redis = createTestRedis('gateway');
+    mediaDir = await createTempDir('media');
+    const store = new FilesystemMediaStore(mediaDir.dir);
+    const common = { database, store, redis: redis.redis, queuePrefix: redis.prefix, log };
+    ingest = await startIngestRole({
+      ...common,
+      mqttUrl: testServices.mqttUrl,
+      topicRoot,
+      sharedGroup: undefined,
+      clientId: uniqueName('gateway'),
+      completenessTimeoutMs: 1500,
+    });
+    workers = startWorkersRole({ ...common, concurrency: 2 });
+    camera = await enrolTestDevice(database.db);
+    device = await mqtt.connectAsync(testServices.mqttUrl, { clientId: uniqueName('device') });
+    await device.subscribeAsync(`${topicRoot}/devices/+/acks`, { qos: 1 });
+    device.on('message', (_topic, payload) => acks.push(JSON.parse(payload.toString()) as Acknowledgement));
+  });
+
+  afterAll(async () => {
+    await device?.endAsync();
+    await ingest?.stop();
+    await workers?.stop();
+    await redis?.cleanup();
+    await database?.drop();
+    await mediaDir?.remove();
+  });
+
+  async function send(options: {
+    deviceId?: string;
+    signWith?: TestDevice['privateKey'];
+    capturedAt?: Date;
+    media?: MediaFile[];
+    tamper?: (media: MediaFile[]) => MediaFile[];
+  } = {}) {
+    const capturedAt = options.capturedAt ?? new Date();
+    const media = options.media ?? (await testMedia(Math.floor(Math.random() * 1000), capturedAt));
+    const manifest = buildManifest({
+      deviceId: options.deviceId ?? camera.id,
+      capturedAt,
+      clockOffsetMs: 5,
+      location: { latitude: 22.5, longitude: 114.05 },
+      violationType: 'speeding',
+      readings: { speedKmh: 92, limitKmh: 60 },
+      media,
+    });
+    const signed = signManifest(manifest, options.signWith ?? camera.privateKey, options.tamper ? options.tamper(media) : media);
+    await publishCapture(device, topicRoot, signed);
+    return signed;
+  }
+
+  const captureByDeviceId = (captureId: string) => async () => {
+    const [row] = await database.db.select().from(captures).where(eq(captures.deviceCaptureId, captureId));
+    return row && row.state !== 'received' ? row : undefined;
+  };
+
+  it('verifies a signed, certified capture, stores its media, audits it and derives thumbnails', async () => {
+    const signed = await send();
+    const row = await waitFor('the capture to be verified', captureByDeviceId(signed.manifest.captureId));
+    expect(row.state).toBe('verified');
+    expect(row.quarantineReasons).toBeNull();
+    const store = new FilesystemMediaStore(mediaDir.dir);
+    for (const item of signed.manifest.media) {
+      expect(sha256Hex(await store.get(item.sha256))).toBe(item.sha256);
+    }
+    const thumbnails = await waitFor('both thumbnails', async () => {
+      const rows = await database.db.select().from(mediaDerivatives);
+      const mine = rows.filter((derivative) => signed.manifest.media.some((item) => item.sha256 === derivative.sourceSha256));
+      return mine.length === 2 ? mine : undefined;
+    });
+    expect(thumbnails.every((thumbnail) => thumbnail.kind === 'thumbnail')).toBe(true);
+    const audit = await database.db.select().from(auditLog).where(eq(auditLog.subjectId, row.id));
+    expect(audit.map((entry) => entry.action)).toEqual(['capture.received', 'capture.verified']);
+    const ack = await waitFor('an acknowledgement', async () => acks.find((candidate) => candidate.captureId === signed.manifest.captureId));
+    expect(ack.status).toBe('accepted');
+  });
+
+  it('quarantines a capture with a forged signature', async () => {
+    const forger = generateKeyPairSync('ed25519').privateKey;
+    const signed = await send({ signWith: forger });
+    const row = await waitFor('the forged capture', captureByDeviceId(signed.manifest.captureId));
+    expect(row.state).toBe('quarantined');
+    expect(row.quarantineReasons?.map((reason) => reason.code)).toEqual(['signature_invalid']);
+  });
+
+  it('quarantines a capture whose media does not match its signed hash', async () => {
+    const signed = await send({
+      tamper: (media) =>
+        media.map((file, index) => {
+          if (index !== 0) return file;
+          const bytes = Buffer.from(file.bytes);
+          bytes[bytes.length - 10]! ^= 0xff;
+          return { ...file, bytes };
+        }),
+    });
+    const row = await waitFor('the tampered capture', captureByDeviceId(signed.manifest.captureId));
+    expect(row.state).toBe('quarantined');
+    expect(row.quarantineReasons?.map((reason) => reason.code)).toEqual(['media_hash_mismatch']);
+    expect(row.quarantineReasons?.[0]?.detail).toContain('frame-1.jpg');
+  });
+
+  it('quarantines a capture from a device that is not registered', async () => {
+    const stranger = generateKeyPairSync('ed25519').privateKey;
+    const signed = await send({ deviceId: 'NOT-REGISTERED-1', signWith: stranger });
+    const row = await waitFor('the unknown device capture', captureByDeviceId(signed.manifest.captureId));
+    expect(row.state).toBe('quarantined');
+    expect(row.deviceId).toBe('NOT-REGISTERED-1');
+    expect(row.quarantineReasons?.map((reason) => reason.code)).toEqual(['device_unknown']);
+  });
+
+  it('quarantines a capture taken after the device certification expired', async () => {
+    const day = 24 * 3600 * 1000;
+    const lapsed = await enrolTestDevice(database.db, { certifiedFrom: new Date(Date.now() - 400 * day), certifiedTo: new Date(Date.now() - day) });
+    const signed = await send({ deviceId: lapsed.id, signWith: lapsed.privateKey });
+    const row = await waitFor('the uncertified capture', captureByDeviceId(signed.manifest.captureId));
+    expect(row.state).toBe('quarantined');
+    expect(row.quarantineReasons?.map((reason) => reason.code)).toEqual(['not_certified_at_capture']);
+    expect(row.quarantineReasons?.[0]?.detail).toContain('metrological_verification expired');
+  });
+
+  it('accepts a capture taken while certified even though the certification has expired since', async () => {
+    const day = 24 * 3600 * 1000;
+    const lapsed = await enrolTestDevice(database.db, { certifiedFrom: new Date(Date.now() - 400 * day), certifiedTo: new Date(Date.now() - day) });
+    const signed = await send({ deviceId: lapsed.id, signWith: lapsed.privateKey, capturedAt: new Date(Date.now() - 2 * day) });
+    const row = await waitFor('the capture taken while certified', captureByDeviceId(signed.manifest.captureId));
+    expect(row.state).toBe('verified');
+  });
+
+  it('stores a capture published twice only once', async () => {
+    const signed = await send();
+    await waitFor('the first copy', captureByDeviceId(signed.manifest.captureId));
+    await publishCapture(device, topicRoot, signed);
+    await waitFor('the duplicate to be processed', async () => (ingest.gateway.counters.duplicates > 0 ? true : undefined));
+    const rows = await database.db.select().from(captures).where(eq(captures.deviceCaptureId, signed.manifest.captureId));
+    expect(rows).toHaveLength(1);
+  });
+
+  it('quarantines a capture whose media never arrives, once the completeness window passes', async () => {
+    const capturedAt = new Date();
+    const media = await testMedia(7, capturedAt);
+    const manifest = buildManifest({
+      deviceId: camera.id,
+      capturedAt,
+      clockOffsetMs: 0,
+      location: { latitude: 22.5, longitude: 114.05 },
+      violationType: 'speeding',
+      readings: {},
+      media,
+    });
+    const signed = signManifest(manifest, camera.privateKey, media);
+    await device.publishAsync(topics.capture(topicRoot, camera.id), signed.envelope, { qos: 1 });
+    const row = await waitFor('the incomplete capture', captureByDeviceId(manifest.captureId));
+    expect(row.state).toBe('quarantined');
+    expect(row.quarantineReasons?.map((reason) => reason.code)).toEqual(['media_incomplete']);
+  });
+
+  it('keeps a message that is not a valid envelope in quarantine with its bytes', async () => {
+    const garbage = Buffer.from(`not json ${randomUUID()}`);
+    await device.publishAsync(topics.capture(topicRoot, camera.id), garbage, { qos: 1 });
+    const row = await waitFor('the malformed message', async () => {
+      const [found] = await database.db.select().from(captures).where(eq(captures.messageSha256, sha256Hex(garbage)));
+      return found;
+    });
+    expect(row.state).toBe('quarantined');
+    expect(row.quarantineReasons?.[0]?.code).toBe('message_malformed');
+    expect(Buffer.compare(row.rawMessage, garbage)).toBe(0);
+  });
+});

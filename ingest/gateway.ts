@@ -1,0 +1,159 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Logger } from '../core/logger.js';
+import { parseDeviceTopic, topics, type Acknowledgement } from '../core/protocol.js';
+import type { CaptureIngestor, IngestResult } from './capture-ingestor.js';
+import type { OutboxDispatcher } from './outbox-dispatcher.js';
+
+export interface GatewayOptions {
+  mqttUrl: string;
+  topicRoot: string;
+  /** With a group name, subscribes as `$share/<group>/…` so several gateways split the load. */
+  sharedGroup: string | undefined;
+  clientId: string;
+  completenessTimeoutMs: number;
+  reconcileIntervalMs: number;
+}
+
+export interface GatewayCounters {
+  captureMessages: number;
+  duplicates: number;
+  accepted: number;
+  quarantined: number;
+  chunks: number;
+  chunksRefused: number;
+  ignoredTopics: number;
+}
+
+/**
+ * Subscribes to device topics and acknowledges each MQTT message only after its outcome is
+ * committed: a gateway that dies mid-message leaves it unacknowledged, and the broker
+ * redelivers it to the next session with the same client id.
+ */
+export class IngestGateway {
+  private client: MqttClient | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private stopping = false;
+  readonly counters: GatewayCounters = {
+    captureMessages: 0,
+    duplicates: 0,
+    accepted: 0,
+    quarantined: 0,
+    chunks: 0,
+    chunksRefused: 0,
+    ignoredTopics: 0,
+  };
+
+  constructor(
+    private readonly options: GatewayOptions,
+    private readonly ingestor: CaptureIngestor,
+    private readonly dispatcher: OutboxDispatcher,
+    private readonly log: Logger,
+  ) {}
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  async start(): Promise<void> {
+    const client = await mqtt.connectAsync(this.options.mqttUrl, {
+      clientId: this.options.clientId,
+      clean: false,
+      protocolVersion: 4,
+      reconnectPeriod: 1000,
+    });
+    this.client = client;
+    client.handleMessage = (packet, done) => {
+      this.process(packet.topic, packet.payload as Buffer).then(
+        () => done(),
+        (error: unknown) => done(error as Error),
+      );
+    };
+    client.on('error', (error) => this.log.error({ err: error }, 'mqtt error'));
+    const filters = topics
+      .gatewaySubscriptions(this.options.topicRoot)
+      .map((filter) => (this.options.sharedGroup ? `$share/${this.options.sharedGroup}/${filter}` : filter));
+    await client.subscribeAsync(filters, { qos: 1 });
+    this.log.info({ filters, broker: this.options.mqttUrl }, 'gateway subscribed');
+    this.every(Math.min(this.options.completenessTimeoutMs, 5000), () => this.sweep());
+    this.every(this.options.reconcileIntervalMs, () => this.dispatcher.dispatch().then(() => undefined));
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    await this.client?.endAsync();
+  }
+
+  private every(intervalMs: number, task: () => Promise<void>): void {
+    const timer = setInterval(() => {
+      task().catch((error: unknown) => this.log.error({ err: error }, 'gateway background task failed'));
+    }, intervalMs);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  private async sweep(): Promise<void> {
+    const results = await this.ingestor.sweepIncomplete(this.options.completenessTimeoutMs);
+    for (const result of results) this.settle(result);
+  }
+
+  /** Retries transient failures (database or Redis away) without acknowledging, so nothing is lost. */
+  private async process(topic: string, payload: Buffer): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.handle(topic, payload);
+        return;
+      } catch (error) {
+        if (this.stopping) throw error;
+        this.log.error({ err: error, topic, attempt }, 'message processing failed; retrying before acknowledging');
+        await sleep(Math.min(100 * 2 ** attempt, 5000));
+      }
+    }
+  }
+
+  private async handle(topic: string, payload: Buffer): Promise<void> {
+    const parsed = parseDeviceTopic(this.options.topicRoot, topic);
+    if (!parsed) {
+      this.counters.ignoredTopics++;
+      this.log.warn({ topic, bytes: payload.length }, 'message on a topic outside the protocol; not processed');
+      return;
+    }
+    if (parsed.kind === 'media-chunk') {
+      this.counters.chunks++;
+      const outcome = await this.ingestor.ingestChunk(parsed, payload);
+      if (!outcome.accepted) {
+        this.counters.chunksRefused++;
+        this.log.warn({ topic, problem: outcome.problem }, 'media chunk refused');
+      }
+      for (const result of outcome.completed) this.settle(result);
+      return;
+    }
+    this.counters.captureMessages++;
+    const result = await this.ingestor.ingestCapture(parsed.deviceId, payload);
+    if (!result.stored) this.counters.duplicates++;
+    this.settle(result);
+  }
+
+  /**
+   * After a commit: count it, hand new jobs to the queue and tell the device the outcome.
+   * Neither is awaited: this runs inside mqtt.js's message handler, which holds back the
+   * broker's PUBACK for our own publish, and a Redis outage must not stall ingestion (the
+   * outbox reconciler re-sends what this pass could not).
+   */
+  private settle(result: IngestResult): void {
+    if (result.stored && result.ack.status === 'accepted') this.counters.accepted++;
+    if (result.stored && result.ack.status === 'quarantined') this.counters.quarantined++;
+    if (result.ack.status === 'accepted') {
+      this.dispatcher.dispatch().catch((error: unknown) => this.log.warn({ err: error }, 'outbox dispatch deferred to the reconciler'));
+    }
+    if (result.deviceId) this.publishAck(result.deviceId, result.ack);
+  }
+
+  private publishAck(deviceId: string, ack: Acknowledgement): void {
+    this.client
+      ?.publishAsync(topics.ack(this.options.topicRoot, deviceId), JSON.stringify(ack), { qos: 1 })
+      .catch((error: unknown) => this.log.warn({ err: error, deviceId }, 'acknowledgement not delivered'));
+  }
+}

@@ -1,0 +1,65 @@
+import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../core/logger.js';
+import type { MediaStore } from '../core/media-store.js';
+import type { Database } from '../db/client.js';
+import { QueueRegistry } from '../workers/queues.js';
+import { CaptureIngestor } from './capture-ingestor.js';
+import { DeviceDirectory } from './device-directory.js';
+import { IngestGateway } from './gateway.js';
+import { OutboxDispatcher } from './outbox-dispatcher.js';
+
+export interface IngestRoleOptions {
+  database: Database;
+  store: MediaStore;
+  redis: Redis;
+  queuePrefix: string;
+  mqttUrl: string;
+  topicRoot: string;
+  sharedGroup: string | undefined;
+  /** Stable per instance: the broker keeps unacknowledged messages for this session id. */
+  clientId?: string;
+  completenessTimeoutMs?: number;
+  reconcileIntervalMs?: number;
+  log: Logger;
+}
+
+export interface IngestRole {
+  gateway: IngestGateway;
+  ingestor: CaptureIngestor;
+  dispatcher: OutboxDispatcher;
+  stop(): Promise<void>;
+}
+
+/** Wires the gateway: device directory and ingestor over the database, the outbox onto BullMQ. */
+export async function startIngestRole(options: IngestRoleOptions): Promise<IngestRole> {
+  const log = options.log.child({ role: 'ingest' });
+  const queues = new QueueRegistry(options.redis, options.queuePrefix);
+  const ingestor = new CaptureIngestor(options.database.db, options.store, new DeviceDirectory(options.database.db));
+  const dispatcher = new OutboxDispatcher(options.database.db, queues, log);
+  const gateway = new IngestGateway(
+    {
+      mqttUrl: options.mqttUrl,
+      topicRoot: options.topicRoot,
+      sharedGroup: options.sharedGroup,
+      clientId: options.clientId ?? `verity-ingest-${hostname()}`,
+      completenessTimeoutMs: options.completenessTimeoutMs ?? 60_000,
+      reconcileIntervalMs: options.reconcileIntervalMs ?? 10_000,
+    },
+    ingestor,
+    dispatcher,
+    log,
+  );
+  await gateway.start();
+  // Jobs committed before a crash or a Redis restart go out now rather than at the first tick.
+  dispatcher.dispatch().catch((error: unknown) => log.warn({ err: error }, 'initial outbox dispatch failed'));
+  return {
+    gateway,
+    ingestor,
+    dispatcher,
+    stop: async () => {
+      await gateway.stop();
+      await queues.close();
+    },
+  };
+}

@@ -1,0 +1,22 @@
+import { listeningPort, publicUrl, startOrExit } from '../core/lifecycle.js';
+import { FilesystemMediaStore } from '../core/media-store.js';
+import { databaseCheck } from '../core/probes.js';
+import { beginRoleProcess, openRoleDatabase } from '../core/role-process.js';
+import { buildReviewServer } from './server.js';
+
+const role = beginRoleProcess();
+const { config, log, lifecycle } = role;
+
+await startOrExit(log, lifecycle, async () => {
+  const database = await openRoleDatabase(role, 'the review server');
+  const server = await buildReviewServer({
+    db: database.db,
+    store: new FilesystemMediaStore(config.media.dir),
+    adminToken: config.admin.token,
+    checks: [databaseCheck(database)],
+    logger: log.child({ role: 'review-ui' }),
+  });
+  lifecycle.add('review server', () => server.close());
+  await server.listen({ host: config.http.host, port: config.http.reviewPort });
+  log.info({ url: publicUrl(config.http.host, listeningPort(server.server, config.http.reviewPort)) }, 'review server started');
+});

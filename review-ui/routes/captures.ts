@@ -1,0 +1,46 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { MediaStore } from '../../core/media-store.js';
+import type { Db } from '../../db/client.js';
+import { captures } from '../../db/schema.js';
+import { countByState, isThumbnail, listCaptures } from '../services/capture-listing.js';
+
+export function captureRoutes(app: FastifyInstance, deps: { db: Db; store: MediaStore }): void {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+
+  routes.get(
+    '/api/captures',
+    {
+      schema: {
+        querystring: z.object({
+          state: z.enum(captures.state.enumValues).optional(),
+          before: z.iso.datetime({ offset: true }).optional(),
+          limit: z.coerce.number().int().min(1).max(200).default(50),
+        }),
+      },
+    },
+    async (request) => {
+      const { state, before, limit } = request.query;
+      const [list, counts] = await Promise.all([
+        listCaptures(deps.db, { state, before: before ? new Date(before) : undefined, limit }),
+        countByState(deps.db),
+      ]);
+      return { captures: list, counts };
+    },
+  );
+
+  routes.get(
+    '/api/thumbnails/:sha256',
+    { schema: { params: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/) }) } },
+    async (request, reply) => {
+      const { sha256 } = request.params;
+      if (!(await isThumbnail(deps.db, sha256))) return reply.code(404).send({ error: 'no such thumbnail' });
+      // Content-addressed: the bytes behind a hash can never change.
+      return reply
+        .header('cache-control', 'private, max-age=31536000, immutable')
+        .type('image/jpeg')
+        .send(await deps.store.get(sha256));
+    },
+  );
+}

@@ -1,0 +1,33 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { registerHealthRoute, type HealthCheck } from '../core/health.js';
+import type { MediaStore } from '../core/media-store.js';
+import type { Db } from '../db/client.js';
+import { captureRoutes } from './routes/captures.js';
+import { deviceRoutes } from './routes/devices.js';
+
+export interface ReviewServerDeps {
+  db: Db;
+  store: MediaStore;
+  checks: readonly HealthCheck[];
+  adminToken: string | undefined;
+  /** Request logging; none when absent. */
+  logger?: FastifyBaseLogger;
+}
+
+const publicDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
+
+/** The review server: JSON API and the browser app, every asset served from this process. */
+export async function buildReviewServer(deps: ReviewServerDeps): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: deps.logger });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerHealthRoute(app, 'review-ui', deps.checks);
+  captureRoutes(app, deps);
+  deviceRoutes(app, deps);
+  await app.register(fastifyStatic, { root: publicDir, prefix: '/' });
+  return app;
+}

@@ -1,0 +1,79 @@
+import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import { captureMedia, captures, media, mediaDerivatives } from '../../db/schema.js';
+
+type CaptureState = (typeof captures.$inferSelect)['state'];
+
+export interface CaptureSummary {
+  id: string;
+  deviceId: string | null;
+  deviceCaptureId: string | null;
+  state: CaptureState;
+  violationType: string | null;
+  capturedAt: string | null;
+  receivedAt: string;
+  quarantineReasons: { code: string; detail: string }[];
+  media: { name: string; sha256: string; contentType: string; thumbnailSha256: string | null }[];
+}
+
+/** Newest first, with each capture's media and thumbnails, for the review list. */
+export async function listCaptures(db: Db, filter: { state?: CaptureState | undefined; before?: Date | undefined; limit: number }): Promise<CaptureSummary[]> {
+  const conditions = [
+    filter.state ? eq(captures.state, filter.state) : undefined,
+    filter.before ? lt(captures.receivedAt, filter.before) : undefined,
+  ].filter((condition) => condition !== undefined);
+  const rows = await db
+    .select()
+    .from(captures)
+    .where(conditions.length > 0 ? and(...conditions) : undefined)
+    .orderBy(desc(captures.receivedAt), desc(captures.id))
+    .limit(filter.limit);
+  if (rows.length === 0) return [];
+  const mediaRows = await db
+    .select({
+      captureId: captureMedia.captureId,
+      name: captureMedia.name,
+      sha256: media.sha256,
+      contentType: media.contentType,
+      thumbnailSha256: mediaDerivatives.derivedSha256,
+    })
+    .from(captureMedia)
+    .innerJoin(media, eq(media.sha256, captureMedia.mediaSha256))
+    .leftJoin(mediaDerivatives, and(eq(mediaDerivatives.sourceSha256, media.sha256), eq(mediaDerivatives.kind, 'thumbnail')))
+    .where(inArray(captureMedia.captureId, rows.map((row) => row.id)))
+    .orderBy(captureMedia.name);
+  return rows.map((row) => ({
+    id: row.id,
+    deviceId: row.deviceId,
+    deviceCaptureId: row.deviceCaptureId,
+    state: row.state,
+    violationType: row.violationType,
+    capturedAt: row.capturedAt?.toISOString() ?? null,
+    receivedAt: row.receivedAt.toISOString(),
+    quarantineReasons: row.quarantineReasons ?? [],
+    media: mediaRows
+      .filter((item) => item.captureId === row.id)
+      .map(({ name, sha256, contentType, thumbnailSha256 }) => ({ name, sha256, contentType, thumbnailSha256 })),
+  }));
+}
+
+/** How many captures sit in each state; every state is present, zero or not. */
+export async function countByState(db: Db): Promise<Record<CaptureState, number>> {
+  const rows = await db
+    .select({ state: captures.state, count: sql<number>`count(*)::int` })
+    .from(captures)
+    .groupBy(captures.state);
+  const counts = Object.fromEntries(captures.state.enumValues.map((state) => [state, 0])) as Record<CaptureState, number>;
+  for (const row of rows) counts[row.state] = Number(row.count);
+  return counts;
+}
+
+/** Whether a hash is a thumbnail: only derivatives are served without a reviewer's login. */
+export async function isThumbnail(db: Db, sha256: string): Promise<boolean> {
+  const [row] = await db
+    .select({ sha256: mediaDerivatives.derivedSha256 })
+    .from(mediaDerivatives)
+    .where(and(eq(mediaDerivatives.derivedSha256, sha256), eq(mediaDerivatives.kind, 'thumbnail')))
+    .limit(1);
+  return row !== undefined;
+}

@@ -1,0 +1,55 @@
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import sharp from 'sharp';
+import { CERTIFICATION_KINDS } from '../../core/certification.js';
+import type { Db } from '../../db/client.js';
+import { addCertification, enrolDevice } from '../../review-ui/services/device-registry.js';
+import type { MediaFile } from '../../device-simulator/device-protocol.js';
+import { uniqueName } from './isolated.js';
+
+export interface TestDevice {
+  id: string;
+  privateKey: KeyObject;
+}
+
+const DAY = 24 * 3600 * 1000;
+
+/** Enrols a device with every certification valid over `[certifiedFrom, certifiedTo)`. */
+export async function enrolTestDevice(
+  db: Db,
+  options: { certifiedFrom?: Date; certifiedTo?: Date } = {},
+): Promise<TestDevice> {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const id = uniqueName('dev').replaceAll('_', '-').slice(0, 60);
+  const outcome = await enrolDevice(db, 'test', id, {
+    kind: 'traffic_camera',
+    model: 'Test Cam',
+    serial: id,
+    agency: 'Test Agency',
+    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    road: 'Test Road',
+    direction: 'northbound',
+    latitude: 22.5,
+    longitude: 114.05,
+  });
+  if (outcome !== 'enrolled') throw new Error(`test device not enrolled: ${outcome}`);
+  const validFrom = options.certifiedFrom ?? new Date(Date.now() - 30 * DAY);
+  const validTo = options.certifiedTo ?? new Date(Date.now() + 30 * DAY);
+  for (const kind of CERTIFICATION_KINDS) {
+    await addCertification(db, 'test', id, { kind, reference: `T-${kind}`, validFrom: validFrom.toISOString(), validTo: validTo.toISOString() });
+  }
+  return { id, privateKey };
+}
+
+/** A small but real JPEG, different for every `shade`. */
+export async function testJpeg(shade: number, width = 320, height = 180): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background: { r: shade % 256, g: (shade * 7) % 256, b: (shade * 13) % 256 } } })
+    .jpeg()
+    .toBuffer();
+}
+
+export async function testMedia(shade: number, capturedAt = new Date()): Promise<MediaFile[]> {
+  return [
+    { name: 'frame-1.jpg', contentType: 'image/jpeg', capturedAt, bytes: await testJpeg(shade) },
+    { name: 'frame-2.jpg', contentType: 'image/jpeg', capturedAt: new Date(capturedAt.getTime() + 500), bytes: await testJpeg(shade + 1) },
+  ];
+}

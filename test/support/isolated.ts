@@ -1,0 +1,76 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { openDatabase, type Database } from '../../db/client.js';
+import { createRedisConnection } from '../../core/redis.js';
+import { testServices } from './services.js';
+
+/** A unique name for this test's database, queue prefix and topic root, so runs never collide. */
+export function uniqueName(label: string): string {
+  return `verity_${label}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+}
+
+/** A freshly created and migrated Postgres database, dropped again by `drop()`. */
+export async function createTestDatabase(label: string): Promise<Database & { name: string; url: string; drop(): Promise<void> }> {
+  const name = uniqueName(label);
+  const admin = new pg.Client({ connectionString: testServices.postgresUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(testServices.postgresUrl);
+  url.pathname = `/${name}`;
+  const database = await openDatabase({ url: url.toString(), pgliteDir: '', poolSize: 5 });
+  await database.migrate();
+  return {
+    ...database,
+    name,
+    url: url.toString(),
+    drop: async () => {
+      await database.close();
+      const dropper = new pg.Client({ connectionString: testServices.postgresUrl });
+      await dropper.connect();
+      await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await dropper.end();
+    },
+  };
+}
+
+/** A Redis connection and a key prefix of its own; `cleanup()` deletes every key under it. */
+export function createTestRedis(label: string): { redis: Redis; prefix: string; cleanup(): Promise<void> } {
+  const redis = createRedisConnection(testServices.redisUrl);
+  const prefix = uniqueName(label);
+  return {
+    redis,
+    prefix,
+    cleanup: async () => {
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+      await redis.quit();
+    },
+  };
+}
+
+export async function createTempDir(label: string): Promise<{ dir: string; remove(): Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), `verity-${label}-`));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Polls until `probe` returns a value other than undefined, or fails naming what it waited for. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await sleep(100);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+}

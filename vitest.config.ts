@@ -1,0 +1,29 @@
+import { defineConfig } from 'vitest/config';
+
+const generated = ['**/node_modules/**', '**/data/**'];
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['**/*.test.ts'],
+          exclude: [...generated, '**/*.int.test.ts', '**/*.e2e.test.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['**/*.int.test.ts'],
+          exclude: generated,
+          globalSetup: ['test/support/services-available.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          // Two cores: more parallel files only contend for them and for the shared services.
+          maxWorkers: 2,
+        },
+      },
+    ],
+  },
+});

@@ -1,0 +1,27 @@
+import { buildHealthServer } from '../core/health.js';
+import { startOrExit } from '../core/lifecycle.js';
+import { FilesystemMediaStore } from '../core/media-store.js';
+import { databaseCheck, redisCheck } from '../core/probes.js';
+import { beginRoleProcess, connectRoleRedis, openRoleDatabase } from '../core/role-process.js';
+import { startWorkersRole } from './service.js';
+
+const role = beginRoleProcess();
+const { config, log, lifecycle } = role;
+
+await startOrExit(log, lifecycle, async () => {
+  const database = await openRoleDatabase(role, 'the workers');
+  const redis = connectRoleRedis(role, 'the workers');
+  const workers = startWorkersRole({
+    database,
+    store: new FilesystemMediaStore(config.media.dir),
+    redis,
+    queuePrefix: config.queue.prefix,
+    concurrency: config.workers.concurrency,
+    log,
+  });
+  lifecycle.add('workers', () => workers.stop());
+  const health = buildHealthServer('workers', [databaseCheck(database), redisCheck(redis)]);
+  lifecycle.add('health server', () => health.close());
+  await health.listen({ host: config.http.host, port: config.http.workersHealthPort });
+  log.info({ concurrency: config.workers.concurrency, health: config.http.workersHealthPort }, 'workers started');
+});

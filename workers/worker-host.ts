@@ -1,0 +1,43 @@
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { QUEUE_NAMES, type JobMap, type QueueName } from '../core/jobs.js';
+import type { Logger } from '../core/logger.js';
+
+/** One handler for every job of every queue: the compiler demands each, and start-up re-checks. */
+export type JobHandlers = {
+  [Q in QueueName]: { [N in keyof JobMap[Q]]: (payload: JobMap[Q][N]) => Promise<unknown> };
+};
+
+export interface WorkerHostOptions {
+  connection: Redis;
+  prefix: string;
+  concurrency: number;
+  log: Logger;
+}
+
+/** Starts one BullMQ Worker per queue, dispatching by job name to its handler. */
+export function startWorkers(handlers: JobHandlers, options: WorkerHostOptions): { close(): Promise<void>; workers: Worker[] } {
+  const workers = QUEUE_NAMES.map((queue) => {
+    const byName = handlers[queue] as Record<string, ((payload: unknown) => Promise<unknown>) | undefined>;
+    if (Object.keys(byName).length === 0) throw new Error(`queue ${queue} has no job handlers`);
+    const worker = new Worker(
+      queue,
+      async (job: Job) => {
+        const handler = byName[job.name];
+        if (!handler) throw new Error(`no handler for job ${queue}/${job.name}`);
+        return handler(job.data);
+      },
+      { connection: options.connection, prefix: options.prefix, concurrency: options.concurrency },
+    );
+    // BullMQ emits connection trouble here; without a listener Node would crash the process.
+    worker.on('error', (error) => options.log.error({ err: error, queue }, 'worker error'));
+    worker.on('failed', (job, error) => options.log.warn({ err: error, queue, job: job?.name, jobId: job?.id }, 'job failed'));
+    return worker;
+  });
+  return {
+    workers,
+    close: async () => {
+      await Promise.all(workers.map((worker) => worker.close()));
+    },
+  };
+}
