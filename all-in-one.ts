@@ -68,10 +68,17 @@ await startOrExit(log, lifecycle, async () => {
   if (config.simulator.devices > 0) {
     const fleet = await loadFleet(config.simulator.devices, path.join(config.dataDir, 'simulator', 'keys'));
     await enrolFleet(fleet, reviewUrl, adminToken);
-    const run = await runFleet(fleet, { mqttUrl, topicRoot: config.mqtt.topicRoot, intervalMs: config.simulator.intervalMs, log: log.child({ role: 'simulator' }) });
+    const run = await runFleet(fleet, {
+      mqttUrl,
+      topicRoot: config.mqtt.topicRoot,
+      intervalMs: config.simulator.intervalMs,
+      log: log.child({ role: 'simulator' }),
+    });
     lifecycle.add('device simulator', () => run.stop());
   }
 
   log.info({ database: database.location, mqtt: mqttUrl, media: config.media.dir }, 'all-in-one started');
-  console.log(`\nVerity is running. Review page: ${reviewUrl}\nMQTT broker for devices: ${mqttUrl} (topic root ${config.mqtt.topicRoot})\nPress Ctrl-C to stop.\n`);
+  console.log(
+    `\nVerity is running. Review page: ${reviewUrl}\nMQTT broker for devices: ${mqttUrl} (topic root ${config.mqtt.topicRoot})\nPress Ctrl-C to stop.\n`,
+  );
 });

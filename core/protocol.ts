@@ -48,8 +48,7 @@ export const envelopeSchema = z.strictObject({
 export type Envelope = z.infer<typeof envelopeSchema>;
 
 export type DeviceTopic =
-  | { kind: 'capture'; deviceId: string }
-  | { kind: 'media-chunk'; deviceId: string; sha256: string; chunkIndex: number; chunkCount: number };
+  { kind: 'capture'; deviceId: string } | { kind: 'media-chunk'; deviceId: string; sha256: string; chunkIndex: number; chunkCount: number };
 
 /** Topic names under a root such as `verity/v1`; the root keeps test runs and tenants apart. */
 export const topics = {
@@ -71,7 +70,14 @@ export function parseDeviceTopic(root: string, topic: string): DeviceTopic | und
     const chunkIndex = Number(index);
     const chunkCount = Number(count);
     const validCount = Number.isInteger(chunkCount) && chunkCount >= 1 && chunkCount <= Math.ceil(MAX_MEDIA_BYTES / MAX_CHUNK_BYTES);
-    if (validCount && Number.isInteger(chunkIndex) && chunkIndex >= 0 && chunkIndex < chunkCount && /^\d+$/.test(index ?? '') && /^\d+$/.test(count ?? '')) {
+    if (
+      validCount &&
+      Number.isInteger(chunkIndex) &&
+      chunkIndex >= 0 &&
+      chunkIndex < chunkCount &&
+      /^\d+$/.test(index ?? '') &&
+      /^\d+$/.test(count ?? '')
+    ) {
       return { kind: 'media-chunk', deviceId, sha256, chunkIndex, chunkCount };
     }
   }

@@ -183,7 +183,11 @@ export const outbox = pgTable(
     createdAt: moment('created_at').notNull().defaultNow(),
     dispatchedAt: moment('dispatched_at'),
   },
-  (table) => [index('outbox_pending_idx').on(table.id).where(sql`${table.dispatchedAt} IS NULL`)],
+  (table) => [
+    index('outbox_pending_idx')
+      .on(table.id)
+      .where(sql`${table.dispatchedAt} IS NULL`),
+  ],
 );
 
 /** Append-only and hash-chained; a trigger in the migrations refuses UPDATE and DELETE. */

@@ -67,14 +67,21 @@ export function chunkMedia(bytes: Buffer, chunkBytes = MAX_CHUNK_BYTES): Buffer[
 }
 
 /** Publishes every media chunk, then the manifest envelope, all at QoS 1. */
-export async function publishCapture(client: MqttClient, topicRoot: string, capture: SignedCapture, options: { chunkBytes?: number } = {}): Promise<void> {
+export async function publishCapture(
+  client: MqttClient,
+  topicRoot: string,
+  capture: SignedCapture,
+  options: { chunkBytes?: number } = {},
+): Promise<void> {
   const { deviceId } = capture.manifest;
   for (const [index, file] of capture.media.entries()) {
     const item = capture.manifest.media[index];
     if (!item) throw new Error(`media ${file.name} is not in the manifest`);
     const chunks = chunkMedia(file.bytes, options.chunkBytes);
     await Promise.all(
-      chunks.map((chunk, chunkIndex) => client.publishAsync(topics.mediaChunk(topicRoot, deviceId, item.sha256, chunkIndex, chunks.length), chunk, { qos: 1 })),
+      chunks.map((chunk, chunkIndex) =>
+        client.publishAsync(topics.mediaChunk(topicRoot, deviceId, item.sha256, chunkIndex, chunks.length), chunk, { qos: 1 }),
+      ),
     );
   }
   await client.publishAsync(topics.capture(topicRoot, deviceId), capture.envelope, { qos: 1 });

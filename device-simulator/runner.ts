@@ -12,14 +12,21 @@ export interface FleetRunOptions {
 }
 
 /** Each device on its own MQTT connection, publishing a capture every interval (staggered). */
-export async function runFleet(fleet: readonly SimulatedDevice[], options: FleetRunOptions): Promise<{ published: () => number; stop(): Promise<void> }> {
+export async function runFleet(
+  fleet: readonly SimulatedDevice[],
+  options: FleetRunOptions,
+): Promise<{ published: () => number; stop(): Promise<void> }> {
   let published = 0;
   let stopped = false;
   const clients: MqttClient[] = [];
   const timers: NodeJS.Timeout[] = [];
   const inFlight = new Set<Promise<void>>();
   for (const [index, device] of fleet.entries()) {
-    const client = await mqtt.connectAsync(options.mqttUrl, { clientId: `verity-sim-${device.id}`, protocolVersion: 4, reconnectPeriod: 1000 });
+    const client = await mqtt.connectAsync(options.mqttUrl, {
+      clientId: `verity-sim-${device.id}`,
+      protocolVersion: 4,
+      reconnectPeriod: 1000,
+    });
     client.on('error', (error) => options.log.warn({ err: error, device: device.id }, 'simulated device connection error'));
     clients.push(client);
     let sequence = 0;

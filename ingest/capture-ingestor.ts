@@ -111,7 +111,9 @@ export class CaptureIngestor {
     const waiting = await this.db
       .select({ id: captures.id })
       .from(captures)
-      .where(and(eq(captures.state, 'received'), sql`${captures.manifest}->'media' @> ${JSON.stringify([{ sha256: chunk.sha256 }])}::jsonb`));
+      .where(
+        and(eq(captures.state, 'received'), sql`${captures.manifest}->'media' @> ${JSON.stringify([{ sha256: chunk.sha256 }])}::jsonb`),
+      );
     const completed: IngestResult[] = [];
     for (const { id } of waiting) {
       const row = await this.tryComplete(id);
@@ -166,7 +168,8 @@ export class CaptureIngestor {
         .set({ state, quarantineReasons: reasons.length > 0 ? reasons : null })
         .where(eq(captures.id, captureId))
         .returning();
-      if (files.length > 0) await tx.insert(captureMedia).values(files.map((file) => ({ captureId, mediaSha256: file.sha256, name: file.name })));
+      if (files.length > 0)
+        await tx.insert(captureMedia).values(files.map((file) => ({ captureId, mediaSha256: file.sha256, name: file.name })));
       if (state === 'verified') {
         const jobId = jobIdFor('derive-thumbnails', captureId);
         await tx.insert(outbox).values({ queue: 'media', jobName: 'derive-thumbnails', jobId, payload: { captureId } });
@@ -192,7 +195,11 @@ export class CaptureIngestor {
     if (stored) return { sha256: stored.sha256, sizeBytes: stored.sizeBytes };
     const chunks = await tx.select().from(mediaChunks).where(eq(mediaChunks.sha256, claimedSha256)).orderBy(asc(mediaChunks.chunkIndex));
     const expected = chunks[0]?.chunkCount;
-    if (expected === undefined || chunks.length !== expected || chunks.some((chunk, index) => chunk.chunkIndex !== index || chunk.chunkCount !== expected)) {
+    if (
+      expected === undefined ||
+      chunks.length !== expected ||
+      chunks.some((chunk, index) => chunk.chunkIndex !== index || chunk.chunkCount !== expected)
+    ) {
       return undefined;
     }
     const bytes = Buffer.concat(chunks.map((chunk) => chunk.data));

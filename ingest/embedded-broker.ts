@@ -16,7 +16,11 @@ export async function startEmbeddedBroker(port: number, host = '127.0.0.1'): Pro
   const server = net.createServer(broker.handle);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'EADDRINUSE' ? new Error(`MQTT port ${port} is taken: set MQTT_EMBEDDED_PORT to a free port, or MQTT_URL to use that broker`) : error),
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(`MQTT port ${port} is taken: set MQTT_EMBEDDED_PORT to a free port, or MQTT_URL to use that broker`)
+          : error,
+      ),
     );
     server.listen(port, host, () => resolve());
   });

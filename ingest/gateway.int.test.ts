@@ -56,13 +56,15 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
     await mediaDir?.remove();
   });
 
-  async function send(options: {
-    deviceId?: string;
-    signWith?: TestDevice['privateKey'];
-    capturedAt?: Date;
-    media?: MediaFile[];
-    tamper?: (media: MediaFile[]) => MediaFile[];
-  } = {}) {
+  async function send(
+    options: {
+      deviceId?: string;
+      signWith?: TestDevice['privateKey'];
+      capturedAt?: Date;
+      media?: MediaFile[];
+      tamper?: (media: MediaFile[]) => MediaFile[];
+    } = {},
+  ) {
     const capturedAt = options.capturedAt ?? new Date();
     const media = options.media ?? (await testMedia(Math.floor(Math.random() * 1000), capturedAt));
     const manifest = buildManifest({
@@ -101,7 +103,9 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
     expect(thumbnails.every((thumbnail) => thumbnail.kind === 'thumbnail')).toBe(true);
     const audit = await database.db.select().from(auditLog).where(eq(auditLog.subjectId, row.id));
     expect(audit.map((entry) => entry.action)).toEqual(['capture.received', 'capture.verified']);
-    const ack = await waitFor('an acknowledgement', async () => acks.find((candidate) => candidate.captureId === signed.manifest.captureId));
+    const ack = await waitFor('an acknowledgement', async () =>
+      acks.find((candidate) => candidate.captureId === signed.manifest.captureId),
+    );
     expect(ack.status).toBe('accepted');
   });
 
@@ -140,7 +144,10 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
 
   it('quarantines a capture taken after the device certification expired', async () => {
     const day = 24 * 3600 * 1000;
-    const lapsed = await enrolTestDevice(database.db, { certifiedFrom: new Date(Date.now() - 400 * day), certifiedTo: new Date(Date.now() - day) });
+    const lapsed = await enrolTestDevice(database.db, {
+      certifiedFrom: new Date(Date.now() - 400 * day),
+      certifiedTo: new Date(Date.now() - day),
+    });
     const signed = await send({ deviceId: lapsed.id, signWith: lapsed.privateKey });
     const row = await waitFor('the uncertified capture', captureByDeviceId(signed.manifest.captureId));
     expect(row.state).toBe('quarantined');
@@ -150,7 +157,10 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
 
   it('accepts a capture taken while certified even though the certification has expired since', async () => {
     const day = 24 * 3600 * 1000;
-    const lapsed = await enrolTestDevice(database.db, { certifiedFrom: new Date(Date.now() - 400 * day), certifiedTo: new Date(Date.now() - day) });
+    const lapsed = await enrolTestDevice(database.db, {
+      certifiedFrom: new Date(Date.now() - 400 * day),
+      certifiedTo: new Date(Date.now() - day),
+    });
     const signed = await send({ deviceId: lapsed.id, signWith: lapsed.privateKey, capturedAt: new Date(Date.now() - 2 * day) });
     const row = await waitFor('the capture taken while certified', captureByDeviceId(signed.manifest.captureId));
     expect(row.state).toBe('verified');
@@ -188,7 +198,10 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
     const garbage = Buffer.from(`not json ${randomUUID()}`);
     await device.publishAsync(topics.capture(topicRoot, camera.id), garbage, { qos: 1 });
     const row = await waitFor('the malformed message', async () => {
-      const [found] = await database.db.select().from(captures).where(eq(captures.messageSha256, sha256Hex(garbage)));
+      const [found] = await database.db
+        .select()
+        .from(captures)
+        .where(eq(captures.messageSha256, sha256Hex(garbage)));
       return found;
     });
     expect(row.state).toBe('quarantined');

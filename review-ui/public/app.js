@@ -41,17 +41,35 @@ function renderCapture(capture) {
     'div',
     { class: 'thumbs' },
     ...(images.length > 0
-      ? images.map((item) => element('img', { src: `/api/thumbnails/${item.thumbnailSha256}`, alt: `${item.name} from ${capture.deviceId}`, loading: 'lazy' }))
+      ? images.map((item) =>
+          element('img', { src: `/api/thumbnails/${item.thumbnailSha256}`, alt: `${item.name} from ${capture.deviceId}`, loading: 'lazy' }),
+        )
       : [element('div', { class: 'placeholder' }, capture.state === 'quarantined' ? 'not accepted' : 'thumbnail pending…')]),
   );
   const body = element(
     'div',
     { class: 'body' },
-    element('div', { class: 'line' }, element('strong', {}, capture.deviceId ?? 'unknown device'), element('span', { class: `state ${capture.state}` }, capture.state.replace('_', ' '))),
-    element('div', { class: 'line muted' }, element('span', {}, capture.violationType ?? '—'), element('time', { datetime: capture.capturedAt ?? '' }, formatTime(capture.capturedAt))),
+    element(
+      'div',
+      { class: 'line' },
+      element('strong', {}, capture.deviceId ?? 'unknown device'),
+      element('span', { class: `state ${capture.state}` }, capture.state.replace('_', ' ')),
+    ),
+    element(
+      'div',
+      { class: 'line muted' },
+      element('span', {}, capture.violationType ?? '—'),
+      element('time', { datetime: capture.capturedAt ?? '' }, formatTime(capture.capturedAt)),
+    ),
   );
   if (capture.quarantineReasons.length > 0) {
-    body.append(element('ul', { class: 'reasons' }, ...capture.quarantineReasons.map((reason) => element('li', { title: reason.detail }, `${reason.code}: ${reason.detail}`))));
+    body.append(
+      element(
+        'ul',
+        { class: 'reasons' },
+        ...capture.quarantineReasons.map((reason) => element('li', { title: reason.detail }, `${reason.code}: ${reason.detail}`)),
+      ),
+    );
   }
   return element('li', { class: 'capture', 'data-capture-id': capture.id }, thumbs, body);
 }

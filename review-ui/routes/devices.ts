@@ -27,14 +27,20 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; adminToken: s
   routes.put('/api/devices/:deviceId', { onRequest, schema: { params, body: enrolmentSchema } }, async (request, reply) => {
     const outcome = await enrolDevice(deps.db, 'admin-token', request.params.deviceId, request.body);
     if (outcome === 'conflict') {
-      return reply.code(409).send({ error: `device ${request.params.deviceId} is enrolled with different details; key rotation is a separate action` });
+      return reply
+        .code(409)
+        .send({ error: `device ${request.params.deviceId} is enrolled with different details; key rotation is a separate action` });
     }
     return reply.code(outcome === 'enrolled' ? 201 : 200).send({ id: request.params.deviceId, outcome });
   });
 
-  routes.post('/api/devices/:deviceId/certifications', { onRequest, schema: { params, body: certificationSchema } }, async (request, reply) => {
-    const id = await addCertification(deps.db, 'admin-token', request.params.deviceId, request.body);
-    if (!id) return reply.code(404).send({ error: `no device ${request.params.deviceId}` });
-    return reply.code(201).send({ id });
-  });
+  routes.post(
+    '/api/devices/:deviceId/certifications',
+    { onRequest, schema: { params, body: certificationSchema } },
+    async (request, reply) => {
+      const id = await addCertification(deps.db, 'admin-token', request.params.deviceId, request.body);
+      if (!id) return reply.code(404).send({ error: `no device ${request.params.deviceId}` });
+      return reply.code(201).send({ id });
+    },
+  );
 }

@@ -17,7 +17,10 @@ export interface CaptureSummary {
 }
 
 /** Newest first, with each capture's media and thumbnails, for the review list. */
-export async function listCaptures(db: Db, filter: { state?: CaptureState | undefined; before?: Date | undefined; limit: number }): Promise<CaptureSummary[]> {
+export async function listCaptures(
+  db: Db,
+  filter: { state?: CaptureState | undefined; before?: Date | undefined; limit: number },
+): Promise<CaptureSummary[]> {
   const conditions = [
     filter.state ? eq(captures.state, filter.state) : undefined,
     filter.before ? lt(captures.receivedAt, filter.before) : undefined,
@@ -40,7 +43,12 @@ export async function listCaptures(db: Db, filter: { state?: CaptureState | unde
     .from(captureMedia)
     .innerJoin(media, eq(media.sha256, captureMedia.mediaSha256))
     .leftJoin(mediaDerivatives, and(eq(mediaDerivatives.sourceSha256, media.sha256), eq(mediaDerivatives.kind, 'thumbnail')))
-    .where(inArray(captureMedia.captureId, rows.map((row) => row.id)))
+    .where(
+      inArray(
+        captureMedia.captureId,
+        rows.map((row) => row.id),
+      ),
+    )
     .orderBy(captureMedia.name);
   return rows.map((row) => ({
     id: row.id,

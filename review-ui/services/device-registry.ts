@@ -41,7 +41,13 @@ export async function addCertification(db: Db, actor: string, deviceId: string, 
       })
       .returning({ id: deviceCertifications.id });
     if (!row) throw new Error('certification insert returned nothing');
-    await appendAudit(tx, { actor, action: 'device.certification_added', subjectType: 'device', subjectId: deviceId, details: { certificationId: row.id, ...input } });
+    await appendAudit(tx, {
+      actor,
+      action: 'device.certification_added',
+      subjectType: 'device',
+      subjectId: deviceId,
+      details: { certificationId: row.id, ...input },
+    });
     return row.id;
   });
 }

@@ -14,10 +14,7 @@ export interface TestDevice {
 const DAY = 24 * 3600 * 1000;
 
 /** Enrols a device with every certification valid over `[certifiedFrom, certifiedTo)`. */
-export async function enrolTestDevice(
-  db: Db,
-  options: { certifiedFrom?: Date; certifiedTo?: Date } = {},
-): Promise<TestDevice> {
+export async function enrolTestDevice(db: Db, options: { certifiedFrom?: Date; certifiedTo?: Date } = {}): Promise<TestDevice> {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const id = uniqueName('dev').replaceAll('_', '-').slice(0, 60);
   const outcome = await enrolDevice(db, 'test', id, {
@@ -35,7 +32,12 @@ export async function enrolTestDevice(
   const validFrom = options.certifiedFrom ?? new Date(Date.now() - 30 * DAY);
   const validTo = options.certifiedTo ?? new Date(Date.now() + 30 * DAY);
   for (const kind of CERTIFICATION_KINDS) {
-    await addCertification(db, 'test', id, { kind, reference: `T-${kind}`, validFrom: validFrom.toISOString(), validTo: validTo.toISOString() });
+    await addCertification(db, 'test', id, {
+      kind,
+      reference: `T-${kind}`,
+      validFrom: validFrom.toISOString(),
+      validTo: validTo.toISOString(),
+    });
   }
   return { id, privateKey };
 }

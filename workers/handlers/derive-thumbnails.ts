@@ -7,7 +7,10 @@ import { renderJpeg } from '../media.js';
 export const THUMBNAIL_WIDTH = 480;
 
 /** Makes a thumbnail for every image of a capture; re-running it finds the work done. */
-export async function deriveThumbnails(deps: { database: Database; store: MediaStore }, payload: { captureId: string }): Promise<{ created: number }> {
+export async function deriveThumbnails(
+  deps: { database: Database; store: MediaStore },
+  payload: { captureId: string },
+): Promise<{ created: number }> {
   const { db } = deps.database;
   const images = await db
     .select({ sha256: media.sha256 })
@@ -26,9 +29,18 @@ export async function deriveThumbnails(deps: { database: Database; store: MediaS
     await db.transaction(async (tx) => {
       await tx
         .insert(media)
-        .values({ sha256, sizeBytes: thumbnail.bytes.length, contentType: thumbnail.contentType, width: thumbnail.width, height: thumbnail.height })
+        .values({
+          sha256,
+          sizeBytes: thumbnail.bytes.length,
+          contentType: thumbnail.contentType,
+          width: thumbnail.width,
+          height: thumbnail.height,
+        })
         .onConflictDoNothing();
-      await tx.insert(mediaDerivatives).values({ sourceSha256: image.sha256, kind: 'thumbnail', derivedSha256: sha256 }).onConflictDoNothing();
+      await tx
+        .insert(mediaDerivatives)
+        .values({ sourceSha256: image.sha256, kind: 'thumbnail', derivedSha256: sha256 })
+        .onConflictDoNothing();
     });
     created++;
   }

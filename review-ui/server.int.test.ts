@@ -1,0 +1,141 @@
+import { generateKeyPairSync } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FilesystemMediaStore } from '../core/media-store.js';
+import { databaseCheck, redisCheck } from '../core/probes.js';
+import { createTempDir, createTestDatabase } from '../test/support/isolated.js';
+import { buildReviewServer } from './server.js';
+
+const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+function enrolment(publicKeyPem = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString()) {
+  return {
+    kind: 'speed_radar',
+    model: 'Radar 9',
+    serial: 'R9-1',
+    agency: 'Test Agency',
+    publicKeyPem,
+    road: 'Binhe Avenue',
+    direction: 'westbound',
+    latitude: 22.52,
+    longitude: 114.04,
+  };
+}
+
+describe('review server over a real Postgres', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let mediaDir: Awaited<ReturnType<typeof createTempDir>>;
+  let app: FastifyInstance | undefined;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('review');
+    mediaDir = await createTempDir('review-media');
+  });
+
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+  });
+
+  afterAll(async () => {
+    await database?.drop();
+    await mediaDir?.remove();
+  });
+
+  async function build(checks = [databaseCheck(database)]) {
+    app = await buildReviewServer({ db: database.db, store: new FilesystemMediaStore(mediaDir.dir), adminToken: ADMIN_TOKEN, checks });
+    return app;
+  }
+
+  it('reports healthy when its dependencies answer', async () => {
+    const response = await (await build()).inject({ method: 'GET', url: '/health' });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toMatchObject({ status: 'ok', failing: [] });
+  });
+
+  it('answers 503 naming the dependency that is down', async () => {
+    const unreachable = new Redis('redis://127.0.0.1:1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    unreachable.on('error', () => undefined);
+    const response = await (await build([databaseCheck(database), redisCheck(unreachable)])).inject({ method: 'GET', url: '/health' });
+    expect(response.statusCode).toBe(503);
+    expect(response.json()).toMatchObject({ status: 'unavailable', failing: ['redis'] });
+    unreachable.disconnect();
+  });
+
+  it('refuses registry changes without the admin token', async () => {
+    const server = await build();
+    const anonymous = await server.inject({ method: 'PUT', url: '/api/devices/RADAR-1', payload: enrolment() });
+    expect(anonymous.statusCode).toBe(401);
+    const wrong = await server.inject({
+      method: 'PUT',
+      url: '/api/devices/RADAR-1',
+      payload: enrolment(),
+      headers: { authorization: 'Bearer wrong-token-of-some-length' },
+    });
+    expect(wrong.statusCode).toBe(401);
+  });
+
+  it('enrols a device once, confirms an identical retry and refuses a silent key change', async () => {
+    const server = await build();
+    const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const details = enrolment();
+    const first = await server.inject({ method: 'PUT', url: '/api/devices/RADAR-2', payload: details, headers });
+    expect(first.statusCode).toBe(201);
+    const again = await server.inject({ method: 'PUT', url: '/api/devices/RADAR-2', payload: details, headers });
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toMatchObject({ outcome: 'unchanged' });
+    const otherKey = await server.inject({ method: 'PUT', url: '/api/devices/RADAR-2', payload: enrolment(), headers });
+    expect(otherKey.statusCode).toBe(409);
+  });
+
+  it('explains a bad enrolment or certification instead of storing it', async () => {
+    const server = await build();
+    const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const badKey = await server.inject({ method: 'PUT', url: '/api/devices/RADAR-3', payload: enrolment('not a key'), headers });
+    expect(badKey.statusCode).toBe(400);
+    expect(badKey.body).toContain('Ed25519');
+    await server.inject({ method: 'PUT', url: '/api/devices/RADAR-3', payload: enrolment(), headers });
+    const backwards = await server.inject({
+      method: 'POST',
+      url: '/api/devices/RADAR-3/certifications',
+      payload: { kind: 'signage', reference: 'S-1', validFrom: '2026-02-01T00:00:00Z', validTo: '2026-01-01T00:00:00Z' },
+      headers,
+    });
+    expect(backwards.statusCode).toBe(400);
+    expect(backwards.body).toContain('validTo');
+    const noDevice = await server.inject({
+      method: 'POST',
+      url: '/api/devices/NOPE-1/certifications',
+      payload: { kind: 'signage', reference: 'S-1', validFrom: '2026-01-01T00:00:00Z', validTo: '2027-01-01T00:00:00Z' },
+      headers,
+    });
+    expect(noDevice.statusCode).toBe(404);
+  });
+
+  it('lists captures with a count for every state, and rejects a bad filter', async () => {
+    const server = await build();
+    const response = await server.inject({ method: 'GET', url: '/api/captures?limit=10' });
+    expect(response.statusCode).toBe(200);
+    const body = response.json<{ captures: unknown[]; counts: Record<string, number> }>();
+    expect(Object.keys(body.counts)).toContain('quarantined');
+    const bad = await server.inject({ method: 'GET', url: '/api/captures?state=lost' });
+    expect(bad.statusCode).toBe(400);
+  });
+
+  it('serves the review page and its assets from this process', async () => {
+    const server = await build();
+    const page = await server.inject({ method: 'GET', url: '/' });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('<script type="module" src="/app.js">');
+    expect(page.body).not.toMatch(/https?:\/\//);
+    const script = await server.inject({ method: 'GET', url: '/app.js' });
+    expect(script.statusCode).toBe(200);
+  });
+
+  it('serves only thumbnails by hash, not originals', async () => {
+    const server = await build();
+    const response = await server.inject({ method: 'GET', url: `/api/thumbnails/${'a'.repeat(64)}` });
+    expect(response.statusCode).toBe(404);
+  });
+});
