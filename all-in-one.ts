@@ -31,10 +31,12 @@ await startOrExit(log, lifecycle, async () => {
   await database.migrate();
 
   let redisUrl = config.redis.url;
+  let redisDescription = redisUrl;
   if (!redisUrl) {
     const embeddedRedis = await startEmbeddedRedis(path.join(config.dataDir, 'redis'));
     lifecycle.add('embedded redis-server', () => embeddedRedis.stop());
     redisUrl = embeddedRedis.url;
+    redisDescription = `embedded redis-server (pid ${embeddedRedis.pid}) on ${redisUrl}`;
   }
   const redis = createRedisConnection(redisUrl);
   lifecycle.add('redis connection', () => redis.quit());
@@ -79,6 +81,6 @@ await startOrExit(log, lifecycle, async () => {
 
   log.info({ database: database.location, mqtt: mqttUrl, media: config.media.dir }, 'all-in-one started');
   console.log(
-    `\nVerity is running. Review page: ${reviewUrl}\nMQTT broker for devices: ${mqttUrl} (topic root ${config.mqtt.topicRoot})\nPress Ctrl-C to stop.\n`,
+    `\nVerity is running. Review page: ${reviewUrl}\nMQTT broker for devices: ${mqttUrl} (topic root ${config.mqtt.topicRoot})\nJob queue: ${redisDescription}\nPress Ctrl-C to stop.\n`,
   );
 });

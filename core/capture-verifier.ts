@@ -24,6 +24,12 @@ function claimedIdentity(value: unknown): { deviceId?: string; captureId?: strin
   };
 }
 
+function hasProtoKey(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (Object.prototype.hasOwnProperty.call(value, '__proto__')) return true;
+  return Object.values(value).some(hasProtoKey);
+}
+
 /** Parses a captures-topic payload into the signed manifest bytes, the signature and the manifest. */
 export function readEnvelope(payload: Buffer): EnvelopeReading {
   let envelopeJson: unknown;
@@ -43,6 +49,15 @@ export function readEnvelope(payload: Buffer): EnvelopeReading {
     manifestJson = JSON.parse(manifestBytes.toString('utf8'));
   } catch (error) {
     return { ok: false, reasons: [reason('manifest_invalid', `not JSON: ${(error as Error).message}`)], claimed: {} };
+  }
+  if (hasProtoKey(manifestJson)) {
+    // JSON.parse keeps "__proto__" as a key but schema parsing drops it, so the stored manifest
+    // would silently differ from the bytes the device signed: refuse it instead.
+    return {
+      ok: false,
+      reasons: [reason('manifest_invalid', 'the key "__proto__" is not allowed')],
+      claimed: claimedIdentity(manifestJson),
+    };
   }
   const manifest = manifestSchema.safeParse(manifestJson);
   if (!manifest.success) {

@@ -26,6 +26,7 @@ const environmentSchema = z.object({
     .regex(/^[A-Za-z0-9_\-/]+[A-Za-z0-9_-]$/, 'must be topic levels without wildcards')
     .default('verity/v1'),
   MQTT_SHARED_GROUP: optionalText,
+  MQTT_CLIENT_ID: optionalText,
   REDIS_URL: optionalUrl,
   QUEUE_PREFIX: z
     .string()
@@ -49,7 +50,7 @@ export type Environment = z.input<typeof environmentSchema>;
 export interface Config {
   dataDir: string;
   database: { url: string | undefined; pgliteDir: string };
-  mqtt: { url: string | undefined; embeddedPort: number; topicRoot: string; sharedGroup: string | undefined };
+  mqtt: { url: string | undefined; embeddedPort: number; topicRoot: string; sharedGroup: string | undefined; clientId: string | undefined };
   redis: { url: string | undefined };
   queue: { prefix: string };
   media: { dir: string };
@@ -83,6 +84,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       embeddedPort: e.MQTT_EMBEDDED_PORT,
       topicRoot: e.MQTT_TOPIC_ROOT,
       sharedGroup: e.MQTT_SHARED_GROUP,
+      clientId: e.MQTT_CLIENT_ID,
     },
     redis: { url: e.REDIS_URL },
     queue: { prefix: e.QUEUE_PREFIX },

@@ -27,6 +27,7 @@ export function freePort(): Promise<number> {
 
 export interface EmbeddedRedis {
   url: string;
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -66,6 +67,7 @@ export async function startEmbeddedRedis(dataDir: string): Promise<EmbeddedRedis
   }
   return {
     url,
+    pid: child.pid,
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;

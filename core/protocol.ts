@@ -13,7 +13,7 @@ const sha256Pattern = /^[0-9a-f]{64}$/;
 
 export const deviceIdSchema = z.string().regex(deviceIdPattern, 'device id: 1-64 letters, digits, _ . -');
 
-export const mediaItemSchema = z.object({
+export const mediaItemSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'media name: 1-64 letters, digits, _ . -'),
   sha256: z.string().regex(sha256Pattern, 'sha256: 64 lowercase hex digits'),
   sizeBytes: z.number().int().positive().max(MAX_MEDIA_BYTES),

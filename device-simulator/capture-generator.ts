@@ -2,7 +2,8 @@ import { buildManifest, signManifest, type SignedCapture } from './device-protoc
 import type { SimulatedDevice } from './fleet.js';
 import { renderScene } from './scene.js';
 
-const PROVINCES = ['粤B', '粤A', '湘A', '赣C', '桂B'];
+// Letters only: the rendered frames use the fonts every machine has, which lack CJK glyphs.
+const REGIONS = ['B', 'A', 'C', 'E', 'F'];
 const PLATE_LETTERS = 'ABCDEFGHJKLMNPQRSTUVWXYZ0123456789';
 
 /** A small deterministic generator, so a seed reproduces the same capture. */
@@ -17,9 +18,9 @@ function random(seed: number): () => number {
 }
 
 function plateFor(next: () => number): string {
-  const province = PROVINCES[Math.floor(next() * PROVINCES.length)]!;
+  const region = REGIONS[Math.floor(next() * REGIONS.length)]!;
   const tail = Array.from({ length: 5 }, () => PLATE_LETTERS[Math.floor(next() * PLATE_LETTERS.length)]).join('');
-  return `${province}·${tail}`;
+  return `${region}·${tail}`;
 }
 
 /** Two frames half a second apart, as GA/T 832 asks of a moving violation, signed by the device. */

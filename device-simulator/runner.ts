@@ -11,6 +11,18 @@ export interface FleetRunOptions {
   log: Logger;
 }
 
+let renderQueue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Frames are rendered one at a time across the fleet: in the all-in-one mode the simulator
+ * shares the CPU and libuv's thread pool with the system under test, and must not starve it.
+ */
+function renderOneAtATime<T>(render: () => Promise<T>): Promise<T> {
+  const result = renderQueue.then(render, render);
+  renderQueue = result.catch(() => undefined);
+  return result;
+}
+
 /** Each device on its own MQTT connection, publishing a capture every interval (staggered). */
 export async function runFleet(
   fleet: readonly SimulatedDevice[],
@@ -30,16 +42,24 @@ export async function runFleet(
     client.on('error', (error) => options.log.warn({ err: error, device: device.id }, 'simulated device connection error'));
     clients.push(client);
     let sequence = 0;
+    let busy = false;
     const publishOne = () => {
-      if (stopped) return;
+      // A device still sending its previous capture skips this tick, as a real camera's
+      // bounded buffer would, so an overloaded machine sees fewer captures, not a growing backlog.
+      if (stopped || busy) return;
+      busy = true;
       const seed = Date.now() + index * 7919 + sequence++;
-      const task = generateCapture(device, new Date(), seed)
+      const capturedAt = new Date();
+      const task = renderOneAtATime(() => generateCapture(device, capturedAt, seed))
         .then((capture) => publishCapture(client, options.topicRoot, capture))
         .then(() => {
           published++;
         })
         .catch((error: unknown) => options.log.warn({ err: error, device: device.id }, 'simulated capture not published'))
-        .finally(() => inFlight.delete(task));
+        .finally(() => {
+          busy = false;
+          inFlight.delete(task);
+        });
       inFlight.add(task);
     };
     const stagger = Math.round((options.intervalMs * index) / Math.max(fleet.length, 1));

@@ -22,7 +22,7 @@ await startOrExit(log, lifecycle, async () => {
     mqttUrl,
     topicRoot: config.mqtt.topicRoot,
     sharedGroup: config.mqtt.sharedGroup,
-    clientId: `verity-ingest-${hostname()}-${config.http.ingestHealthPort}`,
+    clientId: config.mqtt.clientId ?? `verity-ingest-${hostname()}`,
     log,
   });
   lifecycle.add('ingest gateway', () => ingest.stop());

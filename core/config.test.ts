@@ -1,0 +1,221 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, requireSetting } from './config.js';
+
+function configErrorOf(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('uses the documented defaults for an empty environment', () => {
+    const dataDir = path.resolve('data');
+    expect(loadConfig({})).toEqual({
+      dataDir,
+      database: { url: undefined, pgliteDir: path.join(dataDir, 'pglite') },
+      mqtt: { url: undefined, embeddedPort: 1884, topicRoot: 'verity/v1', sharedGroup: undefined },
+      redis: { url: undefined },
+      queue: { prefix: 'verity' },
+      media: { dir: path.join(dataDir, 'media') },
+      http: { host: '127.0.0.1', reviewPort: 8080, ingestHealthPort: 8081, workersHealthPort: 8082 },
+      admin: { token: undefined },
+      simulator: { devices: 3, intervalMs: 5000, apiUrl: undefined },
+      workers: { concurrency: 2 },
+      log: { level: 'info' },
+    });
+  });
+
+  it('reads every variable when set', () => {
+    const config = loadConfig({
+      DATA_DIR: '/srv/verity',
+      DATABASE_URL: 'postgres://u:p@db:5432/verity',
+      MQTT_URL: 'mqtt://broker:1883',
+      MQTT_EMBEDDED_PORT: '1999',
+      MQTT_TOPIC_ROOT: 'tenant-a/v1',
+      MQTT_SHARED_GROUP: 'ingest',
+      REDIS_URL: 'redis://cache:6379',
+      QUEUE_PREFIX: 'tenant_a',
+      MEDIA_DIR: '/mnt/media',
+      HTTP_HOST: '0.0.0.0',
+      REVIEW_PORT: '9000',
+      INGEST_HEALTH_PORT: '9001',
+      WORKERS_HEALTH_PORT: '9002',
+      ADMIN_TOKEN: 'a-token-of-16-ch',
+      SIMULATOR_DEVICES: '0',
+      SIMULATOR_INTERVAL_MS: '250',
+      SIMULATOR_API_URL: 'http://review:8080/',
+      WORKER_CONCURRENCY: '64',
+      LOG_LEVEL: 'silent',
+    });
+    expect(config).toEqual({
+      dataDir: '/srv/verity',
+      database: { url: 'postgres://u:p@db:5432/verity', pgliteDir: '/srv/verity/pglite' },
+      mqtt: { url: 'mqtt://broker:1883', embeddedPort: 1999, topicRoot: 'tenant-a/v1', sharedGroup: 'ingest' },
+      redis: { url: 'redis://cache:6379' },
+      queue: { prefix: 'tenant_a' },
+      media: { dir: '/mnt/media' },
+      http: { host: '0.0.0.0', reviewPort: 9000, ingestHealthPort: 9001, workersHealthPort: 9002 },
+      admin: { token: 'a-token-of-16-ch' },
+      simulator: { devices: 0, intervalMs: 250, apiUrl: 'http://review:8080/' },
+      workers: { concurrency: 64 },
+      log: { level: 'silent' },
+    });
+  });
+
+  it('ignores variables it does not know', () => {
+    expect(loadConfig({ PATH: '/usr/bin', UNRELATED: 'x' })).toEqual(loadConfig({}));
+  });
+
+  describe('paths', () => {
+    it('resolves a relative DATA_DIR against the working directory', () => {
+      const config = loadConfig({ DATA_DIR: 'some/where' });
+      expect(path.isAbsolute(config.dataDir)).toBe(true);
+      expect(config.dataDir).toBe(path.join(process.cwd(), 'some', 'where'));
+      expect(config.database.pgliteDir).toBe(path.join(process.cwd(), 'some', 'where', 'pglite'));
+    });
+
+    it('normalises a DATA_DIR with dot segments', () => {
+      expect(loadConfig({ DATA_DIR: '/a/b/../c/./d/' }).dataDir).toBe('/a/c/d');
+    });
+
+    it('puts MEDIA_DIR under DATA_DIR by default', () => {
+      expect(loadConfig({ DATA_DIR: '/var/lib/verity' }).media.dir).toBe('/var/lib/verity/media');
+      expect(loadConfig({ DATA_DIR: 'rel' }).media.dir).toBe(path.join(process.cwd(), 'rel', 'media'));
+    });
+
+    it('resolves a relative MEDIA_DIR against the working directory, not DATA_DIR', () => {
+      const config = loadConfig({ DATA_DIR: '/var/lib/verity', MEDIA_DIR: 'media-elsewhere' });
+      expect(config.media.dir).toBe(path.join(process.cwd(), 'media-elsewhere'));
+      expect(path.isAbsolute(config.media.dir)).toBe(true);
+    });
+
+    it.each(['', '   '])('treats MEDIA_DIR=%j as unset', (value) => {
+      expect(loadConfig({ DATA_DIR: '/d', MEDIA_DIR: value }).media.dir).toBe('/d/media');
+    });
+
+    it('rejects an empty DATA_DIR rather than resolving it to the working directory', () => {
+      expect(configErrorOf({ DATA_DIR: '' }).problems).toEqual([expect.stringMatching(/^DATA_DIR: /)]);
+    });
+  });
+
+  describe('optional URLs and texts', () => {
+    it.each(['DATABASE_URL', 'MQTT_URL', 'REDIS_URL', 'SIMULATOR_API_URL'])('treats an empty or blank %s as unset', (name) => {
+      expect(loadConfig({ [name]: '' })).toEqual(loadConfig({}));
+      expect(loadConfig({ [name]: '  \t' })).toEqual(loadConfig({}));
+    });
+
+    it.each(['DATABASE_URL', 'MQTT_URL', 'REDIS_URL', 'SIMULATOR_API_URL'])('rejects %s that is not a URL', (name) => {
+      const error = configErrorOf({ [name]: 'not a url' });
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0]).toMatch(new RegExp(`^${name}: `));
+    });
+
+    it('trims whitespace around a URL', () => {
+      expect(loadConfig({ REDIS_URL: '  redis://cache:6379  ' }).redis.url).toBe('redis://cache:6379');
+    });
+
+    it('treats an empty MQTT_SHARED_GROUP and ADMIN_TOKEN as unset', () => {
+      const config = loadConfig({ MQTT_SHARED_GROUP: '', ADMIN_TOKEN: ' ' });
+      expect(config.mqtt.sharedGroup).toBeUndefined();
+      expect(config.admin.token).toBeUndefined();
+    });
+
+    it('requires an ADMIN_TOKEN of at least 16 characters, counted after trimming', () => {
+      expect(loadConfig({ ADMIN_TOKEN: '0123456789abcdef' }).admin.token).toBe('0123456789abcdef');
+      expect(configErrorOf({ ADMIN_TOKEN: '0123456789abcde' }).message).toContain('ADMIN_TOKEN: must be at least 16 characters');
+      expect(configErrorOf({ ADMIN_TOKEN: '  0123456789abcde  ' }).problems).toHaveLength(1);
+    });
+  });
+
+  describe('numbers', () => {
+    it.each(['MQTT_EMBEDDED_PORT', 'REVIEW_PORT', 'INGEST_HEALTH_PORT', 'WORKERS_HEALTH_PORT'])(
+      'accepts %s from 0 to 65535 only',
+      (name) => {
+        expect(() => loadConfig({ [name]: '0' })).not.toThrow();
+        expect(() => loadConfig({ [name]: '65535' })).not.toThrow();
+        for (const bad of ['65536', '-1', '80.5', 'http', '1e9']) {
+          expect(configErrorOf({ [name]: bad }).problems, `${name}=${bad}`).toEqual([expect.stringMatching(new RegExp(`^${name}: `))]);
+        }
+      },
+    );
+
+    it('bounds WORKER_CONCURRENCY to 1..64', () => {
+      expect(loadConfig({ WORKER_CONCURRENCY: '1' }).workers.concurrency).toBe(1);
+      expect(configErrorOf({ WORKER_CONCURRENCY: '0' }).message).toContain('WORKER_CONCURRENCY');
+      expect(configErrorOf({ WORKER_CONCURRENCY: '65' }).message).toContain('WORKER_CONCURRENCY');
+    });
+
+    it('bounds SIMULATOR_DEVICES to 0..10000 and requires a positive SIMULATOR_INTERVAL_MS', () => {
+      expect(loadConfig({ SIMULATOR_DEVICES: '10000' }).simulator.devices).toBe(10_000);
+      expect(configErrorOf({ SIMULATOR_DEVICES: '10001' }).message).toContain('SIMULATOR_DEVICES');
+      expect(configErrorOf({ SIMULATOR_DEVICES: '-1' }).message).toContain('SIMULATOR_DEVICES');
+      expect(configErrorOf({ SIMULATOR_INTERVAL_MS: '0' }).message).toContain('SIMULATOR_INTERVAL_MS');
+    });
+  });
+
+  describe('names', () => {
+    it.each(['verity/v1', 'a/b/c', 'tenant_1-x'])('accepts the topic root %j', (value) => {
+      expect(loadConfig({ MQTT_TOPIC_ROOT: value }).mqtt.topicRoot).toBe(value);
+    });
+
+    it.each(['verity/+/v1', 'verity/#', 'verity/v1/', 'verity v1', '#', ''])('rejects the topic root %j', (value) => {
+      expect(configErrorOf({ MQTT_TOPIC_ROOT: value }).problems).toEqual([expect.stringMatching(/^MQTT_TOPIC_ROOT: /)]);
+    });
+
+    it.each(['a:b', 'a b', 'a/b', ''])('rejects the queue prefix %j', (value) => {
+      expect(configErrorOf({ QUEUE_PREFIX: value }).problems).toEqual([expect.stringMatching(/^QUEUE_PREFIX: /)]);
+    });
+
+    it('rejects an unknown LOG_LEVEL', () => {
+      expect(configErrorOf({ LOG_LEVEL: 'verbose' }).problems).toEqual([expect.stringMatching(/^LOG_LEVEL: /)]);
+    });
+  });
+
+  describe('ConfigError', () => {
+    it('lists every bad variable in one error', () => {
+      const error = configErrorOf({ REVIEW_PORT: '70000', LOG_LEVEL: 'loud', DATABASE_URL: 'nope', HTTP_HOST: 'localhost' });
+      expect(error.name).toBe('ConfigError');
+      expect(error.problems).toHaveLength(3);
+      expect(error.message).toMatch(/^Invalid configuration:\n/);
+      for (const name of ['REVIEW_PORT', 'LOG_LEVEL', 'DATABASE_URL']) {
+        expect(error.message).toContain(`  - ${name}: `);
+        expect(error.problems.filter((problem) => problem.startsWith(`${name}: `))).toHaveLength(1);
+      }
+      expect(error.message).not.toContain('HTTP_HOST');
+    });
+
+    it('is an Error and keeps the problems it was given', () => {
+      const error = new ConfigError(['A: bad', 'B: worse']);
+      expect(error).toBeInstanceOf(Error);
+      expect(error.problems).toEqual(['A: bad', 'B: worse']);
+      expect(error.message).toBe('Invalid configuration:\n  - A: bad\n  - B: worse');
+    });
+  });
+});
+
+describe('requireSetting', () => {
+  it('returns a defined value unchanged, falsy ones included', () => {
+    expect(requireSetting('postgres://x', 'DATABASE_URL', 'ingest')).toBe('postgres://x');
+    expect(requireSetting(0, 'PORT', 'ingest')).toBe(0);
+    expect(requireSetting('', 'X', 'ingest')).toBe('');
+    expect(requireSetting(false, 'X', 'ingest')).toBe(false);
+  });
+
+  it('throws a ConfigError naming the variable and the role when the value is missing', () => {
+    let caught: unknown;
+    try {
+      requireSetting(undefined, 'REDIS_URL', 'the workers');
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const error = caught as ConfigError;
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatch(/^REDIS_URL: required when running the workers on its own/);
+  });
+});

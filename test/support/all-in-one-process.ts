@@ -1,0 +1,78 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from './isolated.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface AllInOneProcess {
+  child: ChildProcess;
+  reviewUrl: string;
+  output(): string;
+  /** Sends SIGINT and resolves with the exit code. */
+  interrupt(): Promise<number | null>;
+  /** Makes sure it is gone, whatever state the test left it in. */
+  kill(): Promise<void>;
+}
+
+/** Starts `all-in-one.ts` as `npm start` would, with only the given environment (no service URLs). */
+export async function startAllInOne(env: Record<string, string>): Promise<AllInOneProcess> {
+  let output = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', 'all-in-one.ts'], {
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, REVIEW_PORT: '0', MQTT_EMBEDDED_PORT: '0', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = once(child, 'exit') as Promise<[number | null]>;
+  const kill = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  };
+  try {
+    const reviewUrl = await waitFor(
+      'the review page address',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
+        return /Review page: (http:\/\/\S+)/.exec(output)?.[1];
+      },
+      45_000,
+    );
+    return {
+      child,
+      reviewUrl,
+      output: () => output,
+      interrupt: async () => {
+        child.kill('SIGINT');
+        const [code] = await exited;
+        return code;
+      },
+      kill,
+    };
+  } catch (error) {
+    await kill();
+    throw new Error(`all-in-one did not start: ${(error as Error).message}\n--- output ---\n${output}`, { cause: error });
+  }
+}
+
+export interface CaptureList {
+  captures: { id: string; state: string; deviceId: string; media: { thumbnailSha256: string | null }[] }[];
+}
+
+/** Waits until the review API lists a verified capture whose images all have thumbnails. */
+export function waitForThumbnailedCapture(reviewUrl: string, timeoutMs = 45_000): Promise<CaptureList> {
+  return waitFor(
+    'a verified capture with thumbnails',
+    async () => {
+      const response = await fetch(new URL('/api/captures?state=verified', reviewUrl));
+      const body = (await response.json()) as CaptureList;
+      const ready = body.captures.some((capture) => capture.media.length > 0 && capture.media.every((item) => item.thumbnailSha256));
+      return ready ? body : undefined;
+    },
+    timeoutMs,
+  );
+}
