@@ -18,7 +18,7 @@ describe('loadConfig', () => {
     expect(loadConfig({})).toEqual({
       dataDir,
       database: { url: undefined, pgliteDir: path.join(dataDir, 'pglite') },
-      mqtt: { url: undefined, embeddedPort: 1884, topicRoot: 'verity/v1', sharedGroup: undefined },
+      mqtt: { url: undefined, embeddedPort: 1884, topicRoot: 'verity/v1', sharedGroup: undefined, clientId: undefined },
       redis: { url: undefined },
       queue: { prefix: 'verity' },
       media: { dir: path.join(dataDir, 'media') },
@@ -38,6 +38,7 @@ describe('loadConfig', () => {
       MQTT_EMBEDDED_PORT: '1999',
       MQTT_TOPIC_ROOT: 'tenant-a/v1',
       MQTT_SHARED_GROUP: 'ingest',
+      MQTT_CLIENT_ID: 'gateway-1',
       REDIS_URL: 'redis://cache:6379',
       QUEUE_PREFIX: 'tenant_a',
       MEDIA_DIR: '/mnt/media',
@@ -55,7 +56,7 @@ describe('loadConfig', () => {
     expect(config).toEqual({
       dataDir: '/srv/verity',
       database: { url: 'postgres://u:p@db:5432/verity', pgliteDir: '/srv/verity/pglite' },
-      mqtt: { url: 'mqtt://broker:1883', embeddedPort: 1999, topicRoot: 'tenant-a/v1', sharedGroup: 'ingest' },
+      mqtt: { url: 'mqtt://broker:1883', embeddedPort: 1999, topicRoot: 'tenant-a/v1', sharedGroup: 'ingest', clientId: 'gateway-1' },
       redis: { url: 'redis://cache:6379' },
       queue: { prefix: 'tenant_a' },
       media: { dir: '/mnt/media' },
@@ -98,8 +99,8 @@ describe('loadConfig', () => {
       expect(loadConfig({ DATA_DIR: '/d', MEDIA_DIR: value }).media.dir).toBe('/d/media');
     });
 
-    it('rejects an empty DATA_DIR rather than resolving it to the working directory', () => {
-      expect(configErrorOf({ DATA_DIR: '' }).problems).toEqual([expect.stringMatching(/^DATA_DIR: /)]);
+    it('takes an empty DATA_DIR as unset, not as the working directory', () => {
+      expect(loadConfig({ DATA_DIR: '' }).dataDir).toBe(path.resolve('./data'));
     });
   });
 
@@ -119,9 +120,10 @@ describe('loadConfig', () => {
       expect(loadConfig({ REDIS_URL: '  redis://cache:6379  ' }).redis.url).toBe('redis://cache:6379');
     });
 
-    it('treats an empty MQTT_SHARED_GROUP and ADMIN_TOKEN as unset', () => {
-      const config = loadConfig({ MQTT_SHARED_GROUP: '', ADMIN_TOKEN: ' ' });
+    it('treats an empty MQTT_SHARED_GROUP, MQTT_CLIENT_ID and ADMIN_TOKEN as unset', () => {
+      const config = loadConfig({ MQTT_SHARED_GROUP: '', MQTT_CLIENT_ID: '  ', ADMIN_TOKEN: ' ' });
       expect(config.mqtt.sharedGroup).toBeUndefined();
+      expect(config.mqtt.clientId).toBeUndefined();
       expect(config.admin.token).toBeUndefined();
     });
 
@@ -163,11 +165,11 @@ describe('loadConfig', () => {
       expect(loadConfig({ MQTT_TOPIC_ROOT: value }).mqtt.topicRoot).toBe(value);
     });
 
-    it.each(['verity/+/v1', 'verity/#', 'verity/v1/', 'verity v1', '#', ''])('rejects the topic root %j', (value) => {
+    it.each(['verity/+/v1', 'verity/#', 'verity/v1/', 'verity v1', '#'])('rejects the topic root %j', (value) => {
       expect(configErrorOf({ MQTT_TOPIC_ROOT: value }).problems).toEqual([expect.stringMatching(/^MQTT_TOPIC_ROOT: /)]);
     });
 
-    it.each(['a:b', 'a b', 'a/b', ''])('rejects the queue prefix %j', (value) => {
+    it.each(['a:b', 'a b', 'a/b'])('rejects the queue prefix %j', (value) => {
       expect(configErrorOf({ QUEUE_PREFIX: value }).problems).toEqual([expect.stringMatching(/^QUEUE_PREFIX: /)]);
     });
 
@@ -217,5 +219,13 @@ describe('requireSetting', () => {
     const error = caught as ConfigError;
     expect(error.problems).toHaveLength(1);
     expect(error.problems[0]).toMatch(/^REDIS_URL: required when running the workers on its own/);
+  });
+});
+
+describe('empty variables', () => {
+  it('treat an empty port or count as unset, not zero', () => {
+    const config = loadConfig({ REVIEW_PORT: '', SIMULATOR_DEVICES: ' ' });
+    expect(config.http.reviewPort).toBe(8080);
+    expect(config.simulator.devices).toBe(3);
   });
 });

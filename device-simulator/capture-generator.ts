@@ -32,7 +32,7 @@ export async function generateCapture(device: SimulatedDevice, capturedAt: Date,
   const secondFrameAt = new Date(capturedAt.getTime() + 500);
   const [overview, closeUp] = await Promise.all([
     renderScene({ deviceId: device.id, capturedAt, place: device.place, plate, seed }),
-    renderScene({ deviceId: device.id, capturedAt: secondFrameAt, place: device.place, plate, seed: seed + 1 }),
+    renderScene({ deviceId: device.id, capturedAt: secondFrameAt, place: device.place, plate, seed }),
   ]);
   const media = [
     { name: 'frame-1.jpg', contentType: 'image/jpeg' as const, capturedAt, bytes: overview },
