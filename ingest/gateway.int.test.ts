@@ -66,7 +66,7 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
     } = {},
   ) {
     const capturedAt = options.capturedAt ?? new Date();
-    const media = options.media ?? (await testMedia(Math.floor(Math.random() * 1000), capturedAt));
+    const media = options.media ?? (await testMedia(capturedAt));
     const manifest = buildManifest({
       deviceId: options.deviceId ?? camera.id,
       capturedAt,
@@ -177,7 +177,7 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
 
   it('quarantines a capture whose media never arrives, once the completeness window passes', async () => {
     const capturedAt = new Date();
-    const media = await testMedia(7, capturedAt);
+    const media = await testMedia(capturedAt);
     const manifest = buildManifest({
       deviceId: camera.id,
       capturedAt,

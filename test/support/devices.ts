@@ -1,4 +1,4 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import sharp from 'sharp';
 import { CERTIFICATION_KINDS } from '../../core/certification.js';
 import type { Db } from '../../db/client.js';
@@ -42,16 +42,18 @@ export async function enrolTestDevice(db: Db, options: { certifiedFrom?: Date; c
   return { id, privateKey };
 }
 
-/** A small but real JPEG, different for every `shade`. */
-export async function testJpeg(shade: number, width = 320, height = 180): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: { r: shade % 256, g: (shade * 7) % 256, b: (shade * 13) % 256 } } })
+/** A small but real JPEG, unique on every call so no two tests share content-addressed media. */
+export async function testJpeg(width = 320, height = 180): Promise<Buffer> {
+  const [r, g, b] = randomBytes(3);
+  return sharp({ create: { width, height, channels: 3, background: { r: r!, g: g!, b: b! } } })
+    .withExif({ IFD0: { ImageDescription: randomUUID() } })
     .jpeg()
     .toBuffer();
 }
 
-export async function testMedia(shade: number, capturedAt = new Date()): Promise<MediaFile[]> {
+export async function testMedia(capturedAt = new Date()): Promise<MediaFile[]> {
   return [
-    { name: 'frame-1.jpg', contentType: 'image/jpeg', capturedAt, bytes: await testJpeg(shade) },
-    { name: 'frame-2.jpg', contentType: 'image/jpeg', capturedAt: new Date(capturedAt.getTime() + 500), bytes: await testJpeg(shade + 1) },
+    { name: 'frame-1.jpg', contentType: 'image/jpeg', capturedAt, bytes: await testJpeg() },
+    { name: 'frame-2.jpg', contentType: 'image/jpeg', capturedAt: new Date(capturedAt.getTime() + 500), bytes: await testJpeg() },
   ];
 }
