@@ -25,6 +25,11 @@ export function freePort(): Promise<number> {
   });
 }
 
+function hasSetpriv(): boolean {
+  const probe = spawnSync('setpriv', ['--help'], { encoding: 'utf8' });
+  return !probe.error && probe.stdout.includes('--pdeathsig');
+}
+
 export interface EmbeddedRedis {
   url: string;
   pid: number | undefined;
@@ -40,11 +45,25 @@ export async function startEmbeddedRedis(dataDir: string): Promise<EmbeddedRedis
   if (found.error || found.status !== 0) throw new RedisUnavailableError('`redis-server` was not found on PATH');
   await mkdir(dataDir, { recursive: true });
   const port = await freePort();
-  const child: ChildProcess = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dataDir, '--loglevel', 'warning'],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
+  const redisArgs = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dataDir,
+    '--loglevel',
+    'warning',
+  ];
+  // Where util-linux's setpriv exists, the kernel stops redis-server if this process dies
+  // without cleaning up (SIGKILL, a crash), so not even a hard kill leaves it running.
+  const child: ChildProcess = hasSetpriv()
+    ? spawn('setpriv', ['--pdeathsig', 'SIGTERM', '--', 'redis-server', ...redisArgs], { stdio: ['ignore', 'ignore', 'inherit'] })
+    : spawn('redis-server', redisArgs, { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `redis://127.0.0.1:${port}`;
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });

@@ -38,4 +38,18 @@ describe('all-in-one mode on its embedded defaults', () => {
     expect(await system!.interrupt()).toBe(0);
     await waitFor('the embedded redis-server to exit', async () => (isRunning(redisPid) ? undefined : true), 5000);
   });
+
+  it('takes its redis-server down with it even when killed outright', async () => {
+    const killedDir = await createTempDir('all-in-one-killed');
+    const killed = await startAllInOne({ DATA_DIR: killedDir.dir, SIMULATOR_DEVICES: '0' });
+    try {
+      const redisPid = Number(/redis-server \(pid (\d+)\)/.exec(killed.output())?.[1]);
+      expect(isRunning(redisPid)).toBe(true);
+      killed.child.kill('SIGKILL');
+      await waitFor('the orphaned redis-server to exit', async () => (isRunning(redisPid) ? undefined : true), 5000);
+    } finally {
+      await killed.kill();
+      await killedDir.remove();
+    }
+  });
 });

@@ -35,17 +35,30 @@ function renderFilter(counts) {
   );
 }
 
-function renderCapture(capture) {
-  const images = capture.media.filter((item) => item.thumbnailSha256);
+function renderFrames(capture) {
+  const frames = capture.media.filter((item) => item.contentType.startsWith('image/'));
+  if (frames.length === 0) {
+    return element(
+      'div',
+      { class: 'thumbs' },
+      element('div', { class: 'placeholder wide' }, capture.state === 'quarantined' ? 'no media accepted' : 'media arriving…'),
+    );
+  }
   const thumbs = element(
     'div',
     { class: 'thumbs' },
-    ...(images.length > 0
-      ? images.map((item) =>
-          element('img', { src: `/api/thumbnails/${item.thumbnailSha256}`, alt: `${item.name} from ${capture.deviceId}`, loading: 'lazy' }),
-        )
-      : [element('div', { class: 'placeholder' }, capture.state === 'quarantined' ? 'not accepted' : 'thumbnail pending…')]),
+    ...frames.map((item) =>
+      item.thumbnailSha256
+        ? element('img', { src: `/api/thumbnails/${item.thumbnailSha256}`, alt: `${item.name} from ${capture.deviceId}`, loading: 'lazy' })
+        : element('div', { class: 'placeholder' }, 'thumbnail pending…'),
+    ),
   );
+  thumbs.style.gridTemplateColumns = `repeat(${frames.length}, minmax(0, 1fr))`;
+  return thumbs;
+}
+
+function renderCapture(capture) {
+  const thumbs = renderFrames(capture);
   const body = element(
     'div',
     { class: 'body' },

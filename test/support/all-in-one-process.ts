@@ -27,11 +27,13 @@ export async function startAllInOne(env: Record<string, string>): Promise<AllInO
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = once(child, 'exit') as Promise<[number | null]>;
+  /** Asks politely first, as Ctrl-C does, so the embedded redis-server is stopped too. */
   const kill = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGINT');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
   };
   try {
     const reviewUrl = await waitFor(
