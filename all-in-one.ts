@@ -4,14 +4,14 @@ import { loadConfig } from './core/config.js';
 import { startEmbeddedRedis } from './core/embedded-redis.js';
 import { Lifecycle, loadConfigOrExit, listeningPort, publicUrl, startOrExit } from './core/lifecycle.js';
 import { createLogger } from './core/logger.js';
-import { FilesystemMediaStore } from './core/media-store.js';
+import { createMediaStore } from './core/media-store-factory.js';
 import { brokerCheck, databaseCheck, redisCheck } from './core/probes.js';
 import { createRedisConnection } from './core/redis.js';
 import { openDatabase } from './db/client.js';
 import { enrolFleet, loadFleet } from './device-simulator/fleet.js';
 import { runFleet } from './device-simulator/runner.js';
 import { startEmbeddedBroker } from './ingest/embedded-broker.js';
-import { startIngestRole } from './ingest/service.js';
+import { ingestSettings, startIngestRole } from './ingest/service.js';
 import { buildReviewServer } from './review-ui/server.js';
 import { startWorkersRole } from './workers/service.js';
 
@@ -48,9 +48,9 @@ await startOrExit(log, lifecycle, async () => {
     mqttUrl = broker.url;
   }
 
-  const store = new FilesystemMediaStore(config.media.dir);
+  const store = createMediaStore(config);
   const common = { database, store, redis, queuePrefix: config.queue.prefix, log };
-  const ingest = await startIngestRole({ ...common, mqttUrl, topicRoot: config.mqtt.topicRoot, sharedGroup: config.mqtt.sharedGroup });
+  const ingest = await startIngestRole({ ...common, ...ingestSettings(config), mqttUrl });
   lifecycle.add('ingest gateway', () => ingest.stop());
   const workers = startWorkersRole({ ...common, concurrency: config.workers.concurrency });
   lifecycle.add('workers', () => workers.stop());

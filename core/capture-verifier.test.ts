@@ -384,7 +384,7 @@ describe('checkProvenance', () => {
       expect(provenance(resigned, registered({ certifications: endsAtCapture }))).toEqual([
         {
           code: 'not_certified_at_capture',
-          detail: `at 2024-06-15T14:00:00+02:00: ${CERTIFICATION_KINDS.map((kind) => `${kind} expired`).join(', ')}`,
+          detail: `at 2024-06-15T12:00:00.000Z: ${CERTIFICATION_KINDS.map((kind) => `${kind} expired`).join(', ')}`,
         },
       ]);
     });

@@ -102,18 +102,35 @@ export function checkProvenance(input: {
   }
   if (!device) return [reason('device_unknown', `no registered device ${manifest.deviceId}`)];
   if (device.status === 'revoked') return [reason('device_revoked')];
-  const reasons: QuarantineReason[] = [];
-  if (device.status === 'disabled') reasons.push(reason('device_disabled'));
   if (!signatureVerifies(input.manifestBytes, input.signature, device.publicKey)) {
     // An unsigned claim cannot be trusted for anything else, certification included.
-    return [...reasons, reason('signature_invalid')];
+    return [...(device.status === 'disabled' ? [reason('device_disabled')] : []), reason('signature_invalid')];
   }
-  const gaps = certificationGapsAt(device.certifications, new Date(manifest.capturedAt));
+  return checkDeviceStanding(device, new Date(manifest.capturedAt));
+}
+
+/**
+ * Provenance failures after which nothing the message claims can be trusted: such a capture
+ * is quarantined at once. The others (a disabled or uncertified device) are reported together
+ * with everything the media checks find.
+ */
+export const UNTRUSTED_PROVENANCE = new Set<QuarantineReason['code']>([
+  'device_mismatch',
+  'device_unknown',
+  'device_revoked',
+  'signature_invalid',
+]);
+
+/** Whether a genuine device could lawfully capture at `capturedAt`: enabled and fully certified. */
+export function checkDeviceStanding(device: RegisteredDevice, capturedAt: Date): QuarantineReason[] {
+  const reasons: QuarantineReason[] = [];
+  if (device.status === 'disabled') reasons.push(reason('device_disabled'));
+  const gaps = certificationGapsAt(device.certifications, capturedAt);
   if (gaps.length > 0) {
     reasons.push(
       reason(
         'not_certified_at_capture',
-        `at ${manifest.capturedAt}: ${gaps.map((gap) => `${gap.kind} ${gap.problem.replaceAll('_', ' ')}`).join(', ')}`,
+        `at ${capturedAt.toISOString()}: ${gaps.map((gap) => `${gap.kind} ${gap.problem.replaceAll('_', ' ')}`).join(', ')}`,
       ),
     );
   }

@@ -229,3 +229,12 @@ describe('empty variables', () => {
     expect(config.simulator.devices).toBe(3);
   });
 });
+
+describe('media store selection', () => {
+  it('defaults to the filesystem and needs a bucket for S3', () => {
+    expect(loadConfig({}).media.store).toBe('filesystem');
+    expect(configErrorOf({ MEDIA_STORE: 's3' }).message).toContain('S3_BUCKET');
+    const s3 = loadConfig({ MEDIA_STORE: 's3', S3_BUCKET: 'evidence', S3_ENDPOINT: 'http://127.0.0.1:9000' }).media;
+    expect(s3).toMatchObject({ store: 's3', s3: { bucket: 'evidence', endpoint: 'http://127.0.0.1:9000', forcePathStyle: true } });
+  });
+});

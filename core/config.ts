@@ -33,6 +33,13 @@ const environmentSchema = z.object({
     .regex(/^[A-Za-z0-9_-]+$/)
     .default('verity'),
   MEDIA_DIR: optionalText,
+  MEDIA_STORE: z.enum(['filesystem', 's3']).default('filesystem'),
+  S3_ENDPOINT: optionalUrl,
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_BUCKET: optionalText,
+  S3_ACCESS_KEY_ID: optionalText,
+  S3_SECRET_ACCESS_KEY: optionalText,
+  S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('true'),
   HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   REVIEW_PORT: port.default(8080),
   INGEST_HEALTH_PORT: port.default(8081),
@@ -42,6 +49,9 @@ const environmentSchema = z.object({
   SIMULATOR_INTERVAL_MS: positiveInt.default(5000),
   SIMULATOR_API_URL: optionalUrl,
   WORKER_CONCURRENCY: positiveInt.max(64).default(2),
+  INGEST_CONNECTIONS: positiveInt.max(64).default(4),
+  COMPLETENESS_TIMEOUT_MS: positiveInt.default(60_000),
+  CAPTURE_MAX_AGE_HOURS: positiveInt.default(120),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -53,11 +63,23 @@ export interface Config {
   mqtt: { url: string | undefined; embeddedPort: number; topicRoot: string; sharedGroup: string | undefined; clientId: string | undefined };
   redis: { url: string | undefined };
   queue: { prefix: string };
-  media: { dir: string };
+  media: {
+    store: 'filesystem' | 's3';
+    dir: string;
+    s3: {
+      endpoint: string | undefined;
+      region: string;
+      bucket: string;
+      accessKeyId: string | undefined;
+      secretAccessKey: string | undefined;
+      forcePathStyle: boolean;
+    };
+  };
   http: { host: string; reviewPort: number; ingestHealthPort: number; workersHealthPort: number };
   admin: { token: string | undefined };
   simulator: { devices: number; intervalMs: number; apiUrl: string | undefined };
   workers: { concurrency: number };
+  ingest: { connections: number; completenessTimeoutMs: number; maxCaptureAgeMs: number };
   log: { level: string };
 }
 
@@ -77,6 +99,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`));
   }
   const e = parsed.data;
+  if (e.MEDIA_STORE === 's3' && !e.S3_BUCKET) throw new ConfigError(['S3_BUCKET: required when MEDIA_STORE is s3']);
   const dataDir = path.resolve(e.DATA_DIR);
   return {
     dataDir,
@@ -90,7 +113,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     redis: { url: e.REDIS_URL },
     queue: { prefix: e.QUEUE_PREFIX },
-    media: { dir: path.resolve(e.MEDIA_DIR ?? path.join(dataDir, 'media')) },
+    media: {
+      store: e.MEDIA_STORE,
+      dir: path.resolve(e.MEDIA_DIR ?? path.join(dataDir, 'media')),
+      s3: {
+        endpoint: e.S3_ENDPOINT,
+        region: e.S3_REGION,
+        bucket: e.S3_BUCKET ?? '',
+        accessKeyId: e.S3_ACCESS_KEY_ID,
+        secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+        forcePathStyle: e.S3_FORCE_PATH_STYLE === 'true',
+      },
+    },
     http: {
       host: e.HTTP_HOST,
       reviewPort: e.REVIEW_PORT,
@@ -100,6 +134,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     admin: { token: e.ADMIN_TOKEN },
     simulator: { devices: e.SIMULATOR_DEVICES, intervalMs: e.SIMULATOR_INTERVAL_MS, apiUrl: e.SIMULATOR_API_URL },
     workers: { concurrency: e.WORKER_CONCURRENCY },
+    ingest: {
+      connections: e.INGEST_CONNECTIONS,
+      completenessTimeoutMs: e.COMPLETENESS_TIMEOUT_MS,
+      maxCaptureAgeMs: e.CAPTURE_MAX_AGE_HOURS * 3600 * 1000,
+    },
     log: { level: e.LOG_LEVEL },
   };
 }

@@ -11,6 +11,10 @@ export const QUARANTINE_REASONS = {
   media_size_mismatch: 'A media file does not have the size the manifest states',
   media_incomplete: 'Not every media file named in the manifest arrived in time',
   not_certified_at_capture: 'The device was not certified at the moment of capture',
+  clock_offset_exceeded: "The device's clock was more than 1.0 s off standard time",
+  captured_in_future: 'The capture time lies after the moment the gateway received it',
+  captured_outside_window: 'The capture is older than the accepted window',
+  evidence_insufficient: 'The media do not meet the evidence minimum for this violation type',
   replayed: 'A different message already used this capture id',
   processing_failed: 'The gateway could not process this message; kept for investigation',
 } as const;

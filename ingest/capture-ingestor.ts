@@ -1,5 +1,8 @@
 import { and, asc, eq, lt, sql } from 'drizzle-orm';
-import { checkMediaFile, checkProvenance, readEnvelope } from '../core/capture-verifier.js';
+import sharp from 'sharp';
+import { checkCaptureTiming, DEFAULT_CAPTURE_POLICY, type CapturePolicy } from '../core/capture-policy.js';
+import { checkDeviceStanding, checkMediaFile, checkProvenance, readEnvelope, UNTRUSTED_PROVENANCE } from '../core/capture-verifier.js';
+import { checkEvidenceMinimum, type MediaFacts } from '../core/evidence-minimum.js';
 import { jobIdFor } from '../core/jobs.js';
 import { sha256Hex, type MediaStore } from '../core/media-store.js';
 import { MAX_CAPTURE_MESSAGE_BYTES, MAX_CHUNK_BYTES, type Acknowledgement, type Manifest } from '../core/protocol.js';
@@ -12,6 +15,18 @@ import type { DeviceDirectory } from './device-directory.js';
 const GATEWAY_ACTOR = 'system:ingest-gateway';
 
 type CaptureRow = typeof captures.$inferSelect;
+type StoredMedia = Pick<typeof media.$inferSelect, 'sha256' | 'sizeBytes' | 'width' | 'height'>;
+
+/** Reads an image's size from its header; null when it cannot be decoded (flagged, not fatal). */
+async function imageSize(bytes: Buffer, contentType: string): Promise<{ width: number | null; height: number | null }> {
+  if (!contentType.startsWith('image/')) return { width: null, height: null };
+  try {
+    const metadata = await sharp(bytes).metadata();
+    return { width: metadata.width ?? null, height: metadata.height ?? null };
+  } catch {
+    return { width: null, height: null };
+  }
+}
 
 export interface IngestResult {
   /** Whether this call committed anything new; false for a redelivered duplicate. */
@@ -40,6 +55,7 @@ export class CaptureIngestor {
     private readonly db: Db,
     private readonly store: MediaStore,
     private readonly directory: DeviceDirectory,
+    private readonly policy: CapturePolicy = DEFAULT_CAPTURE_POLICY,
   ) {}
 
   async ingestCapture(topicDeviceId: string, payload: Buffer): Promise<IngestResult> {
@@ -58,9 +74,12 @@ export class CaptureIngestor {
     }
     const { manifest } = reading;
     const device = await this.directory.find(manifest.deviceId);
-    const reasons = checkProvenance({ topicDeviceId, ...reading, device });
-    if (reasons.length > 0) {
-      return this.quarantine(messageSha256, payload, { deviceId: manifest.deviceId, captureId: manifest.captureId, manifest }, reasons);
+    const provenance = checkProvenance({ topicDeviceId, ...reading, device });
+    if (provenance.some((problem) => UNTRUSTED_PROVENANCE.has(problem.code))) {
+      return this.quarantine(messageSha256, payload, { deviceId: manifest.deviceId, captureId: manifest.captureId, manifest }, [
+        ...provenance,
+        ...checkCaptureTiming(manifest, new Date(), this.policy),
+      ]);
     }
 
     const inserted = await this.db.transaction(async (tx) => {
@@ -148,6 +167,7 @@ export class CaptureIngestor {
       const manifest = capture.manifest as Manifest;
       const missing: string[] = [];
       const files: { name: string; sha256: string }[] = [];
+      const facts: MediaFacts[] = [];
       const reasons: QuarantineReason[] = [];
       for (const item of manifest.media) {
         const available = await this.loadMedia(tx, item.sha256, item.contentType);
@@ -156,12 +176,22 @@ export class CaptureIngestor {
           continue;
         }
         files.push({ name: item.name, sha256: available.sha256 });
+        facts.push({ ...item, width: available.width, height: available.height });
         reasons.push(...checkMediaFile(item, available));
       }
       if (missing.length > 0) {
         if (!options.giveUp) return capture;
         reasons.push(reason('media_incomplete', `missing: ${missing.join(', ')}`));
+      } else {
+        reasons.push(...checkEvidenceMinimum(manifest.violationType, facts));
       }
+      // Standing and timing are judged here, with the media, so a quarantine lists every reason.
+      const device = await this.directory.find(manifest.deviceId, tx);
+      if (!device) reasons.unshift(reason('device_unknown'));
+      else if (device.status === 'revoked') reasons.unshift(reason('device_revoked'));
+      else reasons.unshift(...checkDeviceStanding(device, new Date(manifest.capturedAt)));
+      reasons.unshift(...checkCaptureTiming(manifest, capture.receivedAt, this.policy));
+
       const state = reasons.length > 0 ? 'quarantined' : 'verified';
       const [updated] = await tx
         .update(captures)
@@ -190,9 +220,9 @@ export class CaptureIngestor {
    * not stored yet. Bytes that do not match their claimed hash are still stored (under their
    * real hash) so a quarantined capture keeps everything that was sent.
    */
-  private async loadMedia(tx: Tx, claimedSha256: string, contentType: string): Promise<{ sha256: string; sizeBytes: number } | undefined> {
+  private async loadMedia(tx: Tx, claimedSha256: string, contentType: string): Promise<StoredMedia | undefined> {
     const [stored] = await tx.select().from(media).where(eq(media.sha256, claimedSha256));
-    if (stored) return { sha256: stored.sha256, sizeBytes: stored.sizeBytes };
+    if (stored) return stored;
     const chunks = await tx.select().from(mediaChunks).where(eq(mediaChunks.sha256, claimedSha256)).orderBy(asc(mediaChunks.chunkIndex));
     const expected = chunks[0]?.chunkCount;
     if (
@@ -204,9 +234,10 @@ export class CaptureIngestor {
     }
     const bytes = Buffer.concat(chunks.map((chunk) => chunk.data));
     const sha256 = await this.store.put(bytes);
-    await tx.insert(media).values({ sha256, sizeBytes: bytes.length, contentType }).onConflictDoNothing();
+    const { width, height } = await imageSize(bytes, contentType);
+    await tx.insert(media).values({ sha256, sizeBytes: bytes.length, contentType, width, height }).onConflictDoNothing();
     await tx.delete(mediaChunks).where(eq(mediaChunks.sha256, claimedSha256));
-    return { sha256, sizeBytes: bytes.length };
+    return { sha256, sizeBytes: bytes.length, width, height };
   }
 
   private captureColumns(messageSha256: string, payload: Buffer, manifest: Manifest) {

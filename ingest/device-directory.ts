@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import type { RegisteredDevice } from '../core/capture-verifier.js';
-import type { Db } from '../db/client.js';
+import type { Db, Tx } from '../db/client.js';
 import { deviceCertifications, devices } from '../db/schema.js';
 
 /**
@@ -14,10 +14,11 @@ export class DeviceDirectory {
 
   constructor(private readonly db: Db) {}
 
-  async find(deviceId: string): Promise<RegisteredDevice | undefined> {
-    const [device] = await this.db.select().from(devices).where(eq(devices.id, deviceId));
+  /** `executor` lets a caller inside a transaction read through it (PGlite has one connection). */
+  async find(deviceId: string, executor: Db | Tx = this.db): Promise<RegisteredDevice | undefined> {
+    const [device] = await executor.select().from(devices).where(eq(devices.id, deviceId));
     if (!device) return undefined;
-    const certifications = await this.db
+    const certifications = await executor
       .select({
         kind: deviceCertifications.kind,
         reference: deviceCertifications.reference,

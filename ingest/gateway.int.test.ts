@@ -7,7 +7,7 @@ import { FilesystemMediaStore, sha256Hex } from '../core/media-store.js';
 import { topics, type Acknowledgement } from '../core/protocol.js';
 import { buildManifest, publishCapture, signManifest, type MediaFile } from '../device-simulator/device-protocol.js';
 import { auditLog, captures, mediaDerivatives } from '../db/schema.js';
-import { enrolTestDevice, testMedia, type TestDevice } from '../test/support/devices.js';
+import { enrolTestDevice, testJpeg, testMedia, type TestDevice } from '../test/support/devices.js';
 import { createTempDir, createTestDatabase, createTestRedis, uniqueName, waitFor } from '../test/support/isolated.js';
 import { testServices } from '../test/support/services.js';
 import { startWorkersRole } from '../workers/service.js';
@@ -61,6 +61,8 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
       deviceId?: string;
       signWith?: TestDevice['privateKey'];
       capturedAt?: Date;
+      clockOffsetMs?: number;
+      violationType?: string;
       media?: MediaFile[];
       tamper?: (media: MediaFile[]) => MediaFile[];
     } = {},
@@ -70,9 +72,9 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
     const manifest = buildManifest({
       deviceId: options.deviceId ?? camera.id,
       capturedAt,
-      clockOffsetMs: 5,
+      clockOffsetMs: options.clockOffsetMs ?? 5,
       location: { latitude: 22.5, longitude: 114.05 },
-      violationType: 'speeding',
+      violationType: options.violationType ?? 'speeding',
       readings: { speedKmh: 92, limitKmh: 60 },
       media,
     });
@@ -207,5 +209,68 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
     expect(row.state).toBe('quarantined');
     expect(row.quarantineReasons?.[0]?.code).toBe('message_malformed');
     expect(Buffer.compare(row.rawMessage, garbage)).toBe(0);
+  });
+
+  const codesOf = (row: { quarantineReasons: { code: string }[] | null }) => row.quarantineReasons?.map((item) => item.code);
+
+  it('quarantines a capture from a device whose clock was more than 1.0 s off', async () => {
+    const signed = await send({ clockOffsetMs: 1500 });
+    const row = await waitFor('the clock-skewed capture', captureByDeviceId(signed.manifest.captureId));
+    expect(codesOf(row)).toEqual(['clock_offset_exceeded']);
+  });
+
+  it('quarantines a capture dated in the future, and one older than the accepted window', async () => {
+    const future = await send({ capturedAt: new Date(Date.now() + 60_000) });
+    const stale = await send({ capturedAt: new Date(Date.now() - 6 * 24 * 3600 * 1000) });
+    expect(codesOf(await waitFor('the future capture', captureByDeviceId(future.manifest.captureId)))).toEqual(['captured_in_future']);
+    expect(codesOf(await waitFor('the stale capture', captureByDeviceId(stale.manifest.captureId)))).toEqual(['captured_outside_window']);
+  });
+
+  it('quarantines a moving violation without two clear images at different times', async () => {
+    const capturedAt = new Date();
+    const small = await send({
+      media: [
+        { name: 'frame-1.jpg', contentType: 'image/jpeg', capturedAt, bytes: await testJpeg(640, 360) },
+        { name: 'frame-2.jpg', contentType: 'image/jpeg', capturedAt: new Date(capturedAt.getTime() + 500), bytes: await testJpeg() },
+      ],
+    });
+    const single = await send({ media: [{ name: 'frame-1.jpg', contentType: 'image/jpeg', capturedAt, bytes: await testJpeg() }] });
+    const smallRow = await waitFor('the capture with a small frame', captureByDeviceId(small.manifest.captureId));
+    expect(smallRow.quarantineReasons?.map((item) => item.detail)).toEqual([
+      'frame-1.jpg is 640×360, below 1280×720',
+      'speeding needs two clear images taken at different times, or one image and a video',
+    ]);
+    expect(codesOf(await waitFor('the single-frame capture', captureByDeviceId(single.manifest.captureId)))).toEqual([
+      'evidence_insufficient',
+    ]);
+  });
+
+  it('accepts a stationary violation only with frames at least 10 s apart', async () => {
+    const capturedAt = new Date(Date.now() - 20_000);
+    const frames = async (gapMs: number): Promise<MediaFile[]> => [
+      { name: 'frame-1.jpg', contentType: 'image/jpeg', capturedAt, bytes: await testJpeg() },
+      { name: 'frame-2.jpg', contentType: 'image/jpeg', capturedAt: new Date(capturedAt.getTime() + gapMs), bytes: await testJpeg() },
+    ];
+    const tooClose = await send({ violationType: 'illegal_parking', capturedAt, media: await frames(3000) });
+    const apart = await send({ violationType: 'illegal_parking', capturedAt, media: await frames(12_000) });
+    expect(codesOf(await waitFor('the close frames', captureByDeviceId(tooClose.manifest.captureId)))).toEqual(['evidence_insufficient']);
+    expect((await waitFor('the frames apart', captureByDeviceId(apart.manifest.captureId))).state).toBe('verified');
+  });
+
+  it('lists every reason when several checks fail at once', async () => {
+    const day = 24 * 3600 * 1000;
+    const lapsed = await enrolTestDevice(database.db, {
+      certifiedFrom: new Date(Date.now() - 400 * day),
+      certifiedTo: new Date(Date.now() - day),
+    });
+    const capturedAt = new Date();
+    const signed = await send({
+      deviceId: lapsed.id,
+      signWith: lapsed.privateKey,
+      clockOffsetMs: -2500,
+      media: [{ name: 'frame-1.jpg', contentType: 'image/jpeg', capturedAt, bytes: await testJpeg(800, 600) }],
+    });
+    const row = await waitFor('the capture failing several checks', captureByDeviceId(signed.manifest.captureId));
+    expect(codesOf(row)).toEqual(['clock_offset_exceeded', 'not_certified_at_capture', 'evidence_insufficient', 'evidence_insufficient']);
   });
 });

@@ -11,6 +11,12 @@ export interface GatewayOptions {
   /** With a group name, subscribes as `$share/<group>/…` so several gateways split the load. */
   sharedGroup: string | undefined;
   clientId: string;
+  /**
+   * MQTT.js hands one connection's messages to the handler one at a time, and each waits for
+   * its commit; several connections on a shared subscription let commits overlap. Without a
+   * shared group every connection would receive every message, so then only one is opened.
+   */
+  connections: number;
   completenessTimeoutMs: number;
   reconcileIntervalMs: number;
 }
@@ -31,7 +37,7 @@ export interface GatewayCounters {
  * redelivers it to the next session with the same client id.
  */
 export class IngestGateway {
-  private client: MqttClient | undefined;
+  private clients: MqttClient[] = [];
   private timers: NodeJS.Timeout[] = [];
   private stopping = false;
   readonly counters: GatewayCounters = {
@@ -52,29 +58,33 @@ export class IngestGateway {
   ) {}
 
   get connected(): boolean {
-    return this.client?.connected ?? false;
+    return this.clients.length > 0 && this.clients.every((client) => client.connected);
   }
 
   async start(): Promise<void> {
-    const client = await mqtt.connectAsync(this.options.mqttUrl, {
-      clientId: this.options.clientId,
-      clean: false,
-      protocolVersion: 4,
-      reconnectPeriod: 1000,
-    });
-    this.client = client;
-    client.handleMessage = (packet, done) => {
-      this.process(packet.topic, packet.payload as Buffer).then(
-        () => done(),
-        (error: unknown) => done(error as Error),
-      );
-    };
-    client.on('error', (error) => this.log.error({ err: error }, 'mqtt error'));
+    const count = this.options.sharedGroup ? this.options.connections : 1;
     const filters = topics
       .gatewaySubscriptions(this.options.topicRoot)
       .map((filter) => (this.options.sharedGroup ? `$share/${this.options.sharedGroup}/${filter}` : filter));
-    await client.subscribeAsync(filters, { qos: 1 });
-    this.log.info({ filters, broker: this.options.mqttUrl }, 'gateway subscribed');
+    for (let index = 0; index < count; index++) {
+      const client = await mqtt.connectAsync(this.options.mqttUrl, {
+        // Stable per connection: the broker keeps what this session has not acknowledged.
+        clientId: count === 1 ? this.options.clientId : `${this.options.clientId}-${index + 1}`,
+        clean: false,
+        protocolVersion: 4,
+        reconnectPeriod: 1000,
+      });
+      client.handleMessage = (packet, done) => {
+        this.process(packet.topic, packet.payload as Buffer).then(
+          () => done(),
+          (error: unknown) => done(error as Error),
+        );
+      };
+      client.on('error', (error) => this.log.error({ err: error }, 'mqtt error'));
+      this.clients.push(client);
+      await client.subscribeAsync(filters, { qos: 1 });
+    }
+    this.log.info({ filters, connections: count, broker: this.options.mqttUrl }, 'gateway subscribed');
     this.every(Math.min(this.options.completenessTimeoutMs, 5000), () => this.sweep());
     this.every(this.options.reconcileIntervalMs, () => this.dispatcher.dispatch().then(() => undefined));
   }
@@ -83,7 +93,8 @@ export class IngestGateway {
     this.stopping = true;
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
-    await this.client?.endAsync();
+    await Promise.all(this.clients.map((client) => client.endAsync()));
+    this.clients = [];
   }
 
   private every(intervalMs: number, task: () => Promise<void>): void {
@@ -152,7 +163,7 @@ export class IngestGateway {
   }
 
   private publishAck(deviceId: string, ack: Acknowledgement): void {
-    this.client
+    this.clients[0]
       ?.publishAsync(topics.ack(this.options.topicRoot, deviceId), JSON.stringify(ack), { qos: 1 })
       .catch((error: unknown) => this.log.warn({ err: error, deviceId }, 'acknowledgement not delivered'));
   }

@@ -2,10 +2,10 @@ import { hostname } from 'node:os';
 import { requireSetting } from '../core/config.js';
 import { buildHealthServer } from '../core/health.js';
 import { startOrExit } from '../core/lifecycle.js';
-import { FilesystemMediaStore } from '../core/media-store.js';
+import { createMediaStore } from '../core/media-store-factory.js';
 import { brokerCheck, databaseCheck, redisCheck } from '../core/probes.js';
 import { beginRoleProcess, connectRoleRedis, openRoleDatabase } from '../core/role-process.js';
-import { startIngestRole } from './service.js';
+import { ingestSettings, startIngestRole } from './service.js';
 
 const role = beginRoleProcess();
 const { config, log, lifecycle } = role;
@@ -16,12 +16,11 @@ await startOrExit(log, lifecycle, async () => {
   const redis = connectRoleRedis(role, 'the ingest gateway');
   const ingest = await startIngestRole({
     database,
-    store: new FilesystemMediaStore(config.media.dir),
+    store: createMediaStore(config),
     redis,
     queuePrefix: config.queue.prefix,
     mqttUrl,
-    topicRoot: config.mqtt.topicRoot,
-    sharedGroup: config.mqtt.sharedGroup,
+    ...ingestSettings(config),
     clientId: config.mqtt.clientId ?? `verity-ingest-${hostname()}`,
     log,
   });

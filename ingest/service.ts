@@ -1,5 +1,7 @@
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
+import { DEFAULT_CAPTURE_POLICY, type CapturePolicy } from '../core/capture-policy.js';
+import type { Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import type { MediaStore } from '../core/media-store.js';
 import type { Database } from '../db/client.js';
@@ -19,8 +21,10 @@ export interface IngestRoleOptions {
   sharedGroup: string | undefined;
   /** Stable per instance: the broker keeps unacknowledged messages for this session id. */
   clientId?: string;
+  connections?: number;
   completenessTimeoutMs?: number;
   reconcileIntervalMs?: number;
+  policy?: CapturePolicy;
   log: Logger;
 }
 
@@ -31,11 +35,22 @@ export interface IngestRole {
   stop(): Promise<void>;
 }
 
+/** The gateway settings that come from configuration, shared by split and all-in-one mode. */
+export function ingestSettings(config: Config) {
+  return {
+    topicRoot: config.mqtt.topicRoot,
+    sharedGroup: config.mqtt.sharedGroup,
+    connections: config.ingest.connections,
+    completenessTimeoutMs: config.ingest.completenessTimeoutMs,
+    policy: { ...DEFAULT_CAPTURE_POLICY, maxAgeMs: config.ingest.maxCaptureAgeMs },
+  };
+}
+
 /** Wires the gateway: device directory and ingestor over the database, the outbox onto BullMQ. */
 export async function startIngestRole(options: IngestRoleOptions): Promise<IngestRole> {
   const log = options.log.child({ role: 'ingest' });
   const queues = new QueueRegistry(options.redis, options.queuePrefix);
-  const ingestor = new CaptureIngestor(options.database.db, options.store, new DeviceDirectory(options.database.db));
+  const ingestor = new CaptureIngestor(options.database.db, options.store, new DeviceDirectory(options.database.db), options.policy);
   const dispatcher = new OutboxDispatcher(options.database.db, queues, log);
   const gateway = new IngestGateway(
     {
@@ -43,6 +58,7 @@ export async function startIngestRole(options: IngestRoleOptions): Promise<Inges
       topicRoot: options.topicRoot,
       sharedGroup: options.sharedGroup,
       clientId: options.clientId ?? `verity-ingest-${hostname()}`,
+      connections: options.connections ?? 1,
       completenessTimeoutMs: options.completenessTimeoutMs ?? 60_000,
       reconcileIntervalMs: options.reconcileIntervalMs ?? 10_000,
     },

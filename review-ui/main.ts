@@ -1,5 +1,5 @@
 import { listeningPort, publicUrl, startOrExit } from '../core/lifecycle.js';
-import { FilesystemMediaStore } from '../core/media-store.js';
+import { createMediaStore } from '../core/media-store-factory.js';
 import { databaseCheck } from '../core/probes.js';
 import { beginRoleProcess, openRoleDatabase } from '../core/role-process.js';
 import { buildReviewServer } from './server.js';
@@ -11,7 +11,7 @@ await startOrExit(log, lifecycle, async () => {
   const database = await openRoleDatabase(role, 'the review server');
   const server = await buildReviewServer({
     db: database.db,
-    store: new FilesystemMediaStore(config.media.dir),
+    store: createMediaStore(config),
     adminToken: config.admin.token,
     checks: [databaseCheck(database)],
     logger: log.child({ role: 'review-ui' }),

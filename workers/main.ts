@@ -1,6 +1,6 @@
 import { buildHealthServer } from '../core/health.js';
 import { startOrExit } from '../core/lifecycle.js';
-import { FilesystemMediaStore } from '../core/media-store.js';
+import { createMediaStore } from '../core/media-store-factory.js';
 import { databaseCheck, redisCheck } from '../core/probes.js';
 import { beginRoleProcess, connectRoleRedis, openRoleDatabase } from '../core/role-process.js';
 import { startWorkersRole } from './service.js';
@@ -13,7 +13,7 @@ await startOrExit(log, lifecycle, async () => {
   const redis = connectRoleRedis(role, 'the workers');
   const workers = startWorkersRole({
     database,
-    store: new FilesystemMediaStore(config.media.dir),
+    store: createMediaStore(config),
     redis,
     queuePrefix: config.queue.prefix,
     concurrency: config.workers.concurrency,

@@ -42,8 +42,8 @@ export async function enrolTestDevice(db: Db, options: { certifiedFrom?: Date; c
   return { id, privateKey };
 }
 
-/** A small but real JPEG, unique on every call so no two tests share content-addressed media. */
-export async function testJpeg(width = 320, height = 180): Promise<Buffer> {
+/** A real JPEG of the minimum evidence size, unique on every call so no two tests share content-addressed media. */
+export async function testJpeg(width = 1280, height = 720): Promise<Buffer> {
   const [r, g, b] = randomBytes(3);
   return sharp({ create: { width, height, channels: 3, background: { r: r!, g: g!, b: b! } } })
     .withExif({ IFD0: { ImageDescription: randomUUID() } })
