@@ -21,11 +21,23 @@ describe('loadConfig', () => {
       mqtt: { url: undefined, embeddedPort: 1884, topicRoot: 'verity/v1', sharedGroup: undefined, clientId: undefined },
       redis: { url: undefined },
       queue: { prefix: 'verity' },
-      media: { dir: path.join(dataDir, 'media') },
+      media: {
+        store: 'filesystem',
+        dir: path.join(dataDir, 'media'),
+        s3: {
+          endpoint: undefined,
+          region: 'us-east-1',
+          bucket: '',
+          accessKeyId: undefined,
+          secretAccessKey: undefined,
+          forcePathStyle: true,
+        },
+      },
       http: { host: '127.0.0.1', reviewPort: 8080, ingestHealthPort: 8081, workersHealthPort: 8082 },
       admin: { token: undefined },
       simulator: { devices: 3, intervalMs: 5000, apiUrl: undefined },
       workers: { concurrency: 2 },
+      ingest: { connections: 4, completenessTimeoutMs: 60_000, maxCaptureAgeMs: 120 * 3600 * 1000 },
       log: { level: 'info' },
     });
   });
@@ -51,6 +63,16 @@ describe('loadConfig', () => {
       SIMULATOR_INTERVAL_MS: '250',
       SIMULATOR_API_URL: 'http://review:8080/',
       WORKER_CONCURRENCY: '64',
+      INGEST_CONNECTIONS: '8',
+      COMPLETENESS_TIMEOUT_MS: '5000',
+      CAPTURE_MAX_AGE_HOURS: '24',
+      MEDIA_STORE: 's3',
+      S3_ENDPOINT: 'http://minio:9000',
+      S3_REGION: 'eu-west-1',
+      S3_BUCKET: 'evidence',
+      S3_ACCESS_KEY_ID: 'key',
+      S3_SECRET_ACCESS_KEY: 'secret',
+      S3_FORCE_PATH_STYLE: 'false',
       LOG_LEVEL: 'silent',
     });
     expect(config).toEqual({
@@ -59,11 +81,23 @@ describe('loadConfig', () => {
       mqtt: { url: 'mqtt://broker:1883', embeddedPort: 1999, topicRoot: 'tenant-a/v1', sharedGroup: 'ingest', clientId: 'gateway-1' },
       redis: { url: 'redis://cache:6379' },
       queue: { prefix: 'tenant_a' },
-      media: { dir: '/mnt/media' },
+      media: {
+        store: 's3',
+        dir: '/mnt/media',
+        s3: {
+          endpoint: 'http://minio:9000',
+          region: 'eu-west-1',
+          bucket: 'evidence',
+          accessKeyId: 'key',
+          secretAccessKey: 'secret',
+          forcePathStyle: false,
+        },
+      },
       http: { host: '0.0.0.0', reviewPort: 9000, ingestHealthPort: 9001, workersHealthPort: 9002 },
       admin: { token: 'a-token-of-16-ch' },
       simulator: { devices: 0, intervalMs: 250, apiUrl: 'http://review:8080/' },
       workers: { concurrency: 64 },
+      ingest: { connections: 8, completenessTimeoutMs: 5000, maxCaptureAgeMs: 24 * 3600 * 1000 },
       log: { level: 'silent' },
     });
   });
