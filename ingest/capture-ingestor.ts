@@ -1,4 +1,4 @@
-import { and, asc, eq, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import sharp from 'sharp';
 import { checkCaptureTiming, DEFAULT_CAPTURE_POLICY, type CapturePolicy } from '../core/capture-policy.js';
 import { checkDeviceStanding, checkMediaFile, checkProvenance, readEnvelope, UNTRUSTED_PROVENANCE } from '../core/capture-verifier.js';
@@ -61,7 +61,11 @@ export class CaptureIngestor {
   async ingestCapture(topicDeviceId: string, payload: Buffer): Promise<IngestResult> {
     const messageSha256 = sha256Hex(payload);
     const existing = await this.findByMessage(messageSha256);
-    if (existing) return { stored: false, ack: ackFor(existing), deviceId: existing.deviceId ?? topicDeviceId };
+    if (existing) {
+      // A redelivery after a crash between receipt and completion: finish what was started.
+      const current = existing.state === 'received' ? ((await this.tryComplete(existing.id)) ?? existing) : existing;
+      return { stored: current.state !== existing.state, ack: ackFor(current), deviceId: current.deviceId ?? topicDeviceId };
+    }
 
     if (payload.length > MAX_CAPTURE_MESSAGE_BYTES) {
       return this.quarantine(messageSha256, payload, { deviceId: topicDeviceId }, [
@@ -141,16 +145,20 @@ export class CaptureIngestor {
     return { accepted: true, completed };
   }
 
-  /** Quarantines captures whose media has not all arrived within `timeoutMs`. */
-  async sweepIncomplete(timeoutMs: number): Promise<IngestResult[]> {
-    const stale = await this.db
-      .select({ id: captures.id })
+  /**
+   * Completes every received capture whose media is all there (a crash can leave one behind
+   * with its chunks already acknowledged), and quarantines those still incomplete after `timeoutMs`.
+   */
+  async sweepReceived(timeoutMs: number): Promise<IngestResult[]> {
+    const waiting = await this.db
+      .select({ id: captures.id, receivedAt: captures.receivedAt })
       .from(captures)
-      .where(and(eq(captures.state, 'received'), lt(captures.receivedAt, new Date(Date.now() - timeoutMs))));
+      .where(eq(captures.state, 'received'));
+    const staleBefore = Date.now() - timeoutMs;
     const results: IngestResult[] = [];
-    for (const { id } of stale) {
-      const row = await this.tryComplete(id, { giveUp: true });
-      if (row && row.state === 'quarantined') results.push({ stored: true, ack: ackFor(row), deviceId: row.deviceId ?? undefined });
+    for (const { id, receivedAt } of waiting) {
+      const row = await this.tryComplete(id, { giveUp: receivedAt.getTime() < staleBefore });
+      if (row && row.state !== 'received') results.push({ stored: true, ack: ackFor(row), deviceId: row.deviceId ?? undefined });
     }
     return results;
   }

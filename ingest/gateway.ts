@@ -1,3 +1,4 @@
+import { once, type EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../core/logger.js';
@@ -67,13 +68,15 @@ export class IngestGateway {
       .gatewaySubscriptions(this.options.topicRoot)
       .map((filter) => (this.options.sharedGroup ? `$share/${this.options.sharedGroup}/${filter}` : filter));
     for (let index = 0; index < count; index++) {
-      const client = await mqtt.connectAsync(this.options.mqttUrl, {
+      const client = mqtt.connect(this.options.mqttUrl, {
         // Stable per connection: the broker keeps what this session has not acknowledged.
         clientId: count === 1 ? this.options.clientId : `${this.options.clientId}-${index + 1}`,
         clean: false,
         protocolVersion: 4,
         reconnectPeriod: 1000,
       });
+      // Installed before the connection opens: a resumed session's queued messages arrive right
+      // after CONNACK, and MQTT.js's default handler would acknowledge them unprocessed.
       client.handleMessage = (packet, done) => {
         this.process(packet.topic, packet.payload as Buffer).then(
           () => done(),
@@ -82,6 +85,7 @@ export class IngestGateway {
       };
       client.on('error', (error) => this.log.error({ err: error }, 'mqtt error'));
       this.clients.push(client);
+      if (!client.connected) await once(client as unknown as EventEmitter, 'connect');
       await client.subscribeAsync(filters, { qos: 1 });
     }
     this.log.info({ filters, connections: count, broker: this.options.mqttUrl }, 'gateway subscribed');
@@ -106,7 +110,7 @@ export class IngestGateway {
   }
 
   private async sweep(): Promise<void> {
-    const results = await this.ingestor.sweepIncomplete(this.options.completenessTimeoutMs);
+    const results = await this.ingestor.sweepReceived(this.options.completenessTimeoutMs);
     for (const result of results) this.settle(result);
   }
 

@@ -1,0 +1,235 @@
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { eq } from 'drizzle-orm';
+import mqtt, { type MqttClient } from 'mqtt';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CERTIFICATION_KINDS } from '../core/certification.js';
+import { enrolmentSchema } from '../core/device-registration.js';
+import { FilesystemMediaStore, sha256Hex } from '../core/media-store.js';
+import { MAX_CHUNK_BYTES, topics, type Acknowledgement, type Manifest } from '../core/protocol.js';
+import { captures, mediaChunks } from '../db/schema.js';
+import { chunkMedia } from '../device-simulator/device-protocol.js';
+import { renderScene } from '../device-simulator/scene.js';
+import { addCertification, enrolDevice } from '../review-ui/services/device-registry.js';
+import { createTempDir, createTestDatabase, createTestRedis, uniqueName, waitFor } from '../test/support/isolated.js';
+import { testServices } from '../test/support/services.js';
+import { startIngestRole, type IngestRole } from './service.js';
+
+/**
+ * Runs docs/examples/publish-capture.sh, the openssl + mosquitto_pub worked example in
+ * docs/protocol.md, exactly as a device maker would, against a real gateway and Mosquitto.
+ */
+
+const execFileAsync = promisify(execFile);
+const log = pino({ level: 'silent' });
+const DAY = 24 * 3600 * 1000;
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const scriptPath = path.join(repoRoot, 'docs/examples/publish-capture.sh');
+const protocolDocPath = path.join(repoRoot, 'docs/protocol.md');
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+describe('the openssl + mosquitto_pub worked example in docs/protocol.md', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let redis: ReturnType<typeof createTestRedis>;
+  let mediaDir: Awaited<ReturnType<typeof createTempDir>>;
+  let workDir: Awaited<ReturnType<typeof createTempDir>>;
+  let ingest: IngestRole;
+  let listener: MqttClient;
+  let privateKeyPath: string;
+  const topicRoot = `verity-test/${uniqueName('example')}/v1`;
+  const deviceId = uniqueName('dev').replaceAll('_', '-').slice(0, 60);
+  const acks: Acknowledgement[] = [];
+  let frameSeed = 0;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('example');
+    redis = createTestRedis('example');
+    mediaDir = await createTempDir('example-media');
+    workDir = await createTempDir('example-device');
+    ingest = await startIngestRole({
+      database,
+      store: new FilesystemMediaStore(mediaDir.dir),
+      redis: redis.redis,
+      queuePrefix: redis.prefix,
+      log,
+      mqttUrl: testServices.mqttUrl,
+      topicRoot,
+      sharedGroup: undefined,
+      clientId: uniqueName('gateway'),
+      completenessTimeoutMs: 5000,
+    });
+
+    // The key is made the way the document says, with openssl, and its public half enrolled as printed.
+    privateKeyPath = path.join(workDir.dir, 'device-key.pem');
+    await execFileAsync('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', privateKeyPath]);
+    const { stdout: publicKeyPem } = await execFileAsync('openssl', ['pkey', '-in', privateKeyPath, '-pubout']);
+    const enrolment = enrolmentSchema.parse({
+      kind: 'traffic_camera',
+      model: 'Shell Cam',
+      serial: deviceId,
+      agency: 'Test Agency',
+      publicKeyPem,
+      road: 'Test Road',
+      direction: 'northbound',
+      latitude: 22.5,
+      longitude: 114.05,
+    });
+    expect(await enrolDevice(database.db, 'test', deviceId, enrolment)).toBe('enrolled');
+    for (const kind of CERTIFICATION_KINDS) {
+      const certified = await addCertification(database.db, 'test', deviceId, {
+        kind,
+        reference: `T-${kind}`,
+        validFrom: new Date(Date.now() - 30 * DAY).toISOString(),
+        validTo: new Date(Date.now() + 30 * DAY).toISOString(),
+      });
+      expect(certified).toBeDefined();
+    }
+
+    listener = await mqtt.connectAsync(testServices.mqttUrl, { clientId: uniqueName('listener') });
+    await listener.subscribeAsync(topics.ack(topicRoot, deviceId), { qos: 1 });
+    listener.on('message', (_topic, payload) => acks.push(JSON.parse(payload.toString()) as Acknowledgement));
+  });
+
+  afterAll(async () => {
+    await listener?.endAsync();
+    await ingest?.stop();
+    await redis?.cleanup();
+    await database?.drop();
+    await mediaDir?.remove();
+    await workDir?.remove();
+  });
+
+  /** A fresh, real JPEG frame on disk: the first frame of each capture is large enough to need two chunks. */
+  async function frameFile(width: number, height: number): Promise<{ path: string; bytes: Buffer }> {
+    frameSeed += 1;
+    const bytes = await renderScene({
+      deviceId,
+      capturedAt: new Date(),
+      place: 'Test Road northbound',
+      plate: `SH ${1000 + frameSeed}`,
+      seed: frameSeed,
+      width,
+      height,
+    });
+    const file = path.join(workDir.dir, `frame-${frameSeed}.jpg`);
+    await writeFile(file, bytes);
+    return { path: file, bytes };
+  }
+
+  async function framePair() {
+    const first = await frameFile(2560, 1440);
+    const second = await frameFile(1280, 720);
+    expect(chunkMedia(first.bytes).length).toBeGreaterThan(1);
+    return [first, second] as const;
+  }
+
+  /** Runs the script unmodified, with nothing but environment variables, and returns the captureId it prints. */
+  async function runExample(env: { FRAME1: string; FRAME2: string; MQTT_VERSION?: string }): Promise<string> {
+    const broker = new URL(testServices.mqttUrl);
+    const { stdout } = await execFileAsync('bash', [scriptPath], {
+      cwd: workDir.dir,
+      env: {
+        ...process.env,
+        BROKER_HOST: broker.hostname,
+        BROKER_PORT: broker.port || '1883',
+        TOPIC_ROOT: topicRoot,
+        DEVICE_ID: deviceId,
+        PRIVATE_KEY: privateKeyPath,
+        ...env,
+      },
+    });
+    const captureId = stdout.trim();
+    expect(captureId).toMatch(uuidPattern);
+    return captureId;
+  }
+
+  const settledCapture = (captureId: string) =>
+    waitFor(`capture ${captureId} to leave 'received'`, async () => {
+      const [row] = await database.db.select().from(captures).where(eq(captures.deviceCaptureId, captureId));
+      return row && row.state !== 'received' ? row : undefined;
+    });
+
+  const ackFor = (captureId: string) =>
+    waitFor(`the acknowledgement of ${captureId}`, async () => acks.find((ack) => ack.captureId === captureId && ack.status !== 'pending'));
+
+  it('publishes a capture over MQTT 3.1.1 that the gateway verifies', async () => {
+    const [first, second] = await framePair();
+    const captureId = await runExample({ FRAME1: first.path, FRAME2: second.path });
+
+    const row = await settledCapture(captureId);
+    expect(row.state).toBe('verified');
+    expect(row.quarantineReasons).toBeNull();
+    expect(row.deviceId).toBe(deviceId);
+    const manifest = row.manifest as Manifest;
+    expect(manifest.clockOffsetMs).toBe(0);
+    expect(Math.abs(Date.parse(manifest.capturedAt) - Date.now())).toBeLessThan(30_000);
+    expect(manifest.media.map((item) => [item.name, item.sha256, item.sizeBytes])).toEqual([
+      ['frame-1.jpg', sha256Hex(first.bytes), first.bytes.length],
+      ['frame-2.jpg', sha256Hex(second.bytes), second.bytes.length],
+    ]);
+    expect(new Set(manifest.media.map((item) => item.capturedAt)).size).toBe(2);
+    // What was signed is exactly what was sent: one line of JSON, no trailing newline.
+    const manifestBytes = Buffer.from((JSON.parse(row.rawMessage.toString()) as { manifest: string }).manifest, 'base64');
+    expect(manifestBytes.toString()).not.toMatch(/\s$/);
+
+    const ack = await ackFor(captureId);
+    expect(ack.status).toBe('accepted');
+    expect(ack.messageSha256).toBe(sha256Hex(row.rawMessage));
+  });
+
+  it('ends quarantined for media_hash_mismatch when the bytes the gateway holds for frame-1 are not what the manifest signed', async () => {
+    // The script always hashes what it sends, so a flipped file given to it would simply be signed.
+    // Instead the damage happens "in transit": before the script runs, the flipped bytes are staged
+    // under the ORIGINAL frame-1's hash. The gateway keeps the first chunk it stages for a
+    // (sha256, index) pair and ignores later copies, so the script's correct chunks are dropped and
+    // the file assembled for frame-1 no longer hashes to what the signed manifest says.
+    const [first, second] = await framePair();
+    const claimedSha256 = sha256Hex(first.bytes);
+    const flipped = Buffer.from(first.bytes);
+    flipped[999]! ^= 0xff;
+    const flippedChunks = chunkMedia(flipped, MAX_CHUNK_BYTES);
+    for (const [index, chunk] of flippedChunks.entries()) {
+      await listener.publishAsync(topics.mediaChunk(topicRoot, deviceId, claimedSha256, index, flippedChunks.length), chunk, { qos: 1 });
+    }
+    await waitFor('the flipped chunks to be staged', async () => {
+      const staged = await database.db.select().from(mediaChunks).where(eq(mediaChunks.sha256, claimedSha256));
+      return staged.length === flippedChunks.length ? staged : undefined;
+    });
+
+    const captureId = await runExample({ FRAME1: first.path, FRAME2: second.path });
+    const row = await settledCapture(captureId);
+    expect(row.state).toBe('quarantined');
+    // toContain rather than toEqual: the damaged frame may also fail image checks that other
+    // rules apply; the point here is that the signed hash catches it.
+    const mismatch = row.quarantineReasons?.find((found) => found.code === 'media_hash_mismatch');
+    expect(mismatch?.detail).toContain('frame-1.jpg');
+    expect(mismatch?.detail).toContain(sha256Hex(flipped));
+    expect(row.quarantineReasons?.map((found) => found.code)).not.toContain('signature_invalid');
+    expect((await ackFor(captureId)).status).toBe('quarantined');
+  });
+
+  it('publishes a capture over MQTT 5 that the gateway verifies', async () => {
+    const [first, second] = await framePair();
+    const captureId = await runExample({ FRAME1: first.path, FRAME2: second.path, MQTT_VERSION: 'mqttv5' });
+    const row = await settledCapture(captureId);
+    expect(row.state).toBe('verified');
+    expect((await ackFor(captureId)).status).toBe('accepted');
+  });
+
+  it('shows in docs/protocol.md exactly the script that these tests run', async () => {
+    const [doc, script] = await Promise.all([readFile(protocolDocPath, 'utf8'), readFile(scriptPath, 'utf8')]);
+    const heading = '## Worked example: a capture with openssl and mosquitto_pub';
+    const start = doc.indexOf(`\n${heading}\n`);
+    expect(start).toBeGreaterThanOrEqual(0);
+    const next = doc.indexOf('\n## ', start + heading.length);
+    const section = doc.slice(start, next === -1 ? undefined : next);
+    const blocks = [...section.matchAll(/^```bash\n([\s\S]*?)^```$/gm)].map((match) => match[1]);
+    const shown = blocks.filter((block) => block?.startsWith('#!/usr/bin/env bash\n'));
+    expect(shown).toHaveLength(1);
+    expect(shown[0]).toBe(script);
+  });
+});
