@@ -10,6 +10,7 @@ import { captures, outbox } from '../db/schema.js';
 import { enrolTestDevice, testMedia, type TestDevice } from '../test/support/devices.js';
 import { createTempDir, createTestDatabase, createTestRedis, uniqueName, waitFor } from '../test/support/isolated.js';
 import { testServices } from '../test/support/services.js';
+import { reconcile } from '../review-ui/services/capture-listing.js';
 import { startIngestRole, type IngestRole } from './service.js';
 
 const log = pino({ level: 'silent' });
@@ -56,7 +57,10 @@ describe('gateway resilience against the real broker', () => {
   });
 
   const countByState = async (deviceCaptureIds: string[]) => {
-    const rows = await database.db.select({ id: captures.deviceCaptureId, state: captures.state }).from(captures).where(eq(captures.deviceId, camera.id));
+    const rows = await database.db
+      .select({ id: captures.deviceCaptureId, state: captures.state })
+      .from(captures)
+      .where(eq(captures.deviceId, camera.id));
     return rows.filter((row) => row.id !== null && deviceCaptureIds.includes(row.id));
   };
 
@@ -160,6 +164,8 @@ describe('gateway resilience against the real broker', () => {
       expect(first!.captureMessages).toBeGreaterThan(0);
       expect(second!.captureMessages).toBeGreaterThan(0);
       expect(first!.duplicates + second!.duplicates).toBe(0);
+      const tally = await reconcile(database.db);
+      expect([tally.inFlight, tally.quarantined, tally.stagedChunks]).toEqual([0, 0, 0]);
     } finally {
       await Promise.all(gateways.map((gateway) => gateway.stop()));
     }

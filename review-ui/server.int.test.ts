@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FilesystemMediaStore } from '../core/media-store.js';
 import { databaseCheck, redisCheck } from '../core/probes.js';
 import { createTempDir, createTestDatabase } from '../test/support/isolated.js';
+import { captures, mediaChunks, outbox } from '../db/schema.js';
 import { buildReviewServer } from './server.js';
 
 const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -137,5 +138,27 @@ describe('review server over a real Postgres', () => {
     const server = await build();
     const response = await server.inject({ method: 'GET', url: `/api/thumbnails/${'a'.repeat(64)}` });
     expect(response.statusCode).toBe(404);
+  });
+
+  it('reconciles every capture message: accepted + quarantined + in flight', async () => {
+    const base = { deviceId: 'RECON-1', capturedAt: new Date(), manifest: {}, rawMessage: Buffer.from('x') };
+    await database.db.insert(captures).values([
+      { ...base, messageSha256: 'r1', deviceCaptureId: 'c1', state: 'verified' },
+      { ...base, messageSha256: 'r2', deviceCaptureId: 'c2', state: 'awaiting_review' },
+      { ...base, messageSha256: 'r3', deviceCaptureId: 'c3', state: 'received' },
+      {
+        ...base,
+        messageSha256: 'r4',
+        deviceCaptureId: 'c4',
+        state: 'quarantined',
+        quarantineReasons: [{ code: 'replayed', detail: 'test' }],
+      },
+    ]);
+    await database.db
+      .insert(mediaChunks)
+      .values({ sha256: 'f'.repeat(64), chunkIndex: 0, chunkCount: 2, deviceId: 'RECON-1', data: Buffer.from('chunk') });
+    await database.db.insert(outbox).values({ queue: 'media', jobName: 'derive-thumbnails', jobId: 'j1', payload: {} });
+    const response = await (await build()).inject({ method: 'GET', url: '/api/ingest/reconciliation' });
+    expect(response.json()).toEqual({ received: 4, accepted: 2, quarantined: 1, inFlight: 1, stagedChunks: 1, jobsAwaitingQueue: 1 });
   });
 });

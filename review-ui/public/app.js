@@ -90,13 +90,16 @@ function renderCapture(capture) {
 async function refresh() {
   const query = selectedState === 'all' ? '' : `&state=${selectedState}`;
   try {
-    const response = await fetch(`/api/captures?limit=60${query}`);
+    const [response, reconciliation] = await Promise.all([fetch(`/api/captures?limit=60${query}`), fetch('/api/ingest/reconciliation')]);
     if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
     const { captures, counts } = await response.json();
+    const { received, accepted, quarantined, inFlight } = reconciliation.ok ? await reconciliation.json() : {};
     renderFilter(counts);
     list.replaceChildren(...captures.map(renderCapture));
     empty.hidden = captures.length > 0;
-    status.textContent = `updated ${new Date().toLocaleTimeString()}`;
+    const tally =
+      received === undefined ? '' : `${received} received = ${accepted} accepted + ${quarantined} quarantined + ${inFlight} in flight · `;
+    status.textContent = `${tally}updated ${new Date().toLocaleTimeString()}`;
   } catch (error) {
     status.textContent = `could not load captures: ${error.message}`;
   }

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { MediaStore } from '../../core/media-store.js';
 import type { Db } from '../../db/client.js';
 import { captures } from '../../db/schema.js';
-import { countByState, isThumbnail, listCaptures } from '../services/capture-listing.js';
+import { countByState, isThumbnail, listCaptures, reconcile } from '../services/capture-listing.js';
 
 export function captureRoutes(app: FastifyInstance, deps: { db: Db; store: MediaStore }): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
@@ -29,6 +29,8 @@ export function captureRoutes(app: FastifyInstance, deps: { db: Db; store: Media
       return { captures: list, counts };
     },
   );
+
+  routes.get('/api/ingest/reconciliation', async () => reconcile(deps.db));
 
   routes.get(
     '/api/thumbnails/:sha256',

@@ -1,6 +1,6 @@
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { captureMedia, captures, media, mediaDerivatives } from '../../db/schema.js';
+import { captureMedia, captures, media, mediaChunks, mediaDerivatives, outbox } from '../../db/schema.js';
 
 type CaptureState = (typeof captures.$inferSelect)['state'];
 
@@ -84,4 +84,35 @@ export async function isThumbnail(db: Db, sha256: string): Promise<boolean> {
     .where(and(eq(mediaDerivatives.derivedSha256, sha256), eq(mediaDerivatives.kind, 'thumbnail')))
     .limit(1);
   return row !== undefined;
+}
+
+export interface Reconciliation {
+  /** Distinct capture messages received: accepted + quarantined + inFlight, always. */
+  received: number;
+  accepted: number;
+  quarantined: number;
+  inFlight: number;
+  stagedChunks: number;
+  jobsAwaitingQueue: number;
+}
+
+/** Where every capture message stands, so published and stored counts can be reconciled. */
+export async function reconcile(db: Db): Promise<Reconciliation> {
+  const counts = await countByState(db);
+  const [chunks] = await db.select({ count: sql<number>`count(*)::int` }).from(mediaChunks);
+  const [jobs] = await db
+    .select({ count: sql<number>`count(*)::int` })
+    .from(outbox)
+    .where(sql`${outbox.dispatchedAt} IS NULL`);
+  const quarantined = counts.quarantined;
+  const inFlight = counts.received;
+  const received = Object.values(counts).reduce((sum, count) => sum + count, 0);
+  return {
+    received,
+    accepted: received - quarantined - inFlight,
+    quarantined,
+    inFlight,
+    stagedChunks: chunks?.count ?? 0,
+    jobsAwaitingQueue: jobs?.count ?? 0,
+  };
 }
