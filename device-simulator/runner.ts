@@ -1,13 +1,17 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../core/logger.js';
+import { topics, type Acknowledgement } from '../core/protocol.js';
 import { generateCapture } from './capture-generator.js';
 import { publishCapture } from './device-protocol.js';
+import { ResendBuffer } from './resend-buffer.js';
 import type { SimulatedDevice } from './fleet.js';
 
 export interface FleetRunOptions {
   mqttUrl: string;
   topicRoot: string;
   intervalMs: number;
+  /** How long a device waits for the gateway's answer before sending a capture again. */
+  resendAfterMs?: number;
   log: Logger;
 }
 
@@ -41,6 +45,25 @@ export async function runFleet(
     });
     client.on('error', (error) => options.log.warn({ err: error, device: device.id }, 'simulated device connection error'));
     clients.push(client);
+    const unanswered = new ResendBuffer();
+    client.on('message', (_topic, payload) => {
+      try {
+        unanswered.acknowledge(JSON.parse(payload.toString()) as Acknowledgement);
+      } catch (error) {
+        options.log.warn({ err: error, device: device.id }, 'unreadable acknowledgement');
+      }
+    });
+    await client.subscribeAsync(topics.ack(options.topicRoot, device.id), { qos: 1 });
+    const resendAfterMs = options.resendAfterMs ?? 30_000;
+    timers.push(
+      setInterval(() => {
+        for (const capture of unanswered.takeDue(Date.now(), resendAfterMs)) {
+          publishCapture(client, options.topicRoot, capture).catch((error: unknown) =>
+            options.log.warn({ err: error, device: device.id }, 'resend failed; will retry'),
+          );
+        }
+      }, resendAfterMs),
+    );
     let sequence = 0;
     let busy = false;
     const publishOne = () => {
@@ -51,8 +74,11 @@ export async function runFleet(
       const seed = Date.now() + index * 7919 + sequence++;
       const capturedAt = new Date();
       const task = renderOneAtATime(() => generateCapture(device, capturedAt, seed))
-        .then((capture) => publishCapture(client, options.topicRoot, capture))
-        .then(() => {
+        .then(async (capture) => {
+          const dropped = unanswered.track(capture, Date.now());
+          if (dropped)
+            options.log.warn({ device: device.id, captureId: dropped.manifest.captureId }, 'resend buffer full; oldest capture given up');
+          await publishCapture(client, options.topicRoot, capture);
           published++;
         })
         .catch((error: unknown) => options.log.warn({ err: error, device: device.id }, 'simulated capture not published'))
