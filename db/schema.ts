@@ -80,6 +80,33 @@ export const deviceCertifications = pgTable(
 );
 
 /**
+ * Every key a device has signed with, so a capture can be traced to the key valid when it was
+ * made. The current key also stays in `devices.public_key_pem`, where the gateway reads it.
+ */
+export const deviceKeys = pgTable(
+  'device_keys',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    deviceId: text('device_id')
+      .notNull()
+      .references(() => devices.id),
+    publicKeyPem: text('public_key_pem').notNull(),
+    /** SHA-256 of the SPKI DER, hex. */
+    fingerprint: text('fingerprint').notNull(),
+    validFrom: moment('valid_from').notNull(),
+    validTo: moment('valid_to'),
+    reason: text('reason').notNull(),
+  },
+  (table) => [
+    index('device_keys_device_idx').on(table.deviceId, table.validFrom),
+    uniqueIndex('device_keys_one_current_key')
+      .on(table.deviceId)
+      .where(sql`${table.validTo} IS NULL`),
+    check('device_key_period_ordered', sql`${table.validTo} IS NULL OR ${table.validTo} >= ${table.validFrom}`),
+  ],
+);
+
+/**
  * One row per distinct message received on the captures topic, accepted or not: a
  * quarantined capture keeps the device id it claimed even when no such device exists,
  * so device_id deliberately has no foreign key.

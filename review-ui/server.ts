@@ -8,6 +8,7 @@ import type { MediaStore } from '../core/media-store.js';
 import type { Db } from '../db/client.js';
 import { captureRoutes } from './routes/captures.js';
 import { deviceRoutes } from './routes/devices.js';
+import { publicDeviceRoutes } from './routes/public-devices.js';
 
 export interface ReviewServerDeps {
   db: Db;
@@ -28,6 +29,7 @@ export async function buildReviewServer(deps: ReviewServerDeps): Promise<Fastify
   registerHealthRoute(app, 'review-ui', deps.checks);
   captureRoutes(app, deps);
   deviceRoutes(app, deps);
+  publicDeviceRoutes(app, deps);
   await app.register(fastifyStatic, { root: publicDir, prefix: '/' });
   return app;
 }

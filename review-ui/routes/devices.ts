@@ -5,7 +5,10 @@ import { z } from 'zod';
 import { certificationSchema, enrolmentSchema } from '../../core/device-registration.js';
 import { deviceIdSchema } from '../../core/protocol.js';
 import type { Db } from '../../db/client.js';
-import { addCertification, enrolDevice } from '../services/device-registry.js';
+import { devices } from '../../db/schema.js';
+import { listExpiringCertifications } from '../services/certification-expiry.js';
+import { listDevices } from '../services/device-listing.js';
+import { addCertification, changeDeviceStatus, enrolDevice, rotateDeviceKey } from '../services/device-registry.js';
 
 /** Until people and roles exist, registry changes need the operator's admin token. */
 function requireAdminToken(adminToken: string | undefined) {
@@ -19,10 +22,18 @@ function requireAdminToken(adminToken: string | undefined) {
   };
 }
 
+/** Every registry change says why, so the audit log explains itself to a later reader. */
+const reasonSchema = z.string().trim().min(3, 'reason: at least 3 characters').max(500, 'reason: at most 500 characters');
+
 export function deviceRoutes(app: FastifyInstance, deps: { db: Db; adminToken: string | undefined }): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const onRequest = requireAdminToken(deps.adminToken);
   const params = z.object({ deviceId: deviceIdSchema });
+
+  routes.get('/api/devices', { onRequest }, async () => {
+    const asOf = new Date();
+    return { asOf, devices: await listDevices(deps.db, asOf) };
+  });
 
   routes.put('/api/devices/:deviceId', { onRequest, schema: { params, body: enrolmentSchema } }, async (request, reply) => {
     const outcome = await enrolDevice(deps.db, 'admin-token', request.params.deviceId, request.body);
@@ -41,6 +52,54 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; adminToken: s
       const id = await addCertification(deps.db, 'admin-token', request.params.deviceId, request.body);
       if (!id) return reply.code(404).send({ error: `no device ${request.params.deviceId}` });
       return reply.code(201).send({ id });
+    },
+  );
+
+  routes.post(
+    '/api/devices/:deviceId/status',
+    { onRequest, schema: { params, body: z.strictObject({ status: z.enum(devices.status.enumValues), reason: reasonSchema }) } },
+    async (request, reply) => {
+      const { deviceId } = request.params;
+      const outcome = await changeDeviceStatus(deps.db, 'admin-token', deviceId, request.body);
+      switch (outcome) {
+        case 'not_found':
+          return reply.code(404).send({ error: `no device ${deviceId}` });
+        case 'revoked_is_final':
+          return reply
+            .code(409)
+            .send({ error: `device ${deviceId} is revoked, and revocation is final: enrol a replacement device under a new id` });
+        case 'changed':
+        case 'unchanged':
+          return { id: deviceId, status: request.body.status, outcome };
+      }
+    },
+  );
+
+  routes.post(
+    '/api/devices/:deviceId/keys',
+    { onRequest, schema: { params, body: z.strictObject({ publicKeyPem: enrolmentSchema.shape.publicKeyPem, reason: reasonSchema }) } },
+    async (request, reply) => {
+      const { deviceId } = request.params;
+      const outcome = await rotateDeviceKey(deps.db, 'admin-token', deviceId, request.body);
+      switch (outcome) {
+        case 'not_found':
+          return reply.code(404).send({ error: `no device ${deviceId}` });
+        case 'revoked':
+          return reply.code(409).send({ error: `device ${deviceId} is revoked; a revoked device's key cannot be rotated` });
+        case 'same_key':
+          return reply.code(409).send({ error: `device ${deviceId} already uses this key; rotation needs a new one` });
+        case 'rotated':
+          return { id: deviceId, outcome };
+      }
+    },
+  );
+
+  routes.get(
+    '/api/certifications/expiring',
+    { onRequest, schema: { querystring: z.object({ days: z.coerce.number().int().min(1).max(365).default(30) }) } },
+    async (request) => {
+      const asOf = new Date();
+      return { asOf, days: request.query.days, certifications: await listExpiringCertifications(deps.db, asOf, request.query.days) };
     },
   );
 }

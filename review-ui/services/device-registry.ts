@@ -1,10 +1,14 @@
-import { eq } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import type { CertificationInput, Enrolment } from '../../core/device-registration.js';
 import { appendAudit } from '../../db/audit-log.js';
 import type { Db } from '../../db/client.js';
-import { deviceCertifications, devices } from '../../db/schema.js';
+import { deviceCertifications, deviceKeys, devices } from '../../db/schema.js';
+import { keyFingerprint } from './key-fingerprint.js';
 
 export type EnrolmentOutcome = 'enrolled' | 'unchanged' | 'conflict';
+export type DeviceStatus = (typeof devices.status.enumValues)[number];
+export type StatusChangeOutcome = 'changed' | 'unchanged' | 'not_found' | 'revoked_is_final';
+export type KeyRotationOutcome = 'rotated' | 'not_found' | 'same_key' | 'revoked';
 
 /**
  * Enrols a device, or confirms an identical enrolment (so a device or script may retry).
@@ -18,7 +22,15 @@ export async function enrolDevice(db: Db, actor: string, id: string, enrolment: 
       const same = (Object.keys(enrolment) as (keyof Enrolment)[]).every((key) => existing[key] === enrolment[key]);
       return same ? 'unchanged' : 'conflict';
     }
-    await tx.insert(devices).values({ id, ...enrolment });
+    const now = new Date();
+    await tx.insert(devices).values({ id, ...enrolment, enrolledAt: now });
+    await tx.insert(deviceKeys).values({
+      deviceId: id,
+      publicKeyPem: enrolment.publicKeyPem,
+      fingerprint: keyFingerprint(enrolment.publicKeyPem),
+      validFrom: now,
+      reason: 'enrolment',
+    });
     await appendAudit(tx, { actor, action: 'device.enrolled', subjectType: 'device', subjectId: id, details: { ...enrolment } });
     return 'enrolled';
   });
@@ -49,5 +61,74 @@ export async function addCertification(db: Db, actor: string, deviceId: string, 
       details: { certificationId: row.id, ...input },
     });
     return row.id;
+  });
+}
+
+/**
+ * Enables, disables or revokes a device. Revocation is final: a revoked key may be in anyone's
+ * hands, so the device comes back only as a new enrolment. Asking for the current status is
+ * a no-op and leaves no audit entry.
+ */
+export async function changeDeviceStatus(
+  db: Db,
+  actor: string,
+  id: string,
+  change: { status: DeviceStatus; reason: string },
+): Promise<StatusChangeOutcome> {
+  return db.transaction(async (tx) => {
+    const [device] = await tx.select({ status: devices.status }).from(devices).where(eq(devices.id, id)).for('update');
+    if (!device) return 'not_found';
+    if (device.status === change.status) return 'unchanged';
+    if (device.status === 'revoked') return 'revoked_is_final';
+    await tx.update(devices).set({ status: change.status }).where(eq(devices.id, id));
+    await appendAudit(tx, {
+      actor,
+      action: 'device.status_changed',
+      subjectType: 'device',
+      subjectId: id,
+      details: { from: device.status, to: change.status, reason: change.reason },
+    });
+    return 'changed';
+  });
+}
+
+/**
+ * Replaces a device's signing key. The gateway reads only `devices.public_key_pem`, so from
+ * the commit on the old key is refused; `device_keys` keeps when each key was valid.
+ */
+export async function rotateDeviceKey(
+  db: Db,
+  actor: string,
+  id: string,
+  rotation: { publicKeyPem: string; reason: string },
+): Promise<KeyRotationOutcome> {
+  return db.transaction(async (tx) => {
+    const [device] = await tx
+      .select({ status: devices.status, publicKeyPem: devices.publicKeyPem })
+      .from(devices)
+      .where(eq(devices.id, id))
+      .for('update');
+    if (!device) return 'not_found';
+    if (device.status === 'revoked') return 'revoked';
+    const previousFingerprint = keyFingerprint(device.publicKeyPem);
+    const fingerprint = keyFingerprint(rotation.publicKeyPem);
+    if (fingerprint === previousFingerprint) return 'same_key';
+    const now = new Date();
+    await tx
+      .update(deviceKeys)
+      .set({ validTo: now })
+      .where(and(eq(deviceKeys.deviceId, id), isNull(deviceKeys.validTo)));
+    await tx
+      .insert(deviceKeys)
+      .values({ deviceId: id, publicKeyPem: rotation.publicKeyPem, fingerprint, validFrom: now, reason: rotation.reason });
+    await tx.update(devices).set({ publicKeyPem: rotation.publicKeyPem }).where(eq(devices.id, id));
+    await appendAudit(tx, {
+      actor,
+      action: 'device.key_rotated',
+      subjectType: 'device',
+      subjectId: id,
+      details: { previousFingerprint, fingerprint, publicKeyPem: rotation.publicKeyPem, reason: rotation.reason },
+    });
+    return 'rotated';
   });
 }
