@@ -195,7 +195,9 @@ export const mediaChunks = pgTable(
     data: bytea('data').notNull(),
     receivedAt: moment('received_at').notNull().defaultNow(),
   },
-  (table) => [primaryKey({ columns: [table.sha256, table.chunkIndex] })],
+  // Keyed by device too: chunks another client publishes under this device's file hash must
+  // never stand in for, or block, the chunks the device itself sends.
+  (table) => [primaryKey({ columns: [table.sha256, table.deviceId, table.chunkIndex] })],
 );
 
 /** Jobs to hand to the queue, written in the same transaction as the state they follow from. */

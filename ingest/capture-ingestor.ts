@@ -135,7 +135,11 @@ export class CaptureIngestor {
       .select({ id: captures.id })
       .from(captures)
       .where(
-        and(eq(captures.state, 'received'), sql`${captures.manifest}->'media' @> ${JSON.stringify([{ sha256: chunk.sha256 }])}::jsonb`),
+        and(
+          eq(captures.state, 'received'),
+          eq(captures.deviceId, chunk.deviceId),
+          sql`${captures.manifest}->'media' @> ${JSON.stringify([{ sha256: chunk.sha256 }])}::jsonb`,
+        ),
       );
     const completed: IngestResult[] = [];
     for (const { id } of waiting) {
@@ -178,7 +182,7 @@ export class CaptureIngestor {
       const facts: MediaFacts[] = [];
       const reasons: QuarantineReason[] = [];
       for (const item of manifest.media) {
-        const available = await this.loadMedia(tx, item.sha256, item.contentType);
+        const available = await this.loadMedia(tx, item.sha256, item.contentType, manifest.deviceId);
         if (!available) {
           missing.push(item.name);
           continue;
@@ -228,10 +232,12 @@ export class CaptureIngestor {
    * not stored yet. Bytes that do not match their claimed hash are still stored (under their
    * real hash) so a quarantined capture keeps everything that was sent.
    */
-  private async loadMedia(tx: Tx, claimedSha256: string, contentType: string): Promise<StoredMedia | undefined> {
+  private async loadMedia(tx: Tx, claimedSha256: string, contentType: string, deviceId: string): Promise<StoredMedia | undefined> {
     const [stored] = await tx.select().from(media).where(eq(media.sha256, claimedSha256));
     if (stored) return stored;
-    const chunks = await tx.select().from(mediaChunks).where(eq(mediaChunks.sha256, claimedSha256)).orderBy(asc(mediaChunks.chunkIndex));
+    // Only the capture's own device's chunks count: another client's cannot stand in for them.
+    const staged = and(eq(mediaChunks.sha256, claimedSha256), eq(mediaChunks.deviceId, deviceId));
+    const chunks = await tx.select().from(mediaChunks).where(staged).orderBy(asc(mediaChunks.chunkIndex));
     const expected = chunks[0]?.chunkCount;
     if (
       expected === undefined ||
@@ -244,7 +250,7 @@ export class CaptureIngestor {
     const sha256 = await this.store.put(bytes);
     const { width, height } = await imageSize(bytes, contentType);
     await tx.insert(media).values({ sha256, sizeBytes: bytes.length, contentType, width, height }).onConflictDoNothing();
-    await tx.delete(mediaChunks).where(eq(mediaChunks.sha256, claimedSha256));
+    await tx.delete(mediaChunks).where(staged);
     return { sha256, sizeBytes: bytes.length, width, height };
   }
 

@@ -6,7 +6,7 @@ import { eq } from 'drizzle-orm';
 import { FilesystemMediaStore, sha256Hex } from '../core/media-store.js';
 import { topics, type Acknowledgement } from '../core/protocol.js';
 import { buildManifest, publishCapture, signManifest, type MediaFile } from '../device-simulator/device-protocol.js';
-import { auditLog, captures, mediaDerivatives } from '../db/schema.js';
+import { auditLog, captures, mediaChunks, mediaDerivatives } from '../db/schema.js';
 import { enrolTestDevice, testJpeg, testMedia, type TestDevice } from '../test/support/devices.js';
 import { createTempDir, createTestDatabase, createTestRedis, uniqueName, waitFor } from '../test/support/isolated.js';
 import { testServices } from '../test/support/services.js';
@@ -272,5 +272,20 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
     });
     const row = await waitFor('the capture failing several checks', captureByDeviceId(signed.manifest.captureId));
     expect(codesOf(row)).toEqual(['clock_offset_exceeded', 'not_certified_at_capture', 'evidence_insufficient', 'evidence_insufficient']);
+  });
+
+  it("ignores chunks another client stages under a device's file hash", async () => {
+    const capturedAt = new Date();
+    const media = await testMedia(capturedAt);
+    const target = sha256Hex(media[0]!.bytes);
+    const forged = Buffer.from(media[0]!.bytes);
+    forged[2000]! ^= 0xff;
+    await device.publishAsync(topics.mediaChunk(topicRoot, 'INTRUDER-1', target, 0, 1), forged, { qos: 1 });
+    await waitFor('the intruder chunk to be staged', async () => {
+      const rows = await database.db.select().from(mediaChunks).where(eq(mediaChunks.sha256, target));
+      return rows.length > 0 ? true : undefined;
+    });
+    const signed = await send({ capturedAt, media });
+    expect((await waitFor('the genuine capture', captureByDeviceId(signed.manifest.captureId))).state).toBe('verified');
   });
 });

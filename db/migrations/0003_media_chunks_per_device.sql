@@ -1,0 +1,2 @@
+ALTER TABLE "media_chunks" DROP CONSTRAINT "media_chunks_sha256_chunk_index_pk";--> statement-breakpoint
+ALTER TABLE "media_chunks" ADD CONSTRAINT "media_chunks_sha256_device_id_chunk_index_pk" PRIMARY KEY("sha256","device_id","chunk_index");
