@@ -6,7 +6,7 @@ import { FilesystemMediaStore } from '../core/media-store.js';
 import { databaseCheck, redisCheck } from '../core/probes.js';
 import { createTempDir, createTestDatabase } from '../test/support/isolated.js';
 import { captures, mediaChunks, outbox } from '../db/schema.js';
-import { buildReviewServer } from './server.js';
+import { API_VERSION, buildReviewServer } from './server.js';
 
 const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
@@ -160,5 +160,20 @@ describe('review server over a real Postgres', () => {
     await database.db.insert(outbox).values({ queue: 'media', jobName: 'derive-thumbnails', jobId: 'j1', payload: {} });
     const response = await (await build()).inject({ method: 'GET', url: '/api/ingest/reconciliation' });
     expect(response.json()).toEqual({ received: 4, accepted: 2, quarantined: 1, inFlight: 1, stagedChunks: 1, jobsAwaitingQueue: 1 });
+  });
+
+  it('describes its API as OpenAPI, generated from the validating schemas', async () => {
+    const response = await (await build()).inject({ method: 'GET', url: '/api/openapi.json' });
+    const document = response.json<{
+      openapi: string;
+      info: { version: string };
+      paths: Record<string, Record<string, { requestBody?: unknown }>>;
+    }>();
+    expect(document.openapi).toMatch(/^3\./);
+    expect(document.info.version).toBe(API_VERSION);
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining(['/api/captures', '/api/devices/{deviceId}', '/api/public/devices']),
+    );
+    expect(document.paths['/api/devices/{deviceId}']?.put?.requestBody).toBeDefined();
   });
 });
