@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { WINDOW_SOURCES } from '../core/fault-window.js';
 import {
   bigint,
   bigserial,
@@ -127,6 +128,8 @@ export const captures = pgTable(
     longitude: doublePrecision('longitude'),
     manifest: jsonb('manifest'),
     rawMessage: bytea('raw_message').notNull(),
+    /** The malfunction windows that excluded this capture (law L4); set exactly when excluded. */
+    exclusionWindowIds: jsonb('exclusion_window_ids').$type<string[]>(),
   },
   (table) => [
     uniqueIndex('captures_message_sha256_key').on(table.messageSha256),
@@ -137,6 +140,10 @@ export const captures = pgTable(
     check(
       'quarantine_has_reason',
       sql`(${table.state} = 'quarantined') = (${table.quarantineReasons} IS NOT NULL AND jsonb_array_length(${table.quarantineReasons}) > 0)`,
+    ),
+    check(
+      'exclusion_names_its_windows',
+      sql`(${table.state} = 'excluded') = (${table.exclusionWindowIds} IS NOT NULL AND jsonb_array_length(${table.exclusionWindowIds}) > 0)`,
     ),
     check(
       'accepted_capture_is_complete',
@@ -230,4 +237,100 @@ export const auditLog = pgTable('audit_log', {
   details: jsonb('details').notNull(),
   previousHash: text('previous_hash').notNull(),
   hash: text('hash').notNull().unique(),
+});
+
+export const windowSource = pgEnum('window_source', WINDOW_SOURCES);
+
+export const healthEventKind = pgEnum('health_event_kind', ['heartbeat', 'self_test', 'fault_report', 'clock_sync', 'offline']);
+
+/** What devices report about themselves, as received; windows are derived from these. */
+export const deviceHealthEvents = pgTable(
+  'device_health_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    deviceId: text('device_id')
+      .notNull()
+      .references(() => devices.id),
+    kind: healthEventKind('kind').notNull(),
+    reportedAt: moment('reported_at').notNull(),
+    receivedAt: moment('received_at').notNull().defaultNow(),
+    payload: jsonb('payload').notNull(),
+  },
+  (table) => [index('device_health_events_device_idx').on(table.deviceId, table.reportedAt)],
+);
+
+/**
+ * Periods in which a device was not working properly (law L4). Captures inside an active
+ * window are excluded; withdrawing a window (a false alarm) is a recorded act, never a delete.
+ */
+export const malfunctionWindows = pgTable(
+  'malfunction_windows',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    deviceId: text('device_id')
+      .notNull()
+      .references(() => devices.id),
+    source: windowSource('source').notNull(),
+    startsAt: moment('starts_at').notNull(),
+    endsAt: moment('ends_at'),
+    reason: text('reason').notNull(),
+    detail: jsonb('detail').notNull().default({}),
+    recordedBy: text('recorded_by').notNull(),
+    recordedAt: moment('recorded_at').notNull().defaultNow(),
+    withdrawnAt: moment('withdrawn_at'),
+    withdrawnBy: text('withdrawn_by'),
+    withdrawalReason: text('withdrawal_reason'),
+  },
+  (table) => [
+    index('malfunction_windows_device_idx').on(table.deviceId, table.startsAt),
+    check('window_period_ordered', sql`${table.endsAt} IS NULL OR ${table.endsAt} > ${table.startsAt}`),
+    check(
+      'withdrawal_is_explained',
+      sql`(${table.withdrawnAt} IS NULL) = (${table.withdrawnBy} IS NULL) AND (${table.withdrawnAt} IS NULL) = (${table.withdrawalReason} IS NULL)`,
+    ),
+  ],
+);
+
+/**
+ * The only way back from a malfunction exclusion (law L4): evidence that the party sabotaged
+ * the device or its data, recorded by one qualified person and confirmed by a different one.
+ */
+export const tamperingFindings = pgTable(
+  'tampering_findings',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    captureId: uuid('capture_id')
+      .notNull()
+      .references(() => captures.id),
+    windowId: uuid('window_id')
+      .notNull()
+      .references(() => malfunctionWindows.id),
+    evidence: text('evidence').notNull(),
+    recordedBy: text('recorded_by').notNull(),
+    recordedAt: moment('recorded_at').notNull().defaultNow(),
+    confirmedBy: text('confirmed_by'),
+    confirmedAt: moment('confirmed_at'),
+  },
+  (table) => [
+    index('tampering_findings_capture_idx').on(table.captureId),
+    check('tampering_needs_two_people', sql`${table.confirmedBy} IS NULL OR ${table.confirmedBy} <> ${table.recordedBy}`),
+    check('tampering_confirmation_complete', sql`(${table.confirmedBy} IS NULL) = (${table.confirmedAt} IS NULL)`),
+  ],
+);
+
+/** Quality measures of an image or video, shown to reviewers as flags, never as verdicts. */
+export const mediaQuality = pgTable('media_quality', {
+  sha256: text('sha256')
+    .primaryKey()
+    .references(() => media.sha256),
+  width: integer('width'),
+  height: integer('height'),
+  sharpness: doublePrecision('sharpness'),
+  meanLuminance: doublePrecision('mean_luminance'),
+  darkClippedFraction: doublePrecision('dark_clipped_fraction'),
+  brightClippedFraction: doublePrecision('bright_clipped_fraction'),
+  durationSeconds: doublePrecision('duration_seconds'),
+  probe: jsonb('probe'),
+  flags: jsonb('flags').$type<string[]>().notNull().default([]),
+  measuredAt: moment('measured_at').notNull().defaultNow(),
 });
