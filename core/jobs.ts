@@ -8,13 +8,17 @@ export interface JobMap {
   media: {
     'derive-thumbnails': { captureId: string };
   };
+  screening: {
+    /** Re-screens a device's captures taken in [from, to] (to null: until now) against its windows. */
+    'screen-captures': { deviceId: string; from: string; to: string | null };
+  };
 }
 
 export type QueueName = keyof JobMap;
 export type JobName<Q extends QueueName> = keyof JobMap[Q] & string;
 export type JobPayload<Q extends QueueName, N extends JobName<Q>> = JobMap[Q][N];
 
-export const QUEUE_NAMES: readonly QueueName[] = ['media'];
+export const QUEUE_NAMES: readonly QueueName[] = ['media', 'screening'];
 
 /** The one place retry and retention policy is set: failed jobs are kept for inspection. */
 export const DEFAULT_JOB_OPTIONS: DefaultJobOptions = {

@@ -19,11 +19,21 @@ describe('topics', () => {
     expect(topics.capture(root, 'cam-1')).toBe('verity/v1/devices/cam-1/captures');
     expect(topics.mediaChunk(root, 'cam-1', sha, 2, 5)).toBe(`verity/v1/devices/cam-1/media/${sha}/2/5`);
     expect(topics.ack(root, 'cam-1')).toBe('verity/v1/devices/cam-1/acks');
-    expect(topics.gatewaySubscriptions(root)).toEqual(['verity/v1/devices/+/captures', 'verity/v1/devices/+/media/+/+/+']);
+    expect(topics.health(root, 'cam-1')).toBe('verity/v1/devices/cam-1/health');
+    expect(topics.gatewaySubscriptions(root)).toEqual([
+      'verity/v1/devices/+/captures',
+      'verity/v1/devices/+/media/+/+/+',
+      'verity/v1/devices/+/health',
+    ]);
   });
 });
 
 describe('parseDeviceTopic', () => {
+  it('reads a health topic', () => {
+    expect(parseDeviceTopic(root, 'verity/v1/devices/cam-1/health')).toEqual({ kind: 'health', deviceId: 'cam-1' });
+    expect(parseDeviceTopic(root, 'verity/v1/devices/cam-1/health/extra')).toBeUndefined();
+  });
+
   it('reads a captures topic', () => {
     expect(parseDeviceTopic(root, 'verity/v1/devices/cam-1/captures')).toEqual({ kind: 'capture', deviceId: 'cam-1' });
   });
@@ -215,6 +225,10 @@ describe('parseDeviceTopic', () => {
           accepted++;
           if (parsed.kind === 'capture') {
             expect(topics.capture(root, parsed.deviceId)).toBe(topic);
+            return;
+          }
+          if (parsed.kind === 'health') {
+            expect(topics.health(root, parsed.deviceId)).toBe(topic);
             return;
           }
           const withoutLeadingZeros = [...topicLevels.slice(0, 3), ...topicLevels.slice(3).map((n) => String(Number(n)))];

@@ -47,8 +47,30 @@ export const envelopeSchema = z.strictObject({
 
 export type Envelope = z.infer<typeof envelopeSchema>;
 
+/** A device's report about itself, sent in the same signed envelope as a manifest. */
+const healthBase = { protocol: z.literal(PROTOCOL_VERSION), deviceId: deviceIdSchema, reportedAt: z.iso.datetime({ offset: true }) };
+
+export const healthReportSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ ...healthBase, kind: z.literal('heartbeat') }),
+  z.strictObject({ ...healthBase, kind: z.literal('self_test'), passed: z.boolean(), detail: z.string().max(2000) }),
+  z.strictObject({
+    ...healthBase,
+    kind: z.literal('fault_report'),
+    code: z.string().min(1).max(100),
+    detail: z.string().max(2000),
+    startedAt: z.iso.datetime({ offset: true }),
+    endedAt: z.iso.datetime({ offset: true }).nullable(),
+  }),
+  z.strictObject({ ...healthBase, kind: z.literal('clock_sync'), offsetMs: z.number().finite() }),
+  z.strictObject({ ...healthBase, kind: z.literal('offline') }),
+]);
+
+export type HealthReport = z.infer<typeof healthReportSchema>;
+
 export type DeviceTopic =
-  { kind: 'capture'; deviceId: string } | { kind: 'media-chunk'; deviceId: string; sha256: string; chunkIndex: number; chunkCount: number };
+  | { kind: 'capture'; deviceId: string }
+  | { kind: 'health'; deviceId: string }
+  | { kind: 'media-chunk'; deviceId: string; sha256: string; chunkIndex: number; chunkCount: number };
 
 /** Topic names under a root such as `verity/v1`; the root keeps test runs and tenants apart. */
 export const topics = {
@@ -56,7 +78,8 @@ export const topics = {
   mediaChunk: (root: string, deviceId: string, sha256: string, chunkIndex: number, chunkCount: number) =>
     `${root}/devices/${deviceId}/media/${sha256}/${chunkIndex}/${chunkCount}`,
   ack: (root: string, deviceId: string) => `${root}/devices/${deviceId}/acks`,
-  gatewaySubscriptions: (root: string) => [`${root}/devices/+/captures`, `${root}/devices/+/media/+/+/+`],
+  health: (root: string, deviceId: string) => `${root}/devices/${deviceId}/health`,
+  gatewaySubscriptions: (root: string) => [`${root}/devices/+/captures`, `${root}/devices/+/media/+/+/+`, `${root}/devices/+/health`],
 };
 
 /** Reads a device-originated topic; undefined when it is not one this gateway handles. */
@@ -66,6 +89,7 @@ export function parseDeviceTopic(root: string, topic: string): DeviceTopic | und
   const [deviceId, kind, sha256, index, count] = levels;
   if (deviceId === undefined || !deviceIdPattern.test(deviceId)) return undefined;
   if (kind === 'captures' && levels.length === 2) return { kind: 'capture', deviceId };
+  if (kind === 'health' && levels.length === 2) return { kind: 'health', deviceId };
   if (kind === 'media' && levels.length === 5 && sha256 && sha256Pattern.test(sha256)) {
     const chunkIndex = Number(index);
     const chunkCount = Number(count);

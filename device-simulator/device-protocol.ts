@@ -1,7 +1,7 @@
 import { randomUUID, sign, type KeyObject } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import { sha256Hex } from '../core/media-store.js';
-import { MAX_CHUNK_BYTES, PROTOCOL_VERSION, topics, type Manifest } from '../core/protocol.js';
+import { MAX_CHUNK_BYTES, PROTOCOL_VERSION, topics, type HealthReport, type Manifest } from '../core/protocol.js';
 
 /** The device side of docs/protocol.md: what any vendor's firmware has to do, in TypeScript. */
 
@@ -57,6 +57,12 @@ export function signManifest(manifest: Manifest, privateKey: KeyObject, media: M
   const signature = sign(null, manifestBytes, privateKey);
   const envelope = Buffer.from(JSON.stringify({ manifest: manifestBytes.toString('base64'), signature: signature.toString('base64') }));
   return { manifest, manifestBytes, envelope, media };
+}
+
+/** Signs a health report the same way as a manifest: the exact JSON bytes, in an envelope. */
+export function signHealthReport(report: HealthReport, privateKey: KeyObject): Buffer {
+  const bytes = Buffer.from(JSON.stringify(report), 'utf8');
+  return Buffer.from(JSON.stringify({ manifest: bytes.toString('base64'), signature: sign(null, bytes, privateKey).toString('base64') }));
 }
 
 /** Splits a file into protocol chunks; each is published on its own topic. */

@@ -213,8 +213,11 @@ export class CaptureIngestor {
       if (files.length > 0)
         await tx.insert(captureMedia).values(files.map((file) => ({ captureId, mediaSha256: file.sha256, name: file.name })));
       if (state === 'verified') {
-        const jobId = jobIdFor('derive-thumbnails', captureId);
-        await tx.insert(outbox).values({ queue: 'media', jobName: 'derive-thumbnails', jobId, payload: { captureId } });
+        const screening = { deviceId: manifest.deviceId, from: manifest.capturedAt, to: manifest.capturedAt };
+        await tx.insert(outbox).values([
+          { queue: 'media', jobName: 'derive-thumbnails', jobId: jobIdFor('derive-thumbnails', captureId), payload: { captureId } },
+          { queue: 'screening', jobName: 'screen-captures', jobId: jobIdFor('screen-captures', captureId), payload: screening },
+        ]);
       }
       await appendAudit(tx, {
         actor: GATEWAY_ACTOR,

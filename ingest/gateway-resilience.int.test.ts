@@ -113,7 +113,7 @@ describe('gateway resilience against the real broker', () => {
         60_000,
       );
       expect(new Set(settled.map((row) => row.id)).size).toBe(ids.length);
-      // Every verified capture queued its thumbnail job through the outbox, lost in-flight ones included.
+      // Every verified capture queued its thumbnail and screening jobs through the outbox, lost in-flight ones included.
       await waitFor('the outbox to drain', async () => {
         const [left] = await database.db
           .select({ count: sql<number>`count(*)::int` })
@@ -122,7 +122,7 @@ describe('gateway resilience against the real broker', () => {
         return left?.count === 0 ? true : undefined;
       });
       const [jobs] = await database.db.select({ count: sql<number>`count(*)::int` }).from(outbox);
-      expect(jobs?.count).toBe(ids.length);
+      expect(jobs?.count).toBe(2 * ids.length);
     } finally {
       gateway.kill('SIGTERM');
       await once(gateway, 'exit');

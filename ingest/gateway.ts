@@ -4,6 +4,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../core/logger.js';
 import { parseDeviceTopic, topics, type Acknowledgement } from '../core/protocol.js';
 import type { CaptureIngestor, IngestResult } from './capture-ingestor.js';
+import type { HealthIntake } from './health-intake.js';
 import type { OutboxDispatcher } from './outbox-dispatcher.js';
 
 export interface GatewayOptions {
@@ -29,6 +30,8 @@ export interface GatewayCounters {
   quarantined: number;
   chunks: number;
   chunksRefused: number;
+  healthReports: number;
+  healthRefused: number;
   ignoredTopics: number;
 }
 
@@ -48,12 +51,15 @@ export class IngestGateway {
     quarantined: 0,
     chunks: 0,
     chunksRefused: 0,
+    healthReports: 0,
+    healthRefused: 0,
     ignoredTopics: 0,
   };
 
   constructor(
     private readonly options: GatewayOptions,
     private readonly ingestor: CaptureIngestor,
+    private readonly health: HealthIntake,
     private readonly dispatcher: OutboxDispatcher,
     private readonly log: Logger,
   ) {}
@@ -145,6 +151,17 @@ export class IngestGateway {
       for (const result of outcome.completed) this.settle(result);
       return;
     }
+    if (parsed.kind === 'health') {
+      const outcome = await this.health.ingest(parsed.deviceId, payload);
+      if (outcome.accepted) {
+        this.counters.healthReports++;
+        this.dispatchSoon();
+      } else {
+        this.counters.healthRefused++;
+        this.log.warn({ topic, problem: outcome.problem }, 'health report refused');
+      }
+      return;
+    }
     this.counters.captureMessages++;
     const result = await this.ingestor.ingestCapture(parsed.deviceId, payload);
     if (!result.stored) this.counters.duplicates++;
@@ -160,10 +177,12 @@ export class IngestGateway {
   private settle(result: IngestResult): void {
     if (result.stored && result.ack.status === 'accepted') this.counters.accepted++;
     if (result.stored && result.ack.status === 'quarantined') this.counters.quarantined++;
-    if (result.ack.status === 'accepted') {
-      this.dispatcher.dispatch().catch((error: unknown) => this.log.warn({ err: error }, 'outbox dispatch deferred to the reconciler'));
-    }
+    if (result.ack.status === 'accepted') this.dispatchSoon();
     if (result.deviceId) this.publishAck(result.deviceId, result.ack);
+  }
+
+  private dispatchSoon(): void {
+    this.dispatcher.dispatch().catch((error: unknown) => this.log.warn({ err: error }, 'outbox dispatch deferred to the reconciler'));
   }
 
   private publishAck(deviceId: string, ack: Acknowledgement): void {

@@ -9,6 +9,7 @@ import { QueueRegistry } from '../workers/queues.js';
 import { CaptureIngestor } from './capture-ingestor.js';
 import { DeviceDirectory } from './device-directory.js';
 import { IngestGateway } from './gateway.js';
+import { HealthIntake } from './health-intake.js';
 import { OutboxDispatcher } from './outbox-dispatcher.js';
 
 export interface IngestRoleOptions {
@@ -50,7 +51,10 @@ export function ingestSettings(config: Config) {
 export async function startIngestRole(options: IngestRoleOptions): Promise<IngestRole> {
   const log = options.log.child({ role: 'ingest' });
   const queues = new QueueRegistry(options.redis, options.queuePrefix);
-  const ingestor = new CaptureIngestor(options.database.db, options.store, new DeviceDirectory(options.database.db), options.policy);
+  const directory = new DeviceDirectory(options.database.db);
+  const policy = options.policy ?? DEFAULT_CAPTURE_POLICY;
+  const ingestor = new CaptureIngestor(options.database.db, options.store, directory, policy);
+  const health = new HealthIntake(options.database.db, directory, policy);
   const dispatcher = new OutboxDispatcher(options.database.db, queues, log);
   const gateway = new IngestGateway(
     {
@@ -63,6 +67,7 @@ export async function startIngestRole(options: IngestRoleOptions): Promise<Inges
       reconcileIntervalMs: options.reconcileIntervalMs ?? 10_000,
     },
     ingestor,
+    health,
     dispatcher,
     log,
   );

@@ -3,6 +3,7 @@ import type { Logger } from '../core/logger.js';
 import type { MediaStore } from '../core/media-store.js';
 import type { Database } from '../db/client.js';
 import { deriveThumbnails } from './handlers/derive-thumbnails.js';
+import { screenCaptures } from './handlers/screen-captures.js';
 import { startWorkers, type JobHandlers } from './worker-host.js';
 
 export interface WorkersRoleOptions {
@@ -20,6 +21,9 @@ export function startWorkersRole(options: WorkersRoleOptions): { stop(): Promise
   const handlers: JobHandlers = {
     media: {
       'derive-thumbnails': (payload) => deriveThumbnails(deps, payload),
+    },
+    screening: {
+      'screen-captures': (payload) => screenCaptures(deps, payload),
     },
   };
   const host = startWorkers(handlers, {

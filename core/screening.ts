@@ -1,0 +1,38 @@
+import { coveringWindows, type MalfunctionWindow } from './fault-window.js';
+
+export type CaptureState = 'received' | 'verified' | 'quarantined' | 'screened' | 'excluded' | 'awaiting_review' | 'approved' | 'rejected';
+
+/** States a malfunction window can still pull a capture out of: not yet used in a decision. */
+const EXCLUDABLE: ReadonlySet<CaptureState> = new Set(['verified', 'screened', 'awaiting_review', 'approved']);
+
+export type ScreeningOutcome =
+  | { change: 'none' }
+  | { change: 'exclude'; from: CaptureState; windowIds: string[] }
+  | { change: 'admit'; from: CaptureState; to: 'awaiting_review' };
+
+/**
+ * The one rule for malfunction screening (law L4): a capture inside any active window of its
+ * device is excluded, whenever the window became known; an excluded capture no longer
+ * covered by any window (the window was withdrawn as a false alarm) returns to review, never
+ * straight to approved. Quarantined, rejected and still-arriving captures are left alone.
+ */
+export function screen(
+  capture: { deviceId: string; capturedAt: Date; state: CaptureState; exclusionWindowIds: readonly string[] | null },
+  windows: readonly MalfunctionWindow[],
+): ScreeningOutcome {
+  const covering = coveringWindows(windows, capture.deviceId, capture.capturedAt).map((window) => window.id);
+  if (covering.length > 0) {
+    if (EXCLUDABLE.has(capture.state)) return { change: 'exclude', from: capture.state, windowIds: covering };
+    if (capture.state === 'excluded' && !sameIds(covering, capture.exclusionWindowIds ?? [])) {
+      return { change: 'exclude', from: capture.state, windowIds: covering };
+    }
+    return { change: 'none' };
+  }
+  if (capture.state === 'excluded') return { change: 'admit', from: capture.state, to: 'awaiting_review' };
+  if (capture.state === 'verified' || capture.state === 'screened') return { change: 'admit', from: capture.state, to: 'awaiting_review' };
+  return { change: 'none' };
+}
+
+function sameIds(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((id) => b.includes(id));
+}

@@ -1,0 +1,62 @@
+import { and, eq, gte, inArray, lte } from 'drizzle-orm';
+import { screen, type CaptureState } from '../../core/screening.js';
+import { appendAudit } from '../../db/audit-log.js';
+import type { Database } from '../../db/client.js';
+import { captures, malfunctionWindows } from '../../db/schema.js';
+
+const SCREENER = 'system:malfunction-screening';
+const SCREENABLE_STATES: CaptureState[] = ['verified', 'screened', 'awaiting_review', 'approved', 'excluded'];
+
+/**
+ * Applies the screening rule to every capture of a device taken in [from, to]: new captures
+ * go to review or are excluded, and a window reported late pulls captures already in review
+ * (or approved) out again. Each move is audited with the state it left and the windows behind it.
+ */
+export async function screenCaptures(
+  deps: { database: Database },
+  payload: { deviceId: string; from: string; to: string | null },
+): Promise<{ excluded: number; admitted: number }> {
+  const { db } = deps.database;
+  const windows = await db.select().from(malfunctionWindows).where(eq(malfunctionWindows.deviceId, payload.deviceId));
+  const inRange = [
+    eq(captures.deviceId, payload.deviceId),
+    inArray(captures.state, SCREENABLE_STATES),
+    gte(captures.capturedAt, new Date(payload.from)),
+    ...(payload.to ? [lte(captures.capturedAt, new Date(payload.to))] : []),
+  ];
+  const candidates = await db
+    .select({ id: captures.id, capturedAt: captures.capturedAt, state: captures.state, exclusionWindowIds: captures.exclusionWindowIds })
+    .from(captures)
+    .where(and(...inRange));
+  let excluded = 0;
+  let admitted = 0;
+  for (const candidate of candidates) {
+    if (!candidate.capturedAt) continue;
+    const outcome = screen({ ...candidate, deviceId: payload.deviceId, capturedAt: candidate.capturedAt }, windows);
+    if (outcome.change === 'none') continue;
+    const moved = await db.transaction(async (tx) => {
+      const next =
+        outcome.change === 'exclude'
+          ? { state: 'excluded' as const, exclusionWindowIds: outcome.windowIds }
+          : { state: outcome.to, exclusionWindowIds: null };
+      // Guarded by the state it was read in: a reviewer's decision in between wins, and the next pass sees it.
+      const [row] = await tx
+        .update(captures)
+        .set(next)
+        .where(and(eq(captures.id, candidate.id), eq(captures.state, outcome.from)))
+        .returning({ id: captures.id });
+      if (!row) return false;
+      await appendAudit(tx, {
+        actor: SCREENER,
+        action: outcome.change === 'exclude' ? 'capture.excluded' : 'capture.admitted_to_review',
+        subjectType: 'capture',
+        subjectId: candidate.id,
+        details: { from: outcome.from, to: next.state, windowIds: next.exclusionWindowIds ?? [] },
+      });
+      return true;
+    });
+    if (moved && outcome.change === 'exclude') excluded++;
+    if (moved && outcome.change === 'admit') admitted++;
+  }
+  return { excluded, admitted };
+}
