@@ -1,5 +1,5 @@
 // The capture list: polls the API and re-renders; plain DOM so the page works offline with no build step.
-const STATES = ['all', 'verified', 'quarantined', 'received'];
+const STATES = ['all', 'awaiting_review', 'verified', 'excluded', 'quarantined', 'received'];
 const REFRESH_MS = 3000;
 let selectedState = new URLSearchParams(location.search).get('state') ?? 'all';
 
@@ -24,7 +24,11 @@ function renderFilter(counts) {
   filter.replaceChildren(
     ...STATES.map((state) => {
       const count = state === 'all' ? total : (counts[state] ?? 0);
-      const button = element('button', { type: 'button', 'aria-pressed': String(state === selectedState) }, `${state} (${count})`);
+      const button = element(
+        'button',
+        { type: 'button', 'aria-pressed': String(state === selectedState) },
+        `${state.replace('_', ' ')} (${count})`,
+      );
       button.addEventListener('click', () => {
         selectedState = state;
         history.replaceState(null, '', state === 'all' ? location.pathname : `?state=${state}`);
@@ -75,6 +79,15 @@ function renderCapture(capture) {
       element('time', { datetime: capture.capturedAt ?? '' }, formatTime(capture.capturedAt)),
     ),
   );
+  if (capture.exclusions.length > 0) {
+    body.append(
+      element(
+        'ul',
+        { class: 'reasons' },
+        ...capture.exclusions.map((window) => element('li', {}, `excluded: ${window.source.replace(/_/g, ' ')}: ${window.reason}`)),
+      ),
+    );
+  }
   if (capture.quarantineReasons.length > 0) {
     body.append(
       element(

@@ -1,6 +1,6 @@
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { captureMedia, captures, media, mediaChunks, mediaDerivatives, outbox } from '../../db/schema.js';
+import { captureMedia, captures, malfunctionWindows, media, mediaChunks, mediaDerivatives, outbox } from '../../db/schema.js';
 
 type CaptureState = (typeof captures.$inferSelect)['state'];
 
@@ -13,6 +13,8 @@ export interface CaptureSummary {
   capturedAt: string | null;
   receivedAt: string;
   quarantineReasons: { code: string; detail: string }[];
+  /** The malfunction windows an excluded capture falls in, so reviewers see why it left review. */
+  exclusions: { windowId: string; source: string; reason: string }[];
   media: { name: string; sha256: string; contentType: string; thumbnailSha256: string | null }[];
 }
 
@@ -50,6 +52,14 @@ export async function listCaptures(
       ),
     )
     .orderBy(captureMedia.name);
+  const windowIds = [...new Set(rows.flatMap((row) => row.exclusionWindowIds ?? []))];
+  const windows =
+    windowIds.length > 0
+      ? await db
+          .select({ id: malfunctionWindows.id, source: malfunctionWindows.source, reason: malfunctionWindows.reason })
+          .from(malfunctionWindows)
+          .where(inArray(malfunctionWindows.id, windowIds))
+      : [];
   return rows.map((row) => ({
     id: row.id,
     deviceId: row.deviceId,
@@ -59,6 +69,9 @@ export async function listCaptures(
     capturedAt: row.capturedAt?.toISOString() ?? null,
     receivedAt: row.receivedAt.toISOString(),
     quarantineReasons: row.quarantineReasons ?? [],
+    exclusions: windows
+      .filter((window) => row.exclusionWindowIds?.includes(window.id))
+      .map((window) => ({ windowId: window.id, source: window.source, reason: window.reason })),
     media: mediaRows
       .filter((item) => item.captureId === row.id)
       .map(({ name, sha256, contentType, thumbnailSha256 }) => ({ name, sha256, contentType, thumbnailSha256 })),

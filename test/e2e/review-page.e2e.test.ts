@@ -40,7 +40,7 @@ describe('the review page in Chromium', () => {
       `[...document.querySelectorAll('.capture img')].slice(0, 4).every((image) => image.complete && image.naturalWidth > 0)`,
     );
     expect(await page.locator('.capture').count()).toBeGreaterThan(0);
-    expect(await page.locator('.capture .state').first().textContent()).toMatch(/verified/i);
+    expect(await page.locator('.capture .state').first().textContent()).toMatch(/verified|awaiting review/i);
     await expect.poll(() => page.locator('#state-filter button').count()).toBeGreaterThan(1);
     await mkdir(screenshotDir, { recursive: true });
     await page.screenshot({ path: path.join(screenshotDir, 'review-page.png') });

@@ -65,12 +65,12 @@ export interface CaptureList {
   captures: { id: string; state: string; deviceId: string; media: { thumbnailSha256: string | null }[] }[];
 }
 
-/** Waits until the review API lists a verified capture whose images all have thumbnails. */
+/** Waits until the review API lists a capture accepted for review whose images all have thumbnails. */
 export function waitForThumbnailedCapture(reviewUrl: string, timeoutMs = 45_000): Promise<CaptureList> {
   return waitFor(
-    'a verified capture with thumbnails',
+    'a capture awaiting review with thumbnails',
     async () => {
-      const response = await fetch(new URL('/api/captures?state=verified', reviewUrl));
+      const response = await fetch(new URL('/api/captures?state=awaiting_review', reviewUrl));
       const body = (await response.json()) as CaptureList;
       const ready = body.captures.some((capture) => capture.media.length > 0 && capture.media.every((item) => item.thumbnailSha256));
       return ready ? body : undefined;
