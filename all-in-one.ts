@@ -52,7 +52,11 @@ await startOrExit(log, lifecycle, async () => {
   const common = { database, store, redis, queuePrefix: config.queue.prefix, log };
   const ingest = await startIngestRole({ ...common, ...ingestSettings(config), mqttUrl });
   lifecycle.add('ingest gateway', () => ingest.stop());
-  const workers = startWorkersRole({ ...common, concurrency: config.workers.concurrency });
+  const workers = await startWorkersRole({
+    ...common,
+    concurrency: config.workers.concurrency,
+    healthScanEveryMs: config.workers.healthScanEveryMs,
+  });
   lifecycle.add('workers', () => workers.stop());
 
   // Without a configured token the simulator still needs one to enrol its fleet; it lives only in this process.

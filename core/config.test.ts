@@ -36,7 +36,7 @@ describe('loadConfig', () => {
       http: { host: '127.0.0.1', reviewPort: 8080, ingestHealthPort: 8081, workersHealthPort: 8082 },
       admin: { token: undefined },
       simulator: { devices: 3, intervalMs: 5000, apiUrl: undefined },
-      workers: { concurrency: 2 },
+      workers: { concurrency: 2, healthScanEveryMs: 60_000 },
       ingest: { connections: 4, completenessTimeoutMs: 60_000, maxCaptureAgeMs: 120 * 3600 * 1000 },
       log: { level: 'info' },
     });
@@ -96,7 +96,7 @@ describe('loadConfig', () => {
       http: { host: '0.0.0.0', reviewPort: 9000, ingestHealthPort: 9001, workersHealthPort: 9002 },
       admin: { token: 'a-token-of-16-ch' },
       simulator: { devices: 0, intervalMs: 250, apiUrl: 'http://review:8080/' },
-      workers: { concurrency: 64 },
+      workers: { concurrency: 64, healthScanEveryMs: 60_000 },
       ingest: { connections: 8, completenessTimeoutMs: 5000, maxCaptureAgeMs: 24 * 3600 * 1000 },
       log: { level: 'silent' },
     });

@@ -49,6 +49,7 @@ const environmentSchema = z.object({
   SIMULATOR_INTERVAL_MS: positiveInt.default(5000),
   SIMULATOR_API_URL: optionalUrl,
   WORKER_CONCURRENCY: positiveInt.max(64).default(2),
+  HEALTH_SCAN_INTERVAL_MS: positiveInt.default(60_000),
   INGEST_CONNECTIONS: positiveInt.max(64).default(4),
   COMPLETENESS_TIMEOUT_MS: positiveInt.default(60_000),
   CAPTURE_MAX_AGE_HOURS: positiveInt.default(120),
@@ -78,7 +79,7 @@ export interface Config {
   http: { host: string; reviewPort: number; ingestHealthPort: number; workersHealthPort: number };
   admin: { token: string | undefined };
   simulator: { devices: number; intervalMs: number; apiUrl: string | undefined };
-  workers: { concurrency: number };
+  workers: { concurrency: number; healthScanEveryMs: number };
   ingest: { connections: number; completenessTimeoutMs: number; maxCaptureAgeMs: number };
   log: { level: string };
 }
@@ -133,7 +134,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     admin: { token: e.ADMIN_TOKEN },
     simulator: { devices: e.SIMULATOR_DEVICES, intervalMs: e.SIMULATOR_INTERVAL_MS, apiUrl: e.SIMULATOR_API_URL },
-    workers: { concurrency: e.WORKER_CONCURRENCY },
+    workers: { concurrency: e.WORKER_CONCURRENCY, healthScanEveryMs: e.HEALTH_SCAN_INTERVAL_MS },
     ingest: {
       connections: e.INGEST_CONNECTIONS,
       completenessTimeoutMs: e.COMPLETENESS_TIMEOUT_MS,

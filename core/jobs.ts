@@ -11,6 +11,8 @@ export interface JobMap {
   screening: {
     /** Re-screens a device's captures taken in [from, to] (to null: until now) against its windows. */
     'screen-captures': { deviceId: string; from: string; to: string | null };
+    /** Looks over every device for malfunctions it did not report (run on a schedule). */
+    'scan-device-health': Record<string, never>;
   };
 }
 

@@ -37,7 +37,7 @@ describe('malfunction screening, from health reports to exclusions', () => {
       sharedGroup: undefined,
       clientId: uniqueName('gw'),
     });
-    workers = startWorkersRole({ ...common, concurrency: 2 });
+    workers = await startWorkersRole({ ...common, concurrency: 2 });
     client = await mqtt.connectAsync(testServices.mqttUrl, { clientId: uniqueName('device') });
   });
 

@@ -42,7 +42,7 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
       clientId: uniqueName('gateway'),
       completenessTimeoutMs: 1500,
     });
-    workers = startWorkersRole({ ...common, concurrency: 2 });
+    workers = await startWorkersRole({ ...common, concurrency: 2 });
     camera = await enrolTestDevice(database.db);
     device = await mqtt.connectAsync(testServices.mqttUrl, { clientId: uniqueName('device') });
     await device.subscribeAsync(`${topicRoot}/devices/+/acks`, { qos: 1 });

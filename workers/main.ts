@@ -11,12 +11,13 @@ const { config, log, lifecycle } = role;
 await startOrExit(log, lifecycle, async () => {
   const database = await openRoleDatabase(role, 'the workers');
   const redis = connectRoleRedis(role, 'the workers');
-  const workers = startWorkersRole({
+  const workers = await startWorkersRole({
     database,
     store: createMediaStore(config),
     redis,
     queuePrefix: config.queue.prefix,
     concurrency: config.workers.concurrency,
+    healthScanEveryMs: config.workers.healthScanEveryMs,
     log,
   });
   lifecycle.add('workers', () => workers.stop());

@@ -3,7 +3,9 @@ import type { Logger } from '../core/logger.js';
 import type { MediaStore } from '../core/media-store.js';
 import type { Database } from '../db/client.js';
 import { deriveThumbnails } from './handlers/derive-thumbnails.js';
+import { scanDeviceHealth } from './handlers/scan-device-health.js';
 import { screenCaptures } from './handlers/screen-captures.js';
+import { QueueRegistry } from './queues.js';
 import { startWorkers, type JobHandlers } from './worker-host.js';
 
 export interface WorkersRoleOptions {
@@ -12,11 +14,13 @@ export interface WorkersRoleOptions {
   redis: Redis;
   queuePrefix: string;
   concurrency: number;
+  /** How often to scan the fleet for unreported malfunctions; no schedule when absent. */
+  healthScanEveryMs?: number;
   log: Logger;
 }
 
-/** Starts a BullMQ worker for every queue, each job name bound to its one handler. */
-export function startWorkersRole(options: WorkersRoleOptions): { stop(): Promise<void> } {
+/** Starts a BullMQ worker for every queue, each job name bound to its one handler, and the health-scan schedule. */
+export async function startWorkersRole(options: WorkersRoleOptions): Promise<{ stop(): Promise<void> }> {
   const deps = { database: options.database, store: options.store };
   const handlers: JobHandlers = {
     media: {
@@ -24,6 +28,7 @@ export function startWorkersRole(options: WorkersRoleOptions): { stop(): Promise
     },
     screening: {
       'screen-captures': (payload) => screenCaptures(deps, payload),
+      'scan-device-health': () => scanDeviceHealth(deps),
     },
   };
   const host = startWorkers(handlers, {
@@ -32,5 +37,17 @@ export function startWorkersRole(options: WorkersRoleOptions): { stop(): Promise
     concurrency: options.concurrency,
     log: options.log.child({ role: 'workers' }),
   });
-  return { stop: () => host.close() };
+  const queues = new QueueRegistry(options.redis, options.queuePrefix);
+  if (options.healthScanEveryMs) {
+    // One scheduler id for the whole fleet of workers: BullMQ keeps a single schedule however many start.
+    await queues
+      .get('screening')
+      .upsertJobScheduler('device-health-scan', { every: options.healthScanEveryMs }, { name: 'scan-device-health', data: {} });
+  }
+  return {
+    stop: async () => {
+      await host.close();
+      await queues.close();
+    },
+  };
 }
