@@ -62,4 +62,17 @@ describe('screen', () => {
       windowIds: ['w2'],
     });
   });
+
+  it('lets a confirmed tampering finding set aside its window, and only that one', () => {
+    expect(screen(capture('excluded', undefined, ['w1']), [window('w1')], ['w1'])).toEqual({
+      change: 'admit',
+      from: 'excluded',
+      to: 'awaiting_review',
+    });
+    expect(screen(capture('excluded', undefined, ['w1', 'w2']), [window('w1'), window('w2')], ['w1'])).toEqual({
+      change: 'exclude',
+      from: 'excluded',
+      windowIds: ['w2'],
+    });
+  });
 });

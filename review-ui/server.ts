@@ -10,6 +10,7 @@ import type { Db } from '../db/client.js';
 import { captureRoutes } from './routes/captures.js';
 import { deviceRoutes } from './routes/devices.js';
 import { publicDeviceRoutes } from './routes/public-devices.js';
+import { tamperingRoutes } from './routes/tampering.js';
 
 export interface ReviewServerDeps {
   db: Db;
@@ -40,6 +41,7 @@ export async function buildReviewServer(deps: ReviewServerDeps): Promise<Fastify
   captureRoutes(app, deps);
   deviceRoutes(app, deps);
   publicDeviceRoutes(app, deps);
+  tamperingRoutes(app, deps);
   await app.register(fastifyStatic, { root: publicDir, prefix: '/' });
   return app;
 }

@@ -11,7 +11,7 @@ import { listDevices } from '../services/device-listing.js';
 import { addCertification, changeDeviceStatus, enrolDevice, rotateDeviceKey } from '../services/device-registry.js';
 
 /** Until people and roles exist, registry changes need the operator's admin token. */
-function requireAdminToken(adminToken: string | undefined) {
+export function requireAdminToken(adminToken: string | undefined) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     if (!adminToken) return reply.code(503).send({ error: 'device registry changes are disabled: set ADMIN_TOKEN' });
     const presented = Buffer.from(request.headers.authorization?.replace(/^Bearer /, '') ?? '');

@@ -1,8 +1,8 @@
-import { and, eq, gte, inArray, lte } from 'drizzle-orm';
+import { and, eq, gte, inArray, isNotNull, lte } from 'drizzle-orm';
 import { screen, type CaptureState } from '../../core/screening.js';
 import { appendAudit } from '../../db/audit-log.js';
 import type { Database } from '../../db/client.js';
-import { captures, malfunctionWindows } from '../../db/schema.js';
+import { captures, malfunctionWindows, tamperingFindings } from '../../db/schema.js';
 
 const SCREENER = 'system:malfunction-screening';
 const SCREENABLE_STATES: CaptureState[] = ['verified', 'screened', 'awaiting_review', 'approved', 'excluded'];
@@ -28,11 +28,27 @@ export async function screenCaptures(
     .select({ id: captures.id, capturedAt: captures.capturedAt, state: captures.state, exclusionWindowIds: captures.exclusionWindowIds })
     .from(captures)
     .where(and(...inRange));
+  const overrides =
+    candidates.length > 0
+      ? await db
+          .select({ captureId: tamperingFindings.captureId, windowId: tamperingFindings.windowId })
+          .from(tamperingFindings)
+          .where(
+            and(
+              inArray(
+                tamperingFindings.captureId,
+                candidates.map((candidate) => candidate.id),
+              ),
+              isNotNull(tamperingFindings.confirmedAt),
+            ),
+          )
+      : [];
   let excluded = 0;
   let admitted = 0;
   for (const candidate of candidates) {
     if (!candidate.capturedAt) continue;
-    const outcome = screen({ ...candidate, deviceId: payload.deviceId, capturedAt: candidate.capturedAt }, windows);
+    const overridden = overrides.filter((override) => override.captureId === candidate.id).map((override) => override.windowId);
+    const outcome = screen({ ...candidate, deviceId: payload.deviceId, capturedAt: candidate.capturedAt }, windows, overridden);
     if (outcome.change === 'none') continue;
     const moved = await db.transaction(async (tx) => {
       const next =
