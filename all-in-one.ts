@@ -78,6 +78,8 @@ await startOrExit(log, lifecycle, async () => {
       mqttUrl,
       topicRoot: config.mqtt.topicRoot,
       intervalMs: config.simulator.intervalMs,
+      heartbeatEveryMs: config.simulator.heartbeatEveryMs,
+      faultEveryMs: config.simulator.faultEveryMs,
       log: log.child({ role: 'simulator' }),
     });
     lifecycle.add('device simulator', () => run.stop());

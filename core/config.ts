@@ -48,6 +48,8 @@ const environmentSchema = z.object({
   SIMULATOR_DEVICES: z.coerce.number().int().min(0).max(10_000).default(3),
   SIMULATOR_INTERVAL_MS: positiveInt.default(5000),
   SIMULATOR_API_URL: optionalUrl,
+  SIMULATOR_HEARTBEAT_MS: positiveInt.default(30_000),
+  SIMULATOR_FAULT_EVERY_MS: z.coerce.number().int().min(0).default(180_000),
   WORKER_CONCURRENCY: positiveInt.max(64).default(2),
   HEALTH_SCAN_INTERVAL_MS: positiveInt.default(60_000),
   INGEST_CONNECTIONS: positiveInt.max(64).default(4),
@@ -78,7 +80,7 @@ export interface Config {
   };
   http: { host: string; reviewPort: number; ingestHealthPort: number; workersHealthPort: number };
   admin: { token: string | undefined };
-  simulator: { devices: number; intervalMs: number; apiUrl: string | undefined };
+  simulator: { devices: number; intervalMs: number; apiUrl: string | undefined; heartbeatEveryMs: number; faultEveryMs: number };
   workers: { concurrency: number; healthScanEveryMs: number };
   ingest: { connections: number; completenessTimeoutMs: number; maxCaptureAgeMs: number };
   log: { level: string };
@@ -133,7 +135,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       workersHealthPort: e.WORKERS_HEALTH_PORT,
     },
     admin: { token: e.ADMIN_TOKEN },
-    simulator: { devices: e.SIMULATOR_DEVICES, intervalMs: e.SIMULATOR_INTERVAL_MS, apiUrl: e.SIMULATOR_API_URL },
+    simulator: {
+      devices: e.SIMULATOR_DEVICES,
+      intervalMs: e.SIMULATOR_INTERVAL_MS,
+      apiUrl: e.SIMULATOR_API_URL,
+      heartbeatEveryMs: e.SIMULATOR_HEARTBEAT_MS,
+      faultEveryMs: e.SIMULATOR_FAULT_EVERY_MS,
+    },
     workers: { concurrency: e.WORKER_CONCURRENCY, healthScanEveryMs: e.HEALTH_SCAN_INTERVAL_MS },
     ingest: {
       connections: e.INGEST_CONNECTIONS,

@@ -24,11 +24,16 @@ function plateFor(next: () => number): string {
 }
 
 /** Two frames half a second apart, as GA/T 832 asks of a moving violation, signed by the device. */
-export async function generateCapture(device: SimulatedDevice, capturedAt: Date, seed: number): Promise<SignedCapture> {
+export async function generateCapture(
+  device: SimulatedDevice,
+  capturedAt: Date,
+  seed: number,
+  speedOverrideKmh?: number,
+): Promise<SignedCapture> {
   const next = random(seed);
   const plate = plateFor(next);
   const limitKmh = 60;
-  const speedKmh = Math.round(limitKmh * (1.1 + next() * 0.6));
+  const speedKmh = speedOverrideKmh ?? Math.round(limitKmh * (1.1 + next() * 0.6));
   const secondFrameAt = new Date(capturedAt.getTime() + 500);
   const [overview, closeUp] = await Promise.all([
     renderScene({ deviceId: device.id, capturedAt, place: device.place, plate, seed }),

@@ -13,6 +13,13 @@ await startOrExit(log, lifecycle, async () => {
   const adminToken = requireSetting(config.admin.token, 'ADMIN_TOKEN', 'the device simulator');
   const fleet = await loadFleet(config.simulator.devices, path.join(config.dataDir, 'simulator', 'keys'));
   await enrolFleet(fleet, apiUrl, adminToken);
-  const run = await runFleet(fleet, { mqttUrl, topicRoot: config.mqtt.topicRoot, intervalMs: config.simulator.intervalMs, log });
+  const run = await runFleet(fleet, {
+    mqttUrl,
+    topicRoot: config.mqtt.topicRoot,
+    intervalMs: config.simulator.intervalMs,
+    heartbeatEveryMs: config.simulator.heartbeatEveryMs,
+    faultEveryMs: config.simulator.faultEveryMs,
+    log,
+  });
   lifecycle.add('device simulator', () => run.stop());
 });

@@ -1,8 +1,10 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../core/logger.js';
-import { topics, type Acknowledgement } from '../core/protocol.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PROTOCOL_VERSION, topics, type Acknowledgement, type HealthReport } from '../core/protocol.js';
 import { generateCapture } from './capture-generator.js';
-import { publishCapture } from './device-protocol.js';
+import { publishCapture, signHealthReport } from './device-protocol.js';
+import { FAULT_KINDS, injectFault, type DeviceCondition } from './fault-injector.js';
 import { ResendBuffer } from './resend-buffer.js';
 import type { SimulatedDevice } from './fleet.js';
 
@@ -12,6 +14,9 @@ export interface FleetRunOptions {
   intervalMs: number;
   /** How long a device waits for the gateway's answer before sending a capture again. */
   resendAfterMs?: number;
+  heartbeatEveryMs?: number;
+  /** Every so often one random device suffers a random malfunction; 0 turns this off. */
+  faultEveryMs?: number;
   log: Logger;
 }
 
@@ -37,12 +42,35 @@ export async function runFleet(
   const clients: MqttClient[] = [];
   const timers: NodeJS.Timeout[] = [];
   const inFlight = new Set<Promise<void>>();
+  const devices: { id: string; condition: DeviceCondition; report: (report: HealthReport) => Promise<void> }[] = [];
   for (const [index, device] of fleet.entries()) {
+    const healthTopic = topics.health(options.topicRoot, device.id);
+    const offline: HealthReport = {
+      protocol: PROTOCOL_VERSION,
+      deviceId: device.id,
+      reportedAt: new Date().toISOString(),
+      kind: 'offline',
+    };
     const client = await mqtt.connectAsync(options.mqttUrl, {
       clientId: `verity-sim-${device.id}`,
       protocolVersion: 4,
       reconnectPeriod: 1000,
+      // Signed now, sent by the broker if the connection dies: the device's last word.
+      will: { topic: healthTopic, payload: signHealthReport(offline, device.privateKey), qos: 1, retain: false },
     });
+    const condition: DeviceCondition = { silent: false, speedOverrideKmh: undefined };
+    const report = async (health: HealthReport) => {
+      await client.publishAsync(healthTopic, signHealthReport(health, device.privateKey), { qos: 1 });
+    };
+    devices.push({ id: device.id, condition, report });
+    timers.push(
+      setInterval(() => {
+        if (condition.silent || stopped) return;
+        report({ protocol: PROTOCOL_VERSION, deviceId: device.id, reportedAt: new Date().toISOString(), kind: 'heartbeat' }).catch(
+          (error: unknown) => options.log.warn({ err: error, device: device.id }, 'heartbeat not sent'),
+        );
+      }, options.heartbeatEveryMs ?? 30_000),
+    );
     client.on('error', (error) => options.log.warn({ err: error, device: device.id }, 'simulated device connection error'));
     clients.push(client);
     const unanswered = new ResendBuffer();
@@ -73,7 +101,7 @@ export async function runFleet(
       busy = true;
       const seed = Date.now() + index * 7919 + sequence++;
       const capturedAt = new Date();
-      const task = renderOneAtATime(() => generateCapture(device, capturedAt, seed))
+      const task = renderOneAtATime(() => generateCapture(device, capturedAt, seed, condition.speedOverrideKmh))
         .then(async (capture) => {
           const dropped = unanswered.track(capture, Date.now());
           if (dropped)
@@ -94,6 +122,22 @@ export async function runFleet(
         publishOne();
         timers.push(setInterval(publishOne, options.intervalMs));
       }, stagger),
+    );
+  }
+  if (options.faultEveryMs) {
+    timers.push(
+      setInterval(() => {
+        const victim = devices[Math.floor(Math.random() * devices.length)];
+        const kind = FAULT_KINDS[Math.floor(Math.random() * FAULT_KINDS.length)]!;
+        if (!victim || stopped) return;
+        // Silence must outlast the scan's 3-minute threshold to be noticed at all.
+        const durationMs = kind === 'silence' ? 240_000 : 90_000;
+        options.log.info({ device: victim.id, fault: kind, durationMs }, 'simulated malfunction injected');
+        const task = injectFault(kind, victim, durationMs, (ms) => sleep(ms))
+          .catch((error: unknown) => options.log.warn({ err: error, device: victim.id }, 'simulated malfunction failed'))
+          .finally(() => inFlight.delete(task));
+        inFlight.add(task);
+      }, options.faultEveryMs),
     );
   }
   options.log.info({ devices: fleet.length, intervalMs: options.intervalMs }, 'simulated fleet publishing');

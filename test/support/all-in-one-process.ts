@@ -21,7 +21,15 @@ export async function startAllInOne(env: Record<string, string>): Promise<AllInO
   let output = '';
   const child = spawn(process.execPath, ['--import', 'tsx', 'all-in-one.ts'], {
     cwd: repoRoot,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, REVIEW_PORT: '0', MQTT_EMBEDDED_PORT: '0', LOG_LEVEL: 'warn', ...env },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      REVIEW_PORT: '0',
+      MQTT_EMBEDDED_PORT: '0',
+      LOG_LEVEL: 'warn',
+      SIMULATOR_FAULT_EVERY_MS: '0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
