@@ -63,14 +63,14 @@ export async function runFleet(
       await client.publishAsync(healthTopic, signHealthReport(health, device.privateKey), { qos: 1 });
     };
     devices.push({ id: device.id, condition, report });
-    timers.push(
-      setInterval(() => {
-        if (condition.silent || stopped) return;
-        report({ protocol: PROTOCOL_VERSION, deviceId: device.id, reportedAt: new Date().toISOString(), kind: 'heartbeat' }).catch(
-          (error: unknown) => options.log.warn({ err: error, device: device.id }, 'heartbeat not sent'),
-        );
-      }, options.heartbeatEveryMs ?? 30_000),
-    );
+    const beat = () => {
+      if (condition.silent || stopped) return;
+      report({ protocol: PROTOCOL_VERSION, deviceId: device.id, reportedAt: new Date().toISOString(), kind: 'heartbeat' }).catch(
+        (error: unknown) => options.log.warn({ err: error, device: device.id }, 'heartbeat not sent'),
+      );
+    };
+    beat();
+    timers.push(setInterval(beat, options.heartbeatEveryMs ?? 30_000));
     client.on('error', (error) => options.log.warn({ err: error, device: device.id }, 'simulated device connection error'));
     clients.push(client);
     const unanswered = new ResendBuffer();

@@ -8,6 +8,7 @@ import { registerHealthRoute, type HealthCheck } from '../core/health.js';
 import type { MediaStore } from '../core/media-store.js';
 import type { Db } from '../db/client.js';
 import { captureRoutes } from './routes/captures.js';
+import { deviceHealthRoutes } from './routes/device-health.js';
 import { deviceRoutes } from './routes/devices.js';
 import { publicDeviceRoutes } from './routes/public-devices.js';
 import { tamperingRoutes } from './routes/tampering.js';
@@ -40,6 +41,7 @@ export async function buildReviewServer(deps: ReviewServerDeps): Promise<Fastify
   registerHealthRoute(app, 'review-ui', deps.checks);
   captureRoutes(app, deps);
   deviceRoutes(app, deps);
+  deviceHealthRoutes(app, deps);
   publicDeviceRoutes(app, deps);
   tamperingRoutes(app, deps);
   await app.register(fastifyStatic, { root: publicDir, prefix: '/' });
