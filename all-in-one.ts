@@ -8,8 +8,7 @@ import { createMediaStore } from './core/media-store-factory.js';
 import { brokerCheck, databaseCheck, redisCheck } from './core/probes.js';
 import { createRedisConnection } from './core/redis.js';
 import { openDatabase } from './db/client.js';
-import { enrolFleet, loadFleet } from './device-simulator/fleet.js';
-import { runFleet } from './device-simulator/runner.js';
+import { startSimulatorRole } from './device-simulator/service.js';
 import { startEmbeddedBroker } from './ingest/embedded-broker.js';
 import { ingestSettings, startIngestRole } from './ingest/service.js';
 import { buildReviewServer } from './review-ui/server.js';
@@ -72,16 +71,7 @@ await startOrExit(log, lifecycle, async () => {
   const reviewUrl = publicUrl(config.http.host, listeningPort(server.server, config.http.reviewPort));
 
   if (config.simulator.devices > 0) {
-    const fleet = await loadFleet(config.simulator.devices, path.join(config.dataDir, 'simulator', 'keys'));
-    await enrolFleet(fleet, reviewUrl, adminToken);
-    const run = await runFleet(fleet, {
-      mqttUrl,
-      topicRoot: config.mqtt.topicRoot,
-      intervalMs: config.simulator.intervalMs,
-      heartbeatEveryMs: config.simulator.heartbeatEveryMs,
-      faultEveryMs: config.simulator.faultEveryMs,
-      log: log.child({ role: 'simulator' }),
-    });
+    const run = await startSimulatorRole(config, { mqttUrl, apiUrl: reviewUrl, adminToken }, log.child({ role: 'simulator' }));
     lifecycle.add('device simulator', () => run.stop());
   }
 

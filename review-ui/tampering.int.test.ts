@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { and, eq, isNull } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FilesystemMediaStore } from '../core/media-store.js';
 import { openWindow } from '../db/malfunction-windows.js';
-import { captures, outbox, tamperingFindings } from '../db/schema.js';
+import { captures, tamperingFindings } from '../db/schema.js';
 import { enrolTestDevice } from '../test/support/devices.js';
 import { createTempDir, createTestDatabase } from '../test/support/isolated.js';
-import { screenCaptures } from '../workers/handlers/screen-captures.js';
+import { runQueuedScreenings } from '../test/support/screening.js';
 import { buildReviewServer } from './server.js';
 
 const ADMIN_TOKEN = 'tampering-test-token-0123';
@@ -29,17 +29,6 @@ describe('tampering override: two different people, then back to review', () => 
     await database?.drop();
     await mediaDir?.remove();
   });
-
-  async function runQueuedScreenings() {
-    const queued = await database.db
-      .select()
-      .from(outbox)
-      .where(and(eq(outbox.jobName, 'screen-captures'), isNull(outbox.dispatchedAt)));
-    for (const job of queued) {
-      await screenCaptures({ database }, job.payload as { deviceId: string; from: string; to: string | null });
-      await database.db.update(outbox).set({ dispatchedAt: new Date() }).where(eq(outbox.id, job.id));
-    }
-  }
 
   it('needs a second, different reviewer before an excluded capture returns to review', async () => {
     const camera = await enrolTestDevice(database.db);
@@ -66,7 +55,7 @@ describe('tampering override: two different people, then back to review', () => 
         recordedBy: 'device:test',
       }),
     );
-    await runQueuedScreenings();
+    await runQueuedScreenings(database);
 
     const recorded = await app.inject({
       method: 'POST',
@@ -84,7 +73,7 @@ describe('tampering override: two different people, then back to review', () => 
       payload: { reviewer: 'Officer Li' },
     });
     expect(sameReviewer.statusCode).toBe(409);
-    await runQueuedScreenings();
+    await runQueuedScreenings(database);
     expect((await database.db.select().from(captures).where(eq(captures.id, capture!.id)))[0]?.state).toBe('excluded');
 
     const confirmed = await app.inject({
@@ -94,7 +83,7 @@ describe('tampering override: two different people, then back to review', () => 
       payload: { reviewer: 'Officer Wang' },
     });
     expect(confirmed.statusCode).toBe(200);
-    await runQueuedScreenings();
+    await runQueuedScreenings(database);
     expect((await database.db.select().from(captures).where(eq(captures.id, capture!.id)))[0]?.state).toBe('awaiting_review');
   });
 

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WindowSource } from '../core/fault-window.js';
 import { addCertification } from '../review-ui/services/device-registry.js';
-import { captures, deviceCertifications, deviceHealthEvents, malfunctionWindows, outbox } from '../db/schema.js';
+import { captures, deviceCertifications, deviceHealthEvents, malfunctionWindows } from '../db/schema.js';
 import { enrolTestDevice } from '../test/support/devices.js';
+import { runQueuedScreenings } from '../test/support/screening.js';
 import { createTestDatabase } from '../test/support/isolated.js';
 import { DEFAULT_HEALTH_SCAN, scanDeviceHealth } from './handlers/scan-device-health.js';
-import { screenCaptures } from './handlers/screen-captures.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -39,18 +39,6 @@ describe('device health scan over a real Postgres', () => {
     for (let start = 0; start < values.length; start += 1000) await database.db.insert(captures).values(values.slice(start, start + 1000));
   }
 
-  /** Runs what the outbox queued, as the screening worker would. */
-  async function runQueuedScreenings() {
-    const queued = await database.db
-      .select()
-      .from(outbox)
-      .where(and(eq(outbox.jobName, 'screen-captures'), isNull(outbox.dispatchedAt)));
-    for (const job of queued) {
-      await screenCaptures({ database }, job.payload as { deviceId: string; from: string; to: string | null });
-      await database.db.update(outbox).set({ dispatchedAt: new Date() }).where(eq(outbox.id, job.id));
-    }
-  }
-
   const windowsOf = (deviceId: string, source: WindowSource) =>
     database.db
       .select()
@@ -74,7 +62,7 @@ describe('device health scan over a real Postgres', () => {
       { capturedAt: new Date(now.getTime() - 5 * MINUTE), readings: { speedKmh: 81 } },
     ]);
     await scanDeviceHealth({ database }, DEFAULT_HEALTH_SCAN, now);
-    await runQueuedScreenings();
+    await runQueuedScreenings(database);
     expect(await excludedBy(camera.id, 'heartbeat_silence')).toBe(1);
     await scanDeviceHealth({ database }, DEFAULT_HEALTH_SCAN, now);
     expect(await windowsOf(camera.id, 'heartbeat_silence')).toHaveLength(1);
@@ -94,7 +82,7 @@ describe('device health scan over a real Postgres', () => {
     });
     await insertCaptures(camera.id, [{ capturedAt: new Date(now.getTime() - HOUR), readings: { speedKmh: 80 } }]);
     await scanDeviceHealth({ database }, DEFAULT_HEALTH_SCAN, now);
-    await runQueuedScreenings();
+    await runQueuedScreenings(database);
     expect(await excludedBy(camera.id, 'verification_expired')).toBe(1);
   });
 
@@ -115,7 +103,7 @@ describe('device health scan over a real Postgres', () => {
       })),
     );
     await scanDeviceHealth({ database }, DEFAULT_HEALTH_SCAN, now);
-    await runQueuedScreenings();
+    await runQueuedScreenings(database);
     expect(await excludedBy(radar.id, 'sensor_out_of_range')).toBe(1);
     expect(await excludedBy(stuck.id, 'sensor_stuck')).toBe(25);
   });
@@ -140,7 +128,7 @@ describe('device health scan over a real Postgres', () => {
     const [window] = await windowsOf(camera.id, 'capture_rate_jump');
     expect(window?.reason).toMatch(/captures rose to/);
     expect(now.getTime() - window!.startsAt.getTime()).toBeLessThanOrEqual(4 * HOUR);
-    await runQueuedScreenings();
+    await runQueuedScreenings(database);
     expect(await excludedBy(camera.id, 'capture_rate_jump')).toBeGreaterThanOrEqual(120);
   });
 });

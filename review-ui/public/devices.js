@@ -1,8 +1,8 @@
 // The operator's device registry: fleet standing, certificates about to lapse, and status changes.
 import { element, formatDate, words } from './dom.js';
+import { TOKEN_KEY, TokenRefused, adminApi } from './admin-api.js';
 
 // sessionStorage, not localStorage: the token should not outlive the tab it was typed into.
-const TOKEN_KEY = 'verity.adminToken';
 const EXPIRY_DAYS = 30;
 
 const ACTIONS = [
@@ -33,8 +33,6 @@ const actionSubmit = document.getElementById('action-submit');
 
 let pending;
 
-class TokenRefused extends Error {}
-
 function showTokenForm(message = '') {
   registry.hidden = true;
   forgetButton.hidden = true;
@@ -43,20 +41,7 @@ function showTokenForm(message = '') {
   tokenInput.focus();
 }
 
-async function api(path, options = {}) {
-  const response = await fetch(path, {
-    ...options,
-    headers: { ...options.headers, authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY)}` },
-  });
-  if (response.status === 401) {
-    sessionStorage.removeItem(TOKEN_KEY);
-    showTokenForm('That admin token was refused. Enter it again.');
-    throw new TokenRefused();
-  }
-  const body = await response.json();
-  if (!response.ok) throw new Error(body.error ?? body.message ?? `${response.status} ${response.statusText}`);
-  return body;
-}
+const { api } = adminApi(showTokenForm);
 
 function certifiedCell(device) {
   if (device.certifiedNow)

@@ -1,8 +1,8 @@
 // Device health: what is down now, one device's last 48 hours, and the operator's window actions.
 import { element, words } from './dom.js';
+import { TOKEN_KEY, TokenRefused, adminApi } from './admin-api.js';
 
 // Same key as the registry page, so one token opens both for the life of the tab.
-const TOKEN_KEY = 'verity.adminToken';
 const OPERATOR_KEY = 'verity.operatorName';
 const HOURS = 48;
 const HOUR_MS = 3600 * 1000;
@@ -49,8 +49,6 @@ const actionSubmit = document.getElementById('action-submit');
 let timeline;
 let pending;
 
-class TokenRefused extends Error {}
-
 function showTokenForm(message = '') {
   healthView.hidden = true;
   forgetButton.hidden = true;
@@ -60,24 +58,7 @@ function showTokenForm(message = '') {
   tokenInput.focus();
 }
 
-async function api(path, options = {}) {
-  const response = await fetch(path, {
-    ...options,
-    headers: { ...options.headers, authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY)}` },
-  });
-  if (response.status === 401) {
-    sessionStorage.removeItem(TOKEN_KEY);
-    showTokenForm('That admin token was refused. Enter it again.');
-    throw new TokenRefused();
-  }
-  const body = await response.json();
-  if (!response.ok) throw new Error(body.error ?? body.message ?? `${response.status} ${response.statusText}`);
-  return body;
-}
-
-function post(path, body) {
-  return api(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-}
+const { api, post } = adminApi(showTokenForm);
 
 function moment(iso) {
   return element('time', { datetime: iso }, new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }));
