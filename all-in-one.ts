@@ -75,8 +75,10 @@ await startOrExit(log, lifecycle, async () => {
     lifecycle.add('device simulator', () => run.stop());
   }
 
+  // A made-up token is shown once so a newcomer can open the admin pages; a configured one never is.
+  const tokenLine = config.admin.token ? '' : `Admin token for this run (for /devices.html and /health.html): ${adminToken}\n`;
   log.info({ database: database.location, mqtt: mqttUrl, media: config.media.dir }, 'all-in-one started');
   console.log(
-    `\nVerity is running. Review page: ${reviewUrl}\nMQTT broker for devices: ${mqttUrl} (topic root ${config.mqtt.topicRoot})\nJob queue: ${redisDescription}\nPress Ctrl-C to stop.\n`,
+    `\nVerity is running. Review page: ${reviewUrl}\nMQTT broker for devices: ${mqttUrl} (topic root ${config.mqtt.topicRoot})\nJob queue: ${redisDescription}\n${tokenLine}Press Ctrl-C to stop.\n`,
   );
 });
