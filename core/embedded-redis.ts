@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -61,9 +61,12 @@ export async function startEmbeddedRedis(dataDir: string): Promise<EmbeddedRedis
   ];
   // Where util-linux's setpriv exists, the kernel stops redis-server if this process dies
   // without cleaning up (SIGKILL, a crash), so not even a hard kill leaves it running.
+  // Detached into its own process group, so the terminal's Ctrl-C reaches only Verity, which
+  // stops redis-server last, after the workers and queues that still talk to it.
+  const options: SpawnOptions = { stdio: ['ignore', 'ignore', 'inherit'], detached: true };
   const child: ChildProcess = hasSetpriv()
-    ? spawn('setpriv', ['--pdeathsig', 'SIGTERM', '--', 'redis-server', ...redisArgs], { stdio: ['ignore', 'ignore', 'inherit'] })
-    : spawn('redis-server', redisArgs, { stdio: ['ignore', 'ignore', 'inherit'] });
+    ? spawn('setpriv', ['--pdeathsig', 'SIGTERM', '--', 'redis-server', ...redisArgs], options)
+    : spawn('redis-server', redisArgs, options);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `redis://127.0.0.1:${port}`;
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });

@@ -4,6 +4,8 @@ import { ConfigError, type Config } from './config.js';
 
 type Stopper = () => Promise<unknown>;
 
+const STOP_TIMEOUT_MS = 5000;
+
 /**
  * Collects what a process started, so it can be stopped in reverse order on SIGINT/SIGTERM
  * or after a failed start: nothing (a spawned redis-server included) is left running.
@@ -21,10 +23,19 @@ export class Lifecycle {
   stopAll(): Promise<void> {
     this.stopping ??= (async () => {
       for (const { name, stop } of [...this.stoppers].reverse()) {
+        // A component that hangs (a client waiting on a server already gone) must not keep
+        // the rest, the embedded redis-server included, from being stopped.
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), STOP_TIMEOUT_MS);
+        });
         try {
-          await stop();
+          const outcome = await Promise.race([stop(), deadline]);
+          if (outcome === 'timeout') this.log.warn({ component: name }, `did not stop within ${STOP_TIMEOUT_MS} ms; moving on`);
         } catch (error) {
           this.log.error({ err: error, component: name }, 'failed to stop cleanly');
+        } finally {
+          clearTimeout(timer);
         }
       }
     })();

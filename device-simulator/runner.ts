@@ -38,6 +38,7 @@ export async function runFleet(
   options: FleetRunOptions,
 ): Promise<{ published: () => number; stop(): Promise<void> }> {
   let published = 0;
+  const stopping = new AbortController();
   let stopped = false;
   const clients: MqttClient[] = [];
   const timers: NodeJS.Timeout[] = [];
@@ -133,8 +134,10 @@ export async function runFleet(
         // Silence must outlast the scan's 3-minute threshold to be noticed at all.
         const durationMs = kind === 'silence' ? 240_000 : 90_000;
         options.log.info({ device: victim.id, fault: kind, durationMs }, 'simulated malfunction injected');
-        const task = injectFault(kind, victim, durationMs, (ms) => sleep(ms))
-          .catch((error: unknown) => options.log.warn({ err: error, device: victim.id }, 'simulated malfunction failed'))
+        const task = injectFault(kind, victim, durationMs, (ms) => sleep(ms, undefined, { signal: stopping.signal }))
+          .catch((error: unknown) => {
+            if (!stopping.signal.aborted) options.log.warn({ err: error, device: victim.id }, 'simulated malfunction failed');
+          })
           .finally(() => inFlight.delete(task));
         inFlight.add(task);
       }, options.faultEveryMs),
@@ -145,6 +148,8 @@ export async function runFleet(
     published: () => published,
     stop: async () => {
       stopped = true;
+      // Ends the waits of malfunctions in progress, which may last minutes.
+      stopping.abort();
       for (const timer of timers) clearTimeout(timer);
       await Promise.all(inFlight);
       await Promise.all(clients.map((client) => client.endAsync()));

@@ -17,7 +17,13 @@ describe('all-in-one mode on its embedded defaults', () => {
 
   beforeAll(async () => {
     dataDir = await createTempDir('all-in-one');
-    system = await startAllInOne({ DATA_DIR: dataDir.dir, SIMULATOR_DEVICES: '2', SIMULATOR_INTERVAL_MS: '1500' });
+    // Malfunctions every second: their minutes-long waits must not hold up Ctrl-C.
+    system = await startAllInOne({
+      DATA_DIR: dataDir.dir,
+      SIMULATOR_DEVICES: '2',
+      SIMULATOR_INTERVAL_MS: '1500',
+      SIMULATOR_FAULT_EVERY_MS: '1000',
+    });
   });
 
   afterAll(async () => {
@@ -35,6 +41,7 @@ describe('all-in-one mode on its embedded defaults', () => {
     const redisPid = Number(/redis-server \(pid (\d+)\)/.exec(system!.output())?.[1]);
     expect(isRunning(redisPid)).toBe(true);
 
+    // A fault's 90-second wait still holding up shutdown would outlast this test's timeout.
     expect(await system!.interrupt()).toBe(0);
     await waitFor('the embedded redis-server to exit', async () => (isRunning(redisPid) ? undefined : true), 5000);
   });

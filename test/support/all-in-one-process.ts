@@ -10,7 +10,7 @@ export interface AllInOneProcess {
   child: ChildProcess;
   reviewUrl: string;
   output(): string;
-  /** Sends SIGINT and resolves with the exit code. */
+  /** Sends SIGINT to the process group, as Ctrl-C in a terminal does, and resolves with the exit code. */
   interrupt(): Promise<number | null>;
   /** Makes sure it is gone, whatever state the test left it in. */
   kill(): Promise<void>;
@@ -31,14 +31,19 @@ export async function startAllInOne(env: Record<string, string>): Promise<AllInO
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so a Ctrl-C can be delivered the way a terminal does: to the whole group.
+    detached: true,
   });
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = once(child, 'exit') as Promise<[number | null]>;
+  const ctrlC = () => {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGINT');
+  };
   /** Asks politely first, as Ctrl-C does, so the embedded redis-server is stopped too. */
   const kill = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGINT');
+    ctrlC();
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await exited;
     clearTimeout(timer);
@@ -57,7 +62,7 @@ export async function startAllInOne(env: Record<string, string>): Promise<AllInO
       reviewUrl,
       output: () => output,
       interrupt: async () => {
-        child.kill('SIGINT');
+        ctrlC();
         const [code] = await exited;
         return code;
       },
