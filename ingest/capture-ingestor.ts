@@ -63,8 +63,9 @@ export class CaptureIngestor {
     const existing = await this.findByMessage(messageSha256);
     if (existing) {
       // A redelivery after a crash between receipt and completion: finish what was started.
-      const current = existing.state === 'received' ? ((await this.tryComplete(existing.id)) ?? existing) : existing;
-      return { stored: current.state !== existing.state, ack: ackFor(current), deviceId: current.deviceId ?? topicDeviceId };
+      const completion = existing.state === 'received' ? await this.tryComplete(existing.id) : undefined;
+      const current = completion?.row ?? existing;
+      return { stored: completion?.completedNow ?? false, ack: ackFor(current), deviceId: current.deviceId ?? topicDeviceId };
     }
 
     if (payload.length > MAX_CAPTURE_MESSAGE_BYTES) {
@@ -112,8 +113,8 @@ export class CaptureIngestor {
         reason('replayed', `capture id ${manifest.captureId} was already accepted from a different message`),
       ]);
     }
-    const completed = await this.tryComplete(inserted.id);
-    return { stored: true, ack: ackFor(completed ?? inserted), deviceId: manifest.deviceId };
+    const completion = await this.tryComplete(inserted.id);
+    return { stored: true, ack: ackFor(completion.row ?? inserted), deviceId: manifest.deviceId };
   }
 
   /** Stages one media chunk; returns the acknowledgements of captures this chunk completed. */
@@ -143,8 +144,8 @@ export class CaptureIngestor {
       );
     const completed: IngestResult[] = [];
     for (const { id } of waiting) {
-      const row = await this.tryComplete(id);
-      if (row && row.state !== 'received') completed.push({ stored: true, ack: ackFor(row), deviceId: row.deviceId ?? undefined });
+      const { row, completedNow } = await this.tryComplete(id);
+      if (row && completedNow) completed.push({ stored: true, ack: ackFor(row), deviceId: row.deviceId ?? undefined });
     }
     return { accepted: true, completed };
   }
@@ -161,8 +162,8 @@ export class CaptureIngestor {
     const staleBefore = Date.now() - timeoutMs;
     const results: IngestResult[] = [];
     for (const { id, receivedAt } of waiting) {
-      const row = await this.tryComplete(id, { giveUp: receivedAt.getTime() < staleBefore });
-      if (row && row.state !== 'received') results.push({ stored: true, ack: ackFor(row), deviceId: row.deviceId ?? undefined });
+      const { row, completedNow } = await this.tryComplete(id, { giveUp: receivedAt.getTime() < staleBefore });
+      if (row && completedNow) results.push({ stored: true, ack: ackFor(row), deviceId: row.deviceId ?? undefined });
     }
     return results;
   }
@@ -170,12 +171,16 @@ export class CaptureIngestor {
   /**
    * Finishes a received capture once every media file it names is available: assembles and
    * checks each file, stores it, and moves the capture to verified or quarantined. The row
-   * lock makes concurrent completions (last chunk vs. manifest, two gateways) happen once.
+   * lock makes concurrent completions (last chunk vs. manifest, two gateways) happen once, and
+   * `completedNow` tells the one caller that did it, so only it acknowledges and dispatches.
    */
-  private async tryComplete(captureId: string, options: { giveUp?: boolean } = {}): Promise<CaptureRow | undefined> {
+  private async tryComplete(
+    captureId: string,
+    options: { giveUp?: boolean } = {},
+  ): Promise<{ row: CaptureRow | undefined; completedNow: boolean }> {
     return this.db.transaction(async (tx) => {
       const [capture] = await tx.select().from(captures).where(eq(captures.id, captureId)).for('update');
-      if (!capture || capture.state !== 'received') return capture;
+      if (!capture || capture.state !== 'received') return { row: capture, completedNow: false };
       const manifest = capture.manifest as Manifest;
       const missing: string[] = [];
       const files: { name: string; sha256: string }[] = [];
@@ -192,7 +197,7 @@ export class CaptureIngestor {
         reasons.push(...checkMediaFile(item, available));
       }
       if (missing.length > 0) {
-        if (!options.giveUp) return capture;
+        if (!options.giveUp) return { row: capture, completedNow: false };
         reasons.push(reason('media_incomplete', `missing: ${missing.join(', ')}`));
       } else {
         reasons.push(...checkEvidenceMinimum(manifest.violationType, facts));
@@ -226,7 +231,7 @@ export class CaptureIngestor {
         subjectId: captureId,
         details: { reasons, media: files },
       });
-      return updated;
+      return { row: updated, completedNow: true };
     });
   }
 

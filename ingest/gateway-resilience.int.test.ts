@@ -1,10 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { once, type EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FilesystemMediaStore } from '../core/media-store.js';
+import type { Acknowledgement } from '../core/protocol.js';
 import { buildManifest, publishCapture, signManifest, type SignedCapture } from '../device-simulator/device-protocol.js';
 import { captures, outbox } from '../db/schema.js';
 import { enrolTestDevice, testMedia, type TestDevice } from '../test/support/devices.js';
@@ -150,6 +152,14 @@ describe('gateway resilience against the real broker', () => {
         }),
       );
     }
+    const finalAcks = new Map<string, number>();
+    const listener = mqtt.connect(testServices.mqttUrl, { clientId: uniqueName('ack-listener') });
+    await once(listener as unknown as EventEmitter, 'connect');
+    await listener.subscribeAsync(`${topicRoot}/devices/+/acks`, { qos: 1 });
+    listener.on('message', (_topic, payload) => {
+      const ack = JSON.parse(payload.toString()) as Acknowledgement;
+      if (ack.status !== 'pending' && ack.captureId) finalAcks.set(ack.captureId, (finalAcks.get(ack.captureId) ?? 0) + 1);
+    });
     try {
       const batch = await makeCaptures(camera, 20);
       const ids = batch.map((capture) => capture.manifest.captureId);
@@ -166,7 +176,11 @@ describe('gateway resilience against the real broker', () => {
       expect(first!.duplicates + second!.duplicates).toBe(0);
       const tally = await reconcile(database.db);
       expect([tally.inFlight, tally.quarantined, tally.stagedChunks]).toEqual([0, 0, 0]);
+      // Past a sweep of received captures: a completion raced by two paths must answer once.
+      await sleep(6000);
+      expect(ids.map((id) => finalAcks.get(id))).toEqual(ids.map(() => 1));
     } finally {
+      await listener.endAsync();
       await Promise.all(gateways.map((gateway) => gateway.stop()));
     }
   });
