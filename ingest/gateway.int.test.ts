@@ -1,12 +1,12 @@
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { FilesystemMediaStore, sha256Hex } from '../core/media-store.js';
 import { topics, type Acknowledgement } from '../core/protocol.js';
-import { buildManifest, publishCapture, signManifest, type MediaFile } from '../device-simulator/device-protocol.js';
-import { auditLog, captures, mediaChunks, mediaDerivatives } from '../db/schema.js';
+import { buildManifest, chunkMedia, publishCapture, signManifest, type MediaFile } from '../device-simulator/device-protocol.js';
+import { auditLog, captures, devices, mediaChunks, mediaDerivatives } from '../db/schema.js';
 import { enrolTestDevice, testJpeg, testMedia, type TestDevice } from '../test/support/devices.js';
 import { createTempDir, createTestDatabase, createTestRedis, uniqueName, waitFor } from '../test/support/isolated.js';
 import { testServices } from '../test/support/services.js';
@@ -290,5 +290,94 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
     });
     const signed = await send({ capturedAt, media });
     expect((await waitFor('the genuine capture', captureByDeviceId(signed.manifest.captureId))).state).toMatch(PASSED_GATEWAY);
+  });
+
+  it('assembles a 50 MB video sent in shuffled, duplicated chunks', async () => {
+    const capturedAt = new Date();
+    const video = randomBytes(50 * 1024 * 1024);
+    const media: MediaFile[] = [
+      { name: 'frame-1.jpg', contentType: 'image/jpeg', capturedAt, bytes: await testJpeg() },
+      { name: 'clip.mp4', contentType: 'video/mp4', capturedAt, bytes: video },
+    ];
+    const manifest = buildManifest({
+      deviceId: camera.id,
+      capturedAt,
+      clockOffsetMs: 0,
+      location: { latitude: 22.5, longitude: 114.05 },
+      violationType: 'speeding',
+      readings: {},
+      media,
+    });
+    const signed = signManifest(manifest, camera.privateKey, media);
+    const chunkMessages = media.flatMap((file, fileIndex) => {
+      const chunks = chunkMedia(file.bytes);
+      return chunks.map((chunk, index) => ({
+        topic: topics.mediaChunk(topicRoot, camera.id, manifest.media[fileIndex]!.sha256, index, chunks.length),
+        chunk,
+      }));
+    });
+    const shuffled = [...chunkMessages, ...chunkMessages.filter((_, index) => index % 7 === 0)].sort(() => Math.random() - 0.5);
+    // The envelope goes last: this suite's completeness window (1.5 s) is shorter than the upload.
+    for (const message of shuffled) await device.publishAsync(message.topic, message.chunk, { qos: 1 });
+    await device.publishAsync(topics.capture(topicRoot, camera.id), signed.envelope, { qos: 1 });
+    const row = await waitFor('the video capture', captureByDeviceId(manifest.captureId), 60_000);
+    expect(row.state).toMatch(PASSED_GATEWAY);
+    const store = new FilesystemMediaStore(mediaDir.dir);
+    expect(sha256Hex(await store.get(manifest.media[1]!.sha256))).toBe(sha256Hex(video));
+  });
+
+  it('quarantines with the remaining reason codes: schema, device standing, mismatch, size and replay', async () => {
+    const capturedAt = new Date();
+    const badSchema = Buffer.from(
+      JSON.stringify({ manifest: Buffer.from('{"protocol":"verity/9"}').toString('base64'), signature: 'AAAA' }),
+    );
+    await device.publishAsync(topics.capture(topicRoot, camera.id), badSchema, { qos: 1 });
+
+    const disabled = await enrolTestDevice(database.db);
+    await database.db.update(devices).set({ status: 'disabled' }).where(eq(devices.id, disabled.id));
+    const revoked = await enrolTestDevice(database.db);
+    await database.db.update(devices).set({ status: 'revoked' }).where(eq(devices.id, revoked.id));
+    const fromDisabled = await send({ deviceId: disabled.id, signWith: disabled.privateKey });
+    const fromRevoked = await send({ deviceId: revoked.id, signWith: revoked.privateKey });
+
+    const media = await testMedia(capturedAt);
+    const wrongSize = buildManifest({
+      deviceId: camera.id,
+      capturedAt,
+      clockOffsetMs: 0,
+      location: { latitude: 22.5, longitude: 114.05 },
+      violationType: 'speeding',
+      readings: {},
+      media,
+    });
+    wrongSize.media[1]!.sizeBytes += 1;
+    await publishCapture(device, topicRoot, signManifest(wrongSize, camera.privateKey, media));
+
+    const mismatched = await send();
+    await waitFor('the first copy', captureByDeviceId(mismatched.manifest.captureId));
+    await device.publishAsync(topics.capture(topicRoot, 'SOMEONE-ELSE'), mismatched.envelope, { qos: 1 });
+    const replay = signManifest({ ...mismatched.manifest, readings: { speedKmh: 1 } }, camera.privateKey, mismatched.media);
+    await device.publishAsync(topics.capture(topicRoot, camera.id), replay.envelope, { qos: 1 });
+
+    const reasonsOf = async (where: ReturnType<typeof eq>) =>
+      waitFor('a quarantined message', async () => {
+        const rows = await database.db.select().from(captures).where(where);
+        const found = rows.find((row) => row.state === 'quarantined');
+        return found ? codesOf(found) : undefined;
+      });
+    expect(await reasonsOf(eq(captures.messageSha256, sha256Hex(badSchema)))).toEqual(['manifest_invalid']);
+    expect(codesOf(await waitFor('the disabled device capture', captureByDeviceId(fromDisabled.manifest.captureId)))).toEqual([
+      'device_disabled',
+    ]);
+    expect(codesOf(await waitFor('the revoked device capture', captureByDeviceId(fromRevoked.manifest.captureId)))).toEqual([
+      'device_revoked',
+    ]);
+    expect(codesOf(await waitFor('the wrong-size capture', captureByDeviceId(wrongSize.captureId)))).toEqual(['media_size_mismatch']);
+    expect(await reasonsOf(eq(captures.messageSha256, sha256Hex(replay.envelope)))).toEqual(['replayed']);
+    const mismatchRows = await waitFor('the capture on another device topic', async () => {
+      const rows = await database.db.select().from(captures).where(eq(captures.deviceCaptureId, mismatched.manifest.captureId));
+      return rows.length >= 2 ? rows : undefined;
+    });
+    expect(mismatchRows.map((row) => row.state).sort()).toContain('quarantined');
   });
 });
