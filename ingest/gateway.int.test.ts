@@ -100,11 +100,11 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
       expect(sha256Hex(await store.get(item.sha256))).toBe(item.sha256);
     }
     const thumbnails = await waitFor('both thumbnails', async () => {
-      const rows = await database.db.select().from(mediaDerivatives);
+      const rows = await database.db.select().from(mediaDerivatives).where(eq(mediaDerivatives.kind, 'thumbnail'));
       const mine = rows.filter((derivative) => signed.manifest.media.some((item) => item.sha256 === derivative.sourceSha256));
       return mine.length === 2 ? mine : undefined;
     });
-    expect(thumbnails.every((thumbnail) => thumbnail.kind === 'thumbnail')).toBe(true);
+    expect(new Set(thumbnails.map((thumbnail) => thumbnail.sourceSha256)).size).toBe(2);
     const audit = await database.db.select().from(auditLog).where(eq(auditLog.subjectId, row.id));
     // Screening may already have sent it on to review; receipt and verification come first, in order.
     expect(audit.map((entry) => entry.action).slice(0, 2)).toEqual(['capture.received', 'capture.verified']);

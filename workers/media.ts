@@ -38,11 +38,11 @@ export type QualityFlag = (typeof QUALITY_FLAGS)[number];
 export const QUALITY_THRESHOLDS = {
   minimumWidth: 1280,
   minimumHeight: 720,
-  /** Variance of the Laplacian at MEASURE_WIDTH: sharp simulator scenes 366-490, a 1 px Gaussian blur 48-68. */
+  /** Variance of the Laplacian at MEASURE_WIDTH: sharp simulator scenes 316-538, a 1 px Gaussian blur 48-68. */
   blurryBelow: 75,
   darkPixelAtMost: 5,
   brightPixelAtLeast: 250,
-  /** Mean luminance (0-255); simulator scenes measure 105-120. */
+  /** Mean luminance (0-255); simulator scenes measure 103-123. */
   underexposedMeanBelow: 50,
   overexposedMeanAbove: 205,
   /** Fraction of pixels clipped to black, or to white, that hides detail whatever the mean. */
@@ -63,6 +63,8 @@ export interface ImageQuality {
   darkClippedFraction: number | null;
   brightClippedFraction: number | null;
   flags: QualityFlag[];
+  /** What the decoder said when it refused the file, for the record. */
+  decodeError: string | null;
 }
 
 interface Grey {
@@ -121,7 +123,7 @@ function measureGrey({ pixels, width, height, stride }: Grey) {
 }
 
 /** The flags that follow from measures; pure, so thresholds can be tested without decoding. */
-export function qualityFlags(measures: Omit<ImageQuality, 'flags'>): QualityFlag[] {
+export function qualityFlags(measures: Omit<ImageQuality, 'flags' | 'decodeError'>): QualityFlag[] {
   const t = QUALITY_THRESHOLDS;
   const flags: QualityFlag[] = [];
   const { width, height, sharpness, meanLuminance, darkClippedFraction, brightClippedFraction } = measures;
@@ -142,16 +144,6 @@ export function qualityFlags(measures: Omit<ImageQuality, 'flags'>): QualityFlag
   return flags;
 }
 
-export const UNREADABLE: ImageQuality = {
-  width: null,
-  height: null,
-  sharpness: null,
-  meanLuminance: null,
-  darkClippedFraction: null,
-  brightClippedFraction: null,
-  flags: ['unreadable'],
-};
-
 /**
  * Measures an image for the reviewer. Never throws for bad bytes: a file sharp cannot decode is
  * the finding `unreadable`, which the reviewer must see, not a job to retry.
@@ -165,8 +157,8 @@ export async function measureImage(bytes: Buffer): Promise<ImageQuality> {
     try {
       grey = await decodeGrey(bytes, strictInput);
       concealed = true;
-    } catch {
-      return { ...UNREADABLE, flags: [...UNREADABLE.flags] };
+    } catch (error) {
+      return unreadable(error);
     }
   }
   // Width and height are the original's, as stored; the measures come from the downscaled copy.
@@ -178,5 +170,25 @@ export async function measureImage(bytes: Buffer): Promise<ImageQuality> {
     ...measureGrey(grey),
   };
   const flags = qualityFlags(measures);
-  return { ...measures, flags: concealed ? ['corrupt_data', ...flags] : flags };
+  return { ...measures, flags: concealed ? ['corrupt_data', ...flags] : flags, decodeError: null };
+}
+
+function unreadable(error: unknown): ImageQuality {
+  return {
+    width: null,
+    height: null,
+    sharpness: null,
+    meanLuminance: null,
+    darkClippedFraction: null,
+    brightClippedFraction: null,
+    flags: ['unreadable'],
+    decodeError: (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? 'unknown error',
+  };
+}
+
+/** Describes a JPEG made elsewhere (an ffmpeg frame) as a rendition, keeping its bytes as they are. */
+export async function describeJpeg(bytes: Buffer): Promise<Rendition> {
+  const { width, height, format } = await sharp(bytes, strictInput).metadata();
+  if (format !== 'jpeg' || !width || !height) throw new Error(`not a JPEG with dimensions: ${format}`);
+  return { bytes, width, height, contentType: 'image/jpeg' };
 }

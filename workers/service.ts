@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../core/logger.js';
 import type { MediaStore } from '../core/media-store.js';
 import type { Database } from '../db/client.js';
-import { deriveThumbnails } from './handlers/derive-thumbnails.js';
+import { deriveMedia } from './handlers/derive-media.js';
 import { scanDeviceHealth } from './handlers/scan-device-health.js';
 import { screenCaptures } from './handlers/screen-captures.js';
 import { QueueRegistry } from './queues.js';
@@ -24,7 +24,8 @@ export async function startWorkersRole(options: WorkersRoleOptions): Promise<{ s
   const deps = { database: options.database, store: options.store };
   const handlers: JobHandlers = {
     media: {
-      'derive-thumbnails': (payload) => deriveThumbnails(deps, payload),
+      // The job keeps its first name so outbox rows and queued jobs from before still find it.
+      'derive-thumbnails': (payload) => deriveMedia(deps, payload),
     },
     screening: {
       'screen-captures': (payload) => screenCaptures(deps, payload),
