@@ -10,16 +10,12 @@
  * combination of 100k/1m and 4/1 connections runs, each against fresh state.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { count } from 'drizzle-orm';
 import mqtt, { type MqttClient } from 'mqtt';
-import * as prettier from 'prettier';
 import { topics, type Acknowledgement } from '../core/protocol.js';
 import { captures } from '../db/schema.js';
 import { buildManifest, publishCapture, signManifest, type MediaFile } from '../device-simulator/device-protocol.js';
@@ -27,76 +23,19 @@ import type { GatewayCounters } from '../ingest/gateway.js';
 import { enrolTestDevice, type TestDevice } from '../test/support/devices.js';
 import { createTempDir, createTestDatabase, createTestRedis, uniqueName } from '../test/support/isolated.js';
 import { testServices } from '../test/support/services.js';
-import type { FromGateway, GatewaySettings, GatewayUsage, ToGateway } from './ingest-gateway.js';
+import type { FromGateway, GatewaySettings, ToGateway } from './ingest-gateway.js';
 import { framePool, uniqueJpeg } from './media-pool.js';
-
-const benchDir = path.dirname(fileURLToPath(import.meta.url));
-const README = path.join(benchDir, 'README.md');
-const START_MARKER = '<!-- ingest-results:start -->';
-const END_MARKER = '<!-- ingest-results:end -->';
-const DATA_PREFIX = '<!-- ingest-results-data ';
-
-/** Media per capture: two JPEG frames sharing the total. Default capture counts give 20–60 s runs on 2 cores. */
-const SIZES = {
-  '100k': { label: '100 KB', totalBytes: 100_000, defaultCaptures: 1500 },
-  '1m': { label: '1 MB', totalBytes: 1_000_000, defaultCaptures: 500 },
-} as const;
-type SizeKey = keyof typeof SIZES;
+import { cpuBetween, snapshotCpu, waitForQuiet } from './cpu-accounting.js';
+import { benchDir, fixed, printTable, problemsOf, README, rowOf, updateReadme, type ResultRow } from './results-report.js';
+import { machineDescription, reproduce, SIZES, type Outcome, type RunResult, type RunSpec, type SizeKey } from './run-model.js';
 
 const DEFAULTS = { connections: [4, 1], devices: 4, concurrency: 8, warmup: 16, timeoutSeconds: 300, quietWaitSeconds: 120 };
-/** Before a run, wait (up to --quiet-wait) until the rest of the machine uses less than this many cores. */
-const QUIET_CORES = 0.3;
 /** Distinct base pictures per size; every capture still gets unique bytes (see uniqueJpeg). */
 const POOL_SIZE = 4;
 /** No capture in a healthy run waits this long; one that does is counted as missing. */
 const ACK_TIMEOUT_MS = 60_000;
 /** Far beyond any run, so no capture is quarantined as media_incomplete because the machine is busy. */
 const COMPLETENESS_TIMEOUT_MS = 30 * 60_000;
-
-interface RunSpec {
-  size: SizeKey;
-  connections: number;
-  captures: number;
-  devices: number;
-  concurrency: number;
-  warmup: number;
-  timeoutMs: number;
-  /** Runs of this configuration; the one with the median captures/s is recorded. */
-  repeat: number;
-  cpuProfDir: string | undefined;
-}
-
-type Outcome = { status: 'accepted' | 'quarantined'; at: number; reasons: string[] } | { status: 'missing'; reasons: string[] };
-
-interface CpuShare {
-  /** Cores busy on average over the measured window (2 = both cores of a 2-core machine). */
-  gateway: number;
-  loadGenerator: number;
-  postgres: number;
-  mosquitto: number;
-  redis: number;
-  other: number;
-  machine: number;
-}
-
-interface RunResult {
-  spec: RunSpec;
-  startedAt: Date;
-  accepted: number;
-  quarantined: number;
-  missing: number;
-  reasons: Map<string, number>;
-  latencies: number[];
-  elapsedMs: number;
-  meanCaptureBytes: number;
-  pendingAcks: number;
-  /** Final acknowledgements for a capture that already had one (or that this bench never sent). */
-  extraFinalAcks: number;
-  databaseStates: Record<string, number>;
-  counters: GatewayCounters | undefined;
-  usage: GatewayUsage | undefined;
-  cpu: CpuShare | undefined;
-}
 
 /* ------------------------------------------------------------------ command line */
 
@@ -172,14 +111,6 @@ function readArguments() {
   return { specs, writeReadme: !values['no-readme'], quietWaitMs, readmeOnly: values['readme-only'] === true };
 }
 
-function reproduce(spec: RunSpec): string {
-  return (
-    `npx tsx bench/ingest.ts --size ${spec.size} --connections ${spec.connections} --captures ${spec.captures}` +
-    ` --devices ${spec.devices} --concurrency ${spec.concurrency} --warmup ${spec.warmup}` +
-    (spec.repeat > 1 ? ` --repeat ${spec.repeat}` : '')
-  );
-}
-
 /* ------------------------------------------------------------------ helpers */
 
 function withTimeout<T>(what: string, promise: Promise<T>, ms: number): Promise<T> {
@@ -188,95 +119,6 @@ function withTimeout<T>(what: string, promise: Promise<T>, ms: number): Promise<
     timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Nearest-rank percentile of an ascending array. */
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-const machineDescription = () =>
-  `${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
-
-/* ------------------------------------------------------------------ CPU accounting (Linux /proc) */
-
-interface CpuSnapshot {
-  at: number;
-  machineBusyTicks: number;
-  processes: Map<number, { name: string; ticks: number }>;
-}
-
-const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ, 100 on every mainstream Linux build
-
-async function snapshotCpu(): Promise<CpuSnapshot | undefined> {
-  try {
-    const [machineLine] = (await readFile('/proc/stat', 'utf8')).split('\n');
-    const fields = machineLine!.trim().split(/\s+/).slice(1).map(Number);
-    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
-    const processes = new Map<number, { name: string; ticks: number }>();
-    for (const entry of await readdir('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
-        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-        const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        processes.set(Number(entry), { name, ticks: Number(rest[11]) + Number(rest[12]) });
-      } catch {
-        // the process ended between readdir and readFile
-      }
-    }
-    return { at: performance.now(), machineBusyTicks: user + nice + system + irq + softirq + steal, processes };
-  } catch {
-    return undefined;
-  }
-}
-
-function cpuBetween(before: CpuSnapshot | undefined, after: CpuSnapshot | undefined, gatewayPid: number | undefined): CpuShare | undefined {
-  if (!before || !after) return undefined;
-  const seconds = (after.at - before.at) / 1000;
-  const share: CpuShare = { gateway: 0, loadGenerator: 0, postgres: 0, mosquitto: 0, redis: 0, other: 0, machine: 0 };
-  for (const [pid, now] of after.processes) {
-    const ticks = now.ticks - (before.processes.get(pid)?.ticks ?? 0);
-    const key: keyof CpuShare =
-      pid === gatewayPid
-        ? 'gateway'
-        : pid === process.pid
-          ? 'loadGenerator'
-          : now.name === 'postgres'
-            ? 'postgres'
-            : now.name === 'mosquitto'
-              ? 'mosquitto'
-              : now.name === 'redis-server'
-                ? 'redis'
-                : 'other';
-    share[key] += ticks / CLOCK_TICKS_PER_SECOND / seconds;
-  }
-  share.machine = (after.machineBusyTicks - before.machineBusyTicks) / CLOCK_TICKS_PER_SECOND / seconds;
-  // Processes that started and ended inside the window (another user's test run, say) are in
-  // no snapshot, so "other" is whatever the machine did beyond the processes named here.
-  const named = share.gateway + share.loadGenerator + share.postgres + share.mosquitto + share.redis;
-  share.other = Math.max(share.other, share.machine - named);
-  return share;
-}
-
-/**
- * The machine is shared: before a run, waits until the other processes together use less than
- * QUIET_CORES for three seconds, or `maxWaitMs` passes (then the run goes ahead and the "other"
- * column of the CPU table shows what it competed with).
- */
-async function waitForQuiet(maxWaitMs: number): Promise<void> {
-  const deadline = Date.now() + maxWaitMs;
-  let busy: number;
-  do {
-    const before = await snapshotCpu();
-    await sleep(3000);
-    const share = cpuBetween(before, await snapshotCpu(), undefined);
-    if (!share) return;
-    busy = share.machine - share.loadGenerator;
-    if (busy < QUIET_CORES) return;
-  } while (Date.now() < deadline);
-  console.error(`  the machine is still busy (${busy.toFixed(2)} cores used by other processes); running anyway`);
 }
 
 /* ------------------------------------------------------------------ the gateway process */
@@ -545,215 +387,6 @@ async function runOnce(spec: RunSpec, pool: Buffer[], signal: AbortSignal): Prom
       }
     }
   }
-}
-
-/* ------------------------------------------------------------------ reporting */
-
-interface ResultRow {
-  size: string;
-  connections: number;
-  devices: number;
-  concurrency: number;
-  captures: number;
-  capturesPerSecond: number;
-  megabytesPerSecond: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-  date: string;
-  machine: string;
-  command: string;
-  cpu: CpuShare | undefined;
-  gatewayEventLoopBusy: number | undefined;
-  queriesPerCapture: number | undefined;
-  /** Captures per second of every run of this configuration, ascending (one entry without --repeat). */
-  runs: number[];
-}
-
-function problemsOf(result: RunResult): string[] {
-  const problems: string[] = [];
-  if (result.quarantined > 0) problems.push(`${result.quarantined} quarantined`);
-  if (result.missing > 0) problems.push(`${result.missing} without a final acknowledgement`);
-  const expected = result.spec.warmup + result.spec.captures;
-  if ((result.databaseStates.verified ?? 0) !== expected) {
-    problems.push(`database holds ${JSON.stringify(result.databaseStates)}, expected ${expected} verified`);
-  }
-  if (result.reasons.size > 0) problems.push(`reasons: ${[...result.reasons].map(([code, n]) => `${code} ×${n}`).join(', ')}`);
-  return problems;
-}
-
-function rowOf(result: RunResult): ResultRow {
-  const sorted = [...result.latencies].sort((a, b) => a - b);
-  const seconds = result.elapsedMs / 1000;
-  const round = (value: number) => Math.round(value * 100) / 100;
-  const cpu =
-    result.cpu &&
-    (Object.fromEntries(Object.entries(result.cpu).map(([key, value]: [string, number]) => [key, round(value)])) as unknown as CpuShare);
-  return {
-    size: SIZES[result.spec.size].label,
-    connections: result.spec.connections,
-    devices: result.spec.devices,
-    concurrency: result.spec.concurrency,
-    captures: result.accepted,
-    capturesPerSecond: round(result.accepted / seconds),
-    megabytesPerSecond: round((result.accepted * result.meanCaptureBytes) / 1e6 / seconds),
-    p50: round(percentile(sorted, 50)),
-    p95: round(percentile(sorted, 95)),
-    p99: round(percentile(sorted, 99)),
-    max: round(sorted.at(-1) ?? Number.NaN),
-    date: `${result.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
-    machine: machineDescription(),
-    command: reproduce(result.spec),
-    cpu,
-    gatewayEventLoopBusy: result.usage && round(result.usage.eventLoopBusy),
-    queriesPerCapture: result.usage && round(result.usage.databaseQueries / Math.max(1, result.accepted)),
-    runs: [round(result.accepted / seconds)],
-  };
-}
-
-const fixed = (value: number | undefined, digits: number) => (value === undefined || Number.isNaN(value) ? '–' : value.toFixed(digits));
-
-function printTable(rows: ResultRow[]): void {
-  const header = [
-    'media/capture',
-    'conns',
-    'devices',
-    'in flight',
-    'captures',
-    'captures/s',
-    'all runs',
-    'MB/s',
-    'p50 ms',
-    'p95 ms',
-    'p99 ms',
-    'max ms',
-  ];
-  const lines = rows.map((row) => [
-    row.size,
-    String(row.connections),
-    String(row.devices),
-    String(row.concurrency),
-    String(row.captures),
-    fixed(row.capturesPerSecond, 1),
-    row.runs.map((run) => fixed(run, 1)).join(' '),
-    fixed(row.megabytesPerSecond, 1),
-    fixed(row.p50, 0),
-    fixed(row.p95, 0),
-    fixed(row.p99, 0),
-    fixed(row.max, 0),
-  ]);
-  const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column]!.length)));
-  const format = (cells: string[]) => cells.map((cell, column) => cell.padStart(widths[column]!)).join('  ');
-  console.log(`\n${format(header)}`);
-  for (const line of lines) console.log(format(line));
-  console.log('\nCPU over the measured window, in cores busy (this machine has ' + os.cpus().length + '):');
-  const cpuHeader = [
-    'media/capture',
-    'conns',
-    'in flight',
-    'SQL/capture',
-    'gateway',
-    'gw loop busy',
-    'load gen',
-    'postgres',
-    'mosquitto',
-    'redis',
-    'other',
-    'machine',
-  ];
-  const cpuLines = rows.map((row) => [
-    row.size,
-    String(row.connections),
-    String(row.concurrency),
-    fixed(row.queriesPerCapture, 1),
-    fixed(row.cpu?.gateway, 2),
-    row.gatewayEventLoopBusy === undefined ? '–' : `${Math.round(row.gatewayEventLoopBusy * 100)}%`,
-    fixed(row.cpu?.loadGenerator, 2),
-    fixed(row.cpu?.postgres, 2),
-    fixed(row.cpu?.mosquitto, 2),
-    fixed(row.cpu?.redis, 2),
-    fixed(row.cpu?.other, 2),
-    fixed(row.cpu?.machine, 2),
-  ]);
-  const cpuWidths = cpuHeader.map((title, column) => Math.max(title.length, ...cpuLines.map((line) => line[column]!.length)));
-  const cpuFormat = (cells: string[]) => cells.map((cell, column) => cell.padStart(cpuWidths[column]!)).join('  ');
-  console.log(cpuFormat(cpuHeader));
-  for (const line of cpuLines) console.log(cpuFormat(line));
-}
-
-const rowKey = (row: ResultRow) => `${row.size}|${row.connections}|${row.devices}|${row.concurrency}`;
-
-function resultsBlock(rows: ResultRow[]): string {
-  const order = (row: ResultRow) => Object.values(SIZES).findIndex((size) => size.label === row.size);
-  const sorted = [...rows].sort(
-    (a, b) => order(a) - order(b) || b.connections - a.connections || a.devices - b.devices || a.concurrency - b.concurrency,
-  );
-  const results = sorted.map(
-    (row) =>
-      `| ${row.size} | ${row.connections} | ${row.devices} | ${row.concurrency} | ${row.captures} | ${fixed(row.capturesPerSecond, 1)} | ` +
-      `${row.runs.map((run) => fixed(run, 1)).join(', ')} | ` +
-      `${fixed(row.p50, 0)} | ${fixed(row.p95, 0)} | ${fixed(row.p99, 0)} | ${row.date} | ${row.machine} | \`${row.command}\` |`,
-  );
-  const cpu = sorted.map(
-    (row) =>
-      `| ${row.size} | ${row.connections} | ${row.concurrency} | ${fixed(row.megabytesPerSecond, 1)} | ${fixed(row.queriesPerCapture, 1)} | ` +
-      `${fixed(row.cpu?.gateway, 2)} | ` +
-      `${row.gatewayEventLoopBusy === undefined ? '–' : `${Math.round(row.gatewayEventLoopBusy * 100)}%`} | ` +
-      `${fixed(row.cpu?.loadGenerator, 2)} | ${fixed(row.cpu?.postgres, 2)} | ${fixed(row.cpu?.mosquitto, 2)} | ${fixed(row.cpu?.redis, 2)} | ` +
-      `${fixed(row.cpu?.other, 2)} | ${fixed(row.cpu?.machine, 2)} |`,
-  );
-  return [
-    START_MARKER,
-    `${DATA_PREFIX}${JSON.stringify(sorted)} -->`,
-    '',
-    '_Written by `bench/ingest.ts`; a run replaces the row of its own configuration and keeps the others. With `--repeat`, the',
-    'row (latencies and CPU included) is the run with the median captures/s._',
-    '',
-    '| media per capture | connections | devices | in flight | captures | captures/s | captures/s of every run | p50 ms | p95 ms | p99 ms | date | machine | command |',
-    '| --- | --: | --: | --: | --: | --: | --- | --: | --: | --: | --- | --- | --- |',
-    ...results,
-    '',
-    'The same measured windows: media throughput, SQL statements the gateway sent per capture (BEGIN and COMMIT',
-    'included), and CPU in cores busy on average (2.00 would be the whole machine, read from `/proc`); "gateway loop',
-    'busy" is the event-loop utilisation of the gateway process, "other" is everything else on the machine:',
-    '',
-    '| media per capture | connections | in flight | MB/s | SQL per capture | gateway | gateway loop busy | load generator | postgres | mosquitto | redis | other | machine |',
-    '| --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |',
-    ...cpu,
-    '',
-    END_MARKER,
-  ].join('\n');
-}
-
-async function updateReadme(rows: ResultRow[]): Promise<void> {
-  let text: string;
-  try {
-    text = await readFile(README, 'utf8');
-  } catch {
-    text = `# Benchmarks\n\n## Results\n\n${START_MARKER}\n${END_MARKER}\n`;
-  }
-  if (!text.includes(START_MARKER) || text.indexOf(END_MARKER) < text.indexOf(START_MARKER)) {
-    text = `${text.trimEnd()}\n\n## Results\n\n${START_MARKER}\n${END_MARKER}\n`;
-  }
-  const start = text.indexOf(START_MARKER);
-  const end = text.indexOf(END_MARKER, start);
-  const block = text.slice(start, end);
-  const dataAt = block.indexOf(DATA_PREFIX);
-  let previous: ResultRow[] = [];
-  if (dataAt >= 0) {
-    try {
-      const parsed = JSON.parse(block.slice(dataAt + DATA_PREFIX.length, block.indexOf(' -->', dataAt))) as Partial<ResultRow>[];
-      previous = parsed.map((row) => ({ ...row, runs: row.runs ?? [row.capturesPerSecond ?? Number.NaN] }) as ResultRow);
-    } catch {
-      previous = [];
-    }
-  }
-  const merged = new Map(previous.map((row) => [rowKey(row), row]));
-  for (const row of rows) merged.set(rowKey(row), row);
-  const updated = text.slice(0, start) + resultsBlock([...merged.values()]) + text.slice(end + END_MARKER.length);
-  const options = (await prettier.resolveConfig(README)) ?? {};
-  await writeFile(README, await prettier.format(updated, { ...options, filepath: README }));
 }
 
 /* ------------------------------------------------------------------ main */
