@@ -42,6 +42,7 @@ describe('gateway resilience against the real broker', () => {
   let mediaDir: Awaited<ReturnType<typeof createTempDir>>;
   let device: MqttClient;
   let camera: TestDevice;
+  const spawned: ChildProcess[] = [];
 
   beforeAll(async () => {
     database = await createTestDatabase('resilience');
@@ -52,6 +53,8 @@ describe('gateway resilience against the real broker', () => {
   });
 
   afterAll(async () => {
+    // A test that failed or timed out midway must not leave a gateway process running.
+    for (const child of spawned) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await device?.endAsync();
     await redis?.cleanup();
     await database?.drop();
@@ -83,6 +86,7 @@ describe('gateway resilience against the real broker', () => {
     };
     const startGateway = async (): Promise<ChildProcess> => {
       const child = spawn(process.execPath, ['--import', 'tsx', 'ingest/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      spawned.push(child);
       let output = '';
       child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
       child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
