@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { FilesystemMediaStore, sha256Hex } from '../core/media-store.js';
-import { topics, type Acknowledgement } from '../core/protocol.js';
+import { topics, type Acknowledgement, type Manifest } from '../core/protocol.js';
 import { buildManifest, chunkMedia, publishCapture, signManifest, type MediaFile } from '../device-simulator/device-protocol.js';
 import { auditLog, captures, devices, mediaChunks, mediaDerivatives } from '../db/schema.js';
 import { enrolTestDevice, testJpeg, testMedia, type TestDevice } from '../test/support/devices.js';
@@ -58,17 +58,21 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
     await mediaDir?.remove();
   });
 
-  async function send(
-    options: {
-      deviceId?: string;
-      signWith?: TestDevice['privateKey'];
-      capturedAt?: Date;
-      clockOffsetMs?: number;
-      violationType?: string;
-      media?: MediaFile[];
-      tamper?: (media: MediaFile[]) => MediaFile[];
-    } = {},
-  ) {
+  interface DraftOptions {
+    deviceId?: string;
+    signWith?: TestDevice['privateKey'];
+    capturedAt?: Date;
+    clockOffsetMs?: number;
+    violationType?: string;
+    media?: MediaFile[];
+    /** Changes the manifest before it is signed, e.g. to misstate a size. */
+    editManifest?: (manifest: Manifest) => void;
+    /** Changes the media after signing, as an attacker on the wire would. */
+    tamper?: (media: MediaFile[]) => MediaFile[];
+  }
+
+  /** A capture signed as a device would sign it, not yet published. */
+  async function sign(options: DraftOptions = {}) {
     const capturedAt = options.capturedAt ?? new Date();
     const media = options.media ?? (await testMedia(capturedAt));
     const manifest = buildManifest({
@@ -80,7 +84,12 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
       readings: { speedKmh: 92, limitKmh: 60 },
       media,
     });
-    const signed = signManifest(manifest, options.signWith ?? camera.privateKey, options.tamper ? options.tamper(media) : media);
+    options.editManifest?.(manifest);
+    return signManifest(manifest, options.signWith ?? camera.privateKey, options.tamper ? options.tamper(media) : media);
+  }
+
+  async function send(options: DraftOptions = {}) {
+    const signed = await sign(options);
     await publishCapture(device, topicRoot, signed);
     return signed;
   }
@@ -181,20 +190,9 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
   });
 
   it('quarantines a capture whose media never arrives, once the completeness window passes', async () => {
-    const capturedAt = new Date();
-    const media = await testMedia(capturedAt);
-    const manifest = buildManifest({
-      deviceId: camera.id,
-      capturedAt,
-      clockOffsetMs: 0,
-      location: { latitude: 22.5, longitude: 114.05 },
-      violationType: 'speeding',
-      readings: {},
-      media,
-    });
-    const signed = signManifest(manifest, camera.privateKey, media);
+    const signed = await sign();
     await device.publishAsync(topics.capture(topicRoot, camera.id), signed.envelope, { qos: 1 });
-    const row = await waitFor('the incomplete capture', captureByDeviceId(manifest.captureId));
+    const row = await waitFor('the incomplete capture', captureByDeviceId(signed.manifest.captureId));
     expect(row.state).toBe('quarantined');
     expect(row.quarantineReasons?.map((reason) => reason.code)).toEqual(['media_incomplete']);
   });
@@ -299,16 +297,8 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
       { name: 'frame-1.jpg', contentType: 'image/jpeg', capturedAt, bytes: await testJpeg() },
       { name: 'clip.mp4', contentType: 'video/mp4', capturedAt, bytes: video },
     ];
-    const manifest = buildManifest({
-      deviceId: camera.id,
-      capturedAt,
-      clockOffsetMs: 0,
-      location: { latitude: 22.5, longitude: 114.05 },
-      violationType: 'speeding',
-      readings: {},
-      media,
-    });
-    const signed = signManifest(manifest, camera.privateKey, media);
+    const signed = await sign({ capturedAt, media });
+    const { manifest } = signed;
     const chunkMessages = media.flatMap((file, fileIndex) => {
       const chunks = chunkMedia(file.bytes);
       return chunks.map((chunk, index) => ({
@@ -327,7 +317,6 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
   });
 
   it('quarantines with the remaining reason codes: schema, device standing, mismatch, size and replay', async () => {
-    const capturedAt = new Date();
     const badSchema = Buffer.from(
       JSON.stringify({ manifest: Buffer.from('{"protocol":"verity/9"}').toString('base64'), signature: 'AAAA' }),
     );
@@ -340,18 +329,13 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
     const fromDisabled = await send({ deviceId: disabled.id, signWith: disabled.privateKey });
     const fromRevoked = await send({ deviceId: revoked.id, signWith: revoked.privateKey });
 
-    const media = await testMedia(capturedAt);
-    const wrongSize = buildManifest({
-      deviceId: camera.id,
-      capturedAt,
-      clockOffsetMs: 0,
-      location: { latitude: 22.5, longitude: 114.05 },
-      violationType: 'speeding',
-      readings: {},
-      media,
-    });
-    wrongSize.media[1]!.sizeBytes += 1;
-    await publishCapture(device, topicRoot, signManifest(wrongSize, camera.privateKey, media));
+    const wrongSize = (
+      await send({
+        editManifest: (manifest) => {
+          manifest.media[1]!.sizeBytes += 1;
+        },
+      })
+    ).manifest;
 
     const mismatched = await send();
     await waitFor('the first copy', captureByDeviceId(mismatched.manifest.captureId));
