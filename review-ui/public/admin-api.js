@@ -24,3 +24,17 @@ export function adminApi(onRefused) {
   const post = (path, body) => api(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return { api, post };
 }
+
+/** Wires a page's token form and "forget token" button; `showForm` puts the form in front of the page. */
+export function wireTokenForm({ form, input, forgetButton, showForm, load }) {
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+    input.value = '';
+    void load();
+  });
+  forgetButton.addEventListener('click', () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    showForm();
+  });
+}

@@ -1,6 +1,6 @@
 // The operator's device registry: fleet standing, certificates about to lapse, and status changes.
 import { element, formatDate, words } from './dom.js';
-import { TOKEN_KEY, TokenRefused, adminApi } from './admin-api.js';
+import { TOKEN_KEY, TokenRefused, adminApi, wireTokenForm } from './admin-api.js';
 
 // sessionStorage, not localStorage: the token should not outlive the tab it was typed into.
 const EXPIRY_DAYS = 30;
@@ -171,17 +171,7 @@ actionForm.addEventListener('submit', async (event) => {
 
 document.getElementById('action-cancel').addEventListener('click', () => dialog.close());
 
-tokenForm.addEventListener('submit', (event) => {
-  event.preventDefault();
-  sessionStorage.setItem(TOKEN_KEY, tokenInput.value.trim());
-  tokenInput.value = '';
-  void load();
-});
-
-forgetButton.addEventListener('click', () => {
-  sessionStorage.removeItem(TOKEN_KEY);
-  showTokenForm();
-});
+wireTokenForm({ form: tokenForm, input: tokenInput, forgetButton, showForm: showTokenForm, load });
 
 if (sessionStorage.getItem(TOKEN_KEY)) void load();
 else showTokenForm();

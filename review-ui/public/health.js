@@ -1,6 +1,6 @@
 // Device health: what is down now, one device's last 48 hours, and the operator's window actions.
 import { element, words } from './dom.js';
-import { TOKEN_KEY, TokenRefused, adminApi } from './admin-api.js';
+import { TOKEN_KEY, TokenRefused, adminApi, wireTokenForm } from './admin-api.js';
 
 // Same key as the registry page, so one token opens both for the life of the tab.
 const OPERATOR_KEY = 'verity.operatorName';
@@ -517,17 +517,7 @@ recordForm.addEventListener('submit', async (event) => {
 deviceSelect.addEventListener('change', () => void loadTimeline(deviceSelect.value));
 refreshButton.addEventListener('click', () => void load());
 
-tokenForm.addEventListener('submit', (event) => {
-  event.preventDefault();
-  sessionStorage.setItem(TOKEN_KEY, tokenInput.value.trim());
-  tokenInput.value = '';
-  void load();
-});
-
-forgetButton.addEventListener('click', () => {
-  sessionStorage.removeItem(TOKEN_KEY);
-  showTokenForm();
-});
+wireTokenForm({ form: tokenForm, input: tokenInput, forgetButton, showForm: showTokenForm, load });
 
 new ResizeObserver(() => drawTimeline()).observe(timelineFigure);
 
