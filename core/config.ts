@@ -55,6 +55,17 @@ const environmentSchema = z.object({
   INGEST_CONNECTIONS: positiveInt.max(64).default(4),
   COMPLETENESS_TIMEOUT_MS: positiveInt.default(60_000),
   CAPTURE_MAX_AGE_HOURS: positiveInt.default(120),
+  SIGNING_KEY_FILE: optionalText,
+  AUDIT_SIGN_INTERVAL_MS: positiveInt.default(600_000),
+  SESSION_TTL_HOURS: positiveInt.max(168).default(12),
+  REVIEW_CLAIM_LEASE_SECONDS: positiveInt.max(3600).default(300),
+  REVIEW_DEADLINE_DAYS: positiveInt.default(5),
+  REVIEW_TWO_PERSON_VIOLATIONS: z
+    .string()
+    .regex(/^[a-z0-9_,\s]*$/, 'a comma-separated list of snake_case violation types')
+    .default('red_light'),
+  REVIEW_TWO_PERSON_SPEED_EXCESS_PERCENT: z.coerce.number().min(0).default(50),
+  INCIDENT_WINDOW_MINUTES: positiveInt.default(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -84,6 +95,16 @@ export interface Config {
   workers: { concurrency: number; healthScanEveryMs: number };
   ingest: { connections: number; completenessTimeoutMs: number; maxCaptureAgeMs: number };
   log: { level: string };
+  signing: { keyFile: string; auditSignEveryMs: number };
+  sessions: { ttlMs: number };
+  review: {
+    claimLeaseMs: number;
+    deadlineDays: number;
+    twoPersonViolationTypes: string[];
+    /** Speed over the limit, in percent, from which an approval needs a second person. */
+    twoPersonSpeedExcessPercent: number;
+    incidentWindowMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -149,6 +170,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxCaptureAgeMs: e.CAPTURE_MAX_AGE_HOURS * 3600 * 1000,
     },
     log: { level: e.LOG_LEVEL },
+    signing: {
+      keyFile: path.resolve(e.SIGNING_KEY_FILE ?? path.join(dataDir, 'keys', 'server-signing.pem')),
+      auditSignEveryMs: e.AUDIT_SIGN_INTERVAL_MS,
+    },
+    sessions: { ttlMs: e.SESSION_TTL_HOURS * 3600 * 1000 },
+    review: {
+      claimLeaseMs: e.REVIEW_CLAIM_LEASE_SECONDS * 1000,
+      deadlineDays: e.REVIEW_DEADLINE_DAYS,
+      twoPersonViolationTypes: e.REVIEW_TWO_PERSON_VIOLATIONS.split(',')
+        .map((type) => type.trim())
+        .filter((type) => type !== ''),
+      twoPersonSpeedExcessPercent: e.REVIEW_TWO_PERSON_SPEED_EXCESS_PERCENT,
+      incidentWindowMs: e.INCIDENT_WINDOW_MINUTES * 60 * 1000,
+    },
   };
 }
 

@@ -1,9 +1,20 @@
 import { coveringWindows, type MalfunctionWindow } from './fault-window.js';
 
-export type CaptureState = 'received' | 'verified' | 'quarantined' | 'screened' | 'excluded' | 'awaiting_review' | 'approved' | 'rejected';
+export type CaptureState =
+  | 'received'
+  | 'verified'
+  | 'quarantined'
+  | 'screened'
+  | 'excluded'
+  | 'awaiting_review'
+  | 'awaiting_second_review'
+  | 'escalated'
+  | 'approved'
+  | 'rejected';
 
 /** States a malfunction window can still pull a capture out of: not yet used in a decision. */
-const EXCLUDABLE: ReadonlySet<CaptureState> = new Set(['verified', 'screened', 'awaiting_review', 'approved']);
+export const EXCLUDABLE_STATES: readonly CaptureState[] = ['verified', 'screened', 'awaiting_review', 'awaiting_second_review', 'escalated', 'approved'];
+const EXCLUDABLE: ReadonlySet<CaptureState> = new Set(EXCLUDABLE_STATES);
 
 export type ScreeningOutcome =
   | { change: 'none' }

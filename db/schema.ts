@@ -1,7 +1,10 @@
 import { sql } from 'drizzle-orm';
 import { WINDOW_SOURCES } from '../core/fault-window.js';
+import { DECIDING_ROLES } from '../core/roles.js';
 import {
+  type AnyPgColumn,
   bigint,
+  boolean,
   bigserial,
   check,
   customType,
@@ -36,6 +39,8 @@ export const captureState = pgEnum('capture_state', [
   'awaiting_review',
   'approved',
   'rejected',
+  'awaiting_second_review',
+  'escalated',
 ]);
 
 const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
@@ -130,6 +135,10 @@ export const captures = pgTable(
     rawMessage: bytea('raw_message').notNull(),
     /** The malfunction windows that excluded this capture (law L4); set exactly when excluded. */
     exclusionWindowIds: jsonb('exclusion_window_ids').$type<string[]>(),
+    /** Bumped each time screening re-admits the capture, so an earlier round's decisions never count again. */
+    reviewRound: integer('review_round').notNull().default(0),
+    /** The one act this approved capture belongs to (law L10); cleared if the capture leaves 'approved'. */
+    incidentId: uuid('incident_id').references((): AnyPgColumn => incidents.id),
   },
   (table) => [
     uniqueIndex('captures_message_sha256_key').on(table.messageSha256),
@@ -145,6 +154,8 @@ export const captures = pgTable(
       'exclusion_names_its_windows',
       sql`(${table.state} = 'excluded') = (${table.exclusionWindowIds} IS NOT NULL AND jsonb_array_length(${table.exclusionWindowIds}) > 0)`,
     ),
+    check('incident_holds_approved_captures', sql`${table.incidentId} IS NULL OR ${table.state} = 'approved'`),
+    index('captures_state_captured_idx').on(table.state, table.capturedAt),
     check(
       'accepted_capture_is_complete',
       sql`${table.state} = 'quarantined' OR (${table.deviceId} IS NOT NULL AND ${table.deviceCaptureId} IS NOT NULL AND ${table.capturedAt} IS NOT NULL AND ${table.manifest} IS NOT NULL)`,
@@ -333,4 +344,167 @@ export const mediaQuality = pgTable('media_quality', {
   probe: jsonb('probe'),
   flags: jsonb('flags').$type<string[]>().notNull().default([]),
   measuredAt: moment('measured_at').notNull().defaultNow(),
+});
+
+/**
+ * People who log in (laws L7, L9). A deciding role needs an enforcement certificate on record;
+ * whether it is still valid is checked at the moment of each decision.
+ */
+export const people = pgTable(
+  'people',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    username: text('username').notNull().unique(),
+    displayName: text('display_name').notNull(),
+    passwordHash: text('password_hash').notNull(),
+    roles: jsonb('roles').$type<string[]>().notNull(),
+    certificateNumber: text('certificate_number'),
+    certificateExpiresAt: moment('certificate_expires_at'),
+    createdAt: moment('created_at').notNull().defaultNow(),
+    disabledAt: moment('disabled_at'),
+  },
+  (table) => [
+    check('person_certificate_complete', sql`(${table.certificateNumber} IS NULL) = (${table.certificateExpiresAt} IS NULL)`),
+    check(
+      'deciding_role_needs_certificate',
+      sql`${table.certificateNumber} IS NOT NULL OR NOT (${table.roles} ?| array[${sql.raw(DECIDING_ROLES.map((role) => `'${role}'`).join(', '))}])`,
+    ),
+  ],
+);
+
+/** Server-side sessions: the cookie holds a random token, the table only its SHA-256. */
+export const sessions = pgTable(
+  'sessions',
+  {
+    tokenSha256: text('token_sha256').primaryKey(),
+    personId: uuid('person_id')
+      .notNull()
+      .references(() => people.id),
+    createdAt: moment('created_at').notNull().defaultNow(),
+    expiresAt: moment('expires_at').notNull(),
+    endedAt: moment('ended_at'),
+  },
+  (table) => [index('sessions_person_idx').on(table.personId)],
+);
+
+/** Which devices a person administers: they may not review those devices' captures (law L9). */
+export const deviceAdministrators = pgTable(
+  'device_administrators',
+  {
+    personId: uuid('person_id')
+      .notNull()
+      .references(() => people.id),
+    deviceId: text('device_id')
+      .notNull()
+      .references(() => devices.id),
+  },
+  (table) => [primaryKey({ columns: [table.personId, table.deviceId] })],
+);
+
+/** One reviewer holds a capture at a time; a lapsed lease may be taken over. */
+export const reviewClaims = pgTable(
+  'review_claims',
+  {
+    captureId: uuid('capture_id')
+      .primaryKey()
+      .references(() => captures.id),
+    personId: uuid('person_id')
+      .notNull()
+      .references(() => people.id),
+    claimedAt: moment('claimed_at').notNull(),
+    expiresAt: moment('expires_at').notNull(),
+  },
+  (table) => [index('review_claims_person_idx').on(table.personId)],
+);
+
+/** The maintained list of reasons to reject, starting from the statutory erasure cases. */
+export const rejectReasons = pgTable('reject_reasons', {
+  code: text('code').primaryKey(),
+  label: text('label').notNull(),
+  statutory: boolean('statutory').notNull().default(false),
+  retiredAt: moment('retired_at'),
+});
+
+export const reviewStep = pgEnum('review_step', ['first', 'second']);
+export const reviewOutcome = pgEnum('review_outcome', ['approved', 'rejected', 'escalated']);
+
+/**
+ * Every decision a qualified person takes, append-only (a trigger refuses changes). The unique
+ * indexes are the two-person rule in the database: one decision per step, and one person never
+ * takes two steps on the same capture in the same round.
+ */
+export const reviewDecisions = pgTable(
+  'review_decisions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    captureId: uuid('capture_id')
+      .notNull()
+      .references(() => captures.id),
+    round: integer('round').notNull(),
+    step: reviewStep('step').notNull(),
+    outcome: reviewOutcome('outcome').notNull(),
+    personId: uuid('person_id')
+      .notNull()
+      .references(() => people.id),
+    /** The certificate that qualified the person at the time, kept as it was. */
+    certificateNumber: text('certificate_number').notNull(),
+    reasonCode: text('reason_code').references(() => rejectReasons.code),
+    note: text('note'),
+    decidedAt: moment('decided_at').notNull().defaultNow(),
+  },
+  (table) => [
+    uniqueIndex('review_decisions_one_per_step')
+      .on(table.captureId, table.round, table.step)
+      .where(sql`${table.outcome} <> 'escalated'`),
+    uniqueIndex('review_decisions_one_step_per_person')
+      .on(table.captureId, table.round, table.personId)
+      .where(sql`${table.outcome} <> 'escalated'`),
+    check('rejection_has_reason', sql`(${table.outcome} = 'rejected') = (${table.reasonCode} IS NOT NULL)`),
+    check('escalation_is_explained', sql`${table.outcome} <> 'escalated' OR length(${table.note}) > 0`),
+  ],
+);
+
+/** Notes and pre-screening by anyone who may view the capture, auxiliary staff included. */
+export const captureAnnotations = pgTable(
+  'capture_annotations',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    captureId: uuid('capture_id')
+      .notNull()
+      .references(() => captures.id),
+    personId: uuid('person_id')
+      .notNull()
+      .references(() => people.id),
+    kind: text('kind').notNull(),
+    note: text('note').notNull(),
+    createdAt: moment('created_at').notNull().defaultNow(),
+  },
+  (table) => [index('capture_annotations_capture_idx').on(table.captureId)],
+);
+
+/** Approved captures of one act: same subject, violation and stretch within a window (law L10). */
+export const incidents = pgTable(
+  'incidents',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    subject: text('subject').notNull(),
+    violationType: text('violation_type').notNull(),
+    road: text('road').notNull(),
+    direction: text('direction').notNull(),
+    firstCapturedAt: moment('first_captured_at').notNull(),
+    lastCapturedAt: moment('last_captured_at').notNull(),
+    createdAt: moment('created_at').notNull().defaultNow(),
+  },
+  (table) => [index('incidents_grouping_idx').on(table.subject, table.violationType, table.road, table.direction, table.lastCapturedAt)],
+);
+
+/** Signed chain heads: a later rewrite of the whole log after one of these no longer matches it. */
+export const auditCheckpoints = pgTable('audit_checkpoints', {
+  seq: bigint('seq', { mode: 'number' })
+    .primaryKey()
+    .references(() => auditLog.seq),
+  hash: text('hash').notNull(),
+  signedAt: moment('signed_at').notNull(),
+  keyFingerprint: text('key_fingerprint').notNull(),
+  signature: text('signature').notNull(),
 });

@@ -1,11 +1,11 @@
-import { and, eq, gte, inArray, isNotNull, lte } from 'drizzle-orm';
-import { screen, type CaptureState } from '../../core/screening.js';
+import { and, eq, gte, inArray, isNotNull, lte, sql } from 'drizzle-orm';
+import { EXCLUDABLE_STATES, screen, type CaptureState } from '../../core/screening.js';
 import { appendAudit } from '../../db/audit-log.js';
 import type { Database } from '../../db/client.js';
-import { captures, malfunctionWindows, tamperingFindings } from '../../db/schema.js';
+import { captures, malfunctionWindows, reviewClaims, tamperingFindings } from '../../db/schema.js';
 
 const SCREENER = 'system:malfunction-screening';
-const SCREENABLE_STATES: CaptureState[] = ['verified', 'screened', 'awaiting_review', 'approved', 'excluded'];
+const SCREENABLE_STATES: CaptureState[] = [...EXCLUDABLE_STATES, 'excluded'];
 
 /**
  * Applies the screening rule to every capture of a device taken in [from, to]: new captures
@@ -51,10 +51,12 @@ export async function screenCaptures(
     const outcome = screen({ ...candidate, deviceId: payload.deviceId, capturedAt: candidate.capturedAt }, windows, overridden);
     if (outcome.change === 'none') continue;
     const moved = await db.transaction(async (tx) => {
+      // Leaving review drops any claim and incident membership; coming back starts a new review
+      // round, so decisions taken before the exclusion never count towards the new one.
       const next =
         outcome.change === 'exclude'
-          ? { state: 'excluded' as const, exclusionWindowIds: outcome.windowIds }
-          : { state: outcome.to, exclusionWindowIds: null };
+          ? { state: 'excluded' as const, exclusionWindowIds: outcome.windowIds, incidentId: null }
+          : { state: outcome.to, exclusionWindowIds: null, reviewRound: sql`${captures.reviewRound} + 1` };
       // Guarded by the state it was read in: a reviewer's decision in between wins, and the next pass sees it.
       const [row] = await tx
         .update(captures)
@@ -62,6 +64,7 @@ export async function screenCaptures(
         .where(and(eq(captures.id, candidate.id), eq(captures.state, outcome.from)))
         .returning({ id: captures.id });
       if (!row) return false;
+      if (outcome.change === 'exclude') await tx.delete(reviewClaims).where(eq(reviewClaims.captureId, candidate.id));
       await appendAudit(tx, {
         actor: SCREENER,
         action: outcome.change === 'exclude' ? 'capture.excluded' : 'capture.admitted_to_review',
