@@ -1,37 +1,12 @@
-import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
 import { desc, sql } from 'drizzle-orm';
+import { auditHash, GENESIS_HASH, type AuditEvent } from '../core/audit-hash.js';
 import type { Tx } from './client.js';
 import { auditLog } from './schema.js';
 
-export interface AuditEvent {
-  actor: string;
-  action: string;
-  subjectType: string;
-  subjectId: string;
-  details: Record<string, unknown>;
-}
-
-/** The first link's predecessor: 64 zeros, so every row has a previous hash to check. */
-export const GENESIS_HASH = '0'.repeat(64);
+export { auditHash, GENESIS_HASH, type AuditEvent };
 
 /** Arbitrary but fixed: serialises appends so the chain never forks. */
 const AUDIT_CHAIN_LOCK = 7_351_001;
-
-/** The bytes a row's hash covers: its predecessor and its content, as RFC 8785 canonical JSON. */
-export function auditHash(previousHash: string, recordedAt: Date, event: AuditEvent): string {
-  const body = canonicalize({
-    previousHash,
-    recordedAt: recordedAt.toISOString(),
-    actor: event.actor,
-    action: event.action,
-    subjectType: event.subjectType,
-    subjectId: event.subjectId,
-    details: event.details,
-  });
-  if (body === undefined) throw new Error('audit event cannot be serialised');
-  return createHash('sha256').update(body).digest('hex');
-}
 
 /** Appends one event inside the caller's transaction, so the log and the change commit together. */
 export async function appendAudit(tx: Tx, event: AuditEvent): Promise<void> {
