@@ -7,11 +7,13 @@ import { createLogger } from './core/logger.js';
 import { createMediaStore } from './core/media-store-factory.js';
 import { brokerCheck, databaseCheck, redisCheck } from './core/probes.js';
 import { createRedisConnection } from './core/redis.js';
+import { loadOrCreateSigningKey } from './core/signing-key.js';
 import { openDatabase } from './db/client.js';
 import { startSimulatorRole } from './device-simulator/service.js';
 import { startEmbeddedBroker } from './ingest/embedded-broker.js';
 import { ingestSettings, startIngestRole } from './ingest/service.js';
-import { buildReviewServer } from './review-ui/server.js';
+import { ensureDemoPeople } from './review-ui/demo-people.js';
+import { buildReviewServer, reviewSettings } from './review-ui/server.js';
 import { startWorkersRole } from './workers/service.js';
 
 /**
@@ -64,6 +66,8 @@ await startOrExit(log, lifecycle, async () => {
     db: database.db,
     store,
     adminToken,
+    settings: reviewSettings(config),
+    signingKey: await loadOrCreateSigningKey(config.signing.keyFile),
     checks: [databaseCheck(database), redisCheck(redis), brokerCheck(() => ingest.gateway.connected)],
   });
   lifecycle.add('review server', () => server.close());
@@ -75,10 +79,14 @@ await startOrExit(log, lifecycle, async () => {
     lifecycle.add('device simulator', () => run.stop());
   }
 
-  // A made-up token is shown once so a newcomer can open the admin pages; a configured one never is.
-  const tokenLine = config.admin.token ? '' : `Admin token for this run (for /devices.html and /health.html): ${adminToken}\n`;
+  const demoAccounts = await ensureDemoPeople(database.db, config.dataDir);
+  const accountLines = demoAccounts.length
+    ? `Demo logins (user / password / roles), kept in ${path.join(config.dataDir, 'demo-accounts.json')}:\n${demoAccounts
+        .map((account) => `  ${account.username.padEnd(10)} ${account.password}  ${account.roles.join(', ')}`)
+        .join('\n')}\n`
+    : '';
   log.info({ database: database.location, mqtt: mqttUrl, media: config.media.dir }, 'all-in-one started');
   console.log(
-    `\nVerity is running. Review page: ${reviewUrl}\nMQTT broker for devices: ${mqttUrl} (topic root ${config.mqtt.topicRoot})\nJob queue: ${redisDescription}\n${tokenLine}Press Ctrl-C to stop.\n`,
+    `\nVerity is running. Review page: ${reviewUrl}\nMQTT broker for devices: ${mqttUrl} (topic root ${config.mqtt.topicRoot})\nJob queue: ${redisDescription}\n${accountLines}Press Ctrl-C to stop.\n`,
   );
 });

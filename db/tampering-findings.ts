@@ -12,21 +12,22 @@ export type FindingOutcome<T> = { ok: true; value: T } | { ok: false; status: 40
  */
 export async function recordTamperingFinding(
   tx: Tx,
-  input: { captureId: string; windowId: string; evidence: string; recordedBy: string },
+  input: { captureId: string; windowId: string; evidence: string; recordedBy: string; certificateNumber: string | null },
 ): Promise<FindingOutcome<string>> {
   const [capture] = await tx.select().from(captures).where(eq(captures.id, input.captureId));
   if (!capture) return { ok: false, status: 404, error: `no capture ${input.captureId}` };
   if (capture.state !== 'excluded' || !capture.exclusionWindowIds?.includes(input.windowId)) {
     return { ok: false, status: 409, error: 'a tampering finding answers an exclusion: this capture is not excluded by that window' };
   }
-  const [row] = await tx.insert(tamperingFindings).values(input).returning({ id: tamperingFindings.id });
+  const { certificateNumber, ...finding } = input;
+  const [row] = await tx.insert(tamperingFindings).values(finding).returning({ id: tamperingFindings.id });
   if (!row) throw new Error('finding insert returned nothing');
   await appendAudit(tx, {
     actor: input.recordedBy,
     action: 'tampering_finding.recorded',
     subjectType: 'capture',
     subjectId: input.captureId,
-    details: { findingId: row.id, windowId: input.windowId, evidence: input.evidence },
+    details: { findingId: row.id, windowId: input.windowId, evidence: input.evidence, certificateNumber },
   });
   return { ok: true, value: row.id };
 }
@@ -36,6 +37,7 @@ export async function confirmTamperingFinding(
   tx: Tx,
   findingId: string,
   confirmedBy: string,
+  certificateNumber: string | null,
 ): Promise<FindingOutcome<{ captureId: string }>> {
   const [finding] = await tx.select().from(tamperingFindings).where(eq(tamperingFindings.id, findingId));
   if (!finding) return { ok: false, status: 404, error: `no tampering finding ${findingId}` };
@@ -64,7 +66,7 @@ export async function confirmTamperingFinding(
     action: 'tampering_finding.confirmed',
     subjectType: 'capture',
     subjectId: finding.captureId,
-    details: { findingId, windowId: finding.windowId, recordedBy: finding.recordedBy },
+    details: { findingId, windowId: finding.windowId, recordedBy: finding.recordedBy, certificateNumber },
   });
   return { ok: true, value: { captureId: finding.captureId } };
 }

@@ -8,10 +8,9 @@ import { auditLog, captures, deviceHealthEvents, outbox } from '../db/schema.js'
 import { enrolTestDevice } from '../test/support/devices.js';
 import { createTempDir, createTestDatabase } from '../test/support/isolated.js';
 import { screenCaptures } from '../workers/handlers/screen-captures.js';
-import { buildReviewServer } from './server.js';
+import { buildTestReviewServer, personLoggedIn, type LoggedIn } from '../test/support/review-server.js';
 
 const ADMIN_TOKEN = 'test-admin-token-0123456789';
-const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const MINUTE = 60_000;
 
 interface WindowBody {
@@ -26,13 +25,19 @@ describe('device health: operator windows, timelines and the fleet, over a real 
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let mediaDir: Awaited<ReturnType<typeof createTempDir>>;
   let app: FastifyInstance;
+  let ana: LoggedIn;
+  let ben: LoggedIn;
+  let headers: LoggedIn['headers'];
   /** Outbox rows already handed to the screening handler, as the dispatcher would mark them. */
   const screened = new Set<number>();
 
   beforeAll(async () => {
     database = await createTestDatabase('device_health');
     mediaDir = await createTempDir('device-health-media');
-    app = await buildReviewServer({ db: database.db, store: new FilesystemMediaStore(mediaDir.dir), adminToken: ADMIN_TOKEN, checks: [] });
+    app = await buildTestReviewServer({ db: database.db, store: new FilesystemMediaStore(mediaDir.dir), adminToken: ADMIN_TOKEN });
+    ana = await personLoggedIn(app, database.db, 'ana.ruiz', ['device_admin']);
+    ben = await personLoggedIn(app, database.db, 'ben.ode', ['device_admin']);
+    headers = ana.headers;
   });
 
   afterAll(async () => {
@@ -81,8 +86,8 @@ describe('device health: operator windows, timelines and the fleet, over a real 
     return app.inject({ method: 'POST', url: `/api/devices/${deviceId}/windows`, headers, payload: body });
   }
 
-  function post(url: string, payload: Record<string, unknown>) {
-    return app.inject({ method: 'POST', url, headers, payload });
+  function post(url: string, payload: Record<string, unknown>, by: LoggedIn = ana) {
+    return app.inject({ method: 'POST', url, headers: by.headers, payload });
   }
 
   it('excludes a capture inside an operator window and re-admits it when the window is withdrawn', async () => {
@@ -95,17 +100,16 @@ describe('device health: operator windows, timelines and the fleet, over a real 
       startsAt: new Date(now - 60 * MINUTE).toISOString(),
       endsAt: new Date(now - 10 * MINUTE).toISOString(),
       reason: 'camera misaligned after roadworks',
-      operator: 'Ana Ruiz',
     });
     expect(opened.statusCode).toBe(201);
     const window = opened.json<WindowBody>();
-    expect(window).toMatchObject({ source: 'operator', recordedBy: 'operator:Ana Ruiz' });
+    expect(window).toMatchObject({ source: 'operator', recordedBy: 'person:ana.ruiz' });
 
     await runQueuedScreening(device.id);
     expect(await stateOf(inside)).toEqual({ state: 'excluded', exclusionWindowIds: [window.id] });
     expect(await stateOf(outside)).toEqual({ state: 'awaiting_review', exclusionWindowIds: null });
 
-    const withdrawn = await post(`/api/windows/${window.id}/withdraw`, { reason: 'alignment checked on site: fine', operator: 'Ben Ode' });
+    const withdrawn = await post(`/api/windows/${window.id}/withdraw`, { reason: 'alignment checked on site: fine' }, ben);
     expect(withdrawn.statusCode).toBe(200);
     expect(withdrawn.json<WindowBody>().withdrawnAt).not.toBeNull();
     await runQueuedScreening(device.id);
@@ -117,14 +121,14 @@ describe('device health: operator windows, timelines and the fleet, over a real 
       .where(inArray(auditLog.subjectId, [device.id, inside]))
       .orderBy(asc(auditLog.seq));
     expect(trail.filter((entry) => entry.action !== 'device.enrolled' && entry.action !== 'device.certification_added')).toEqual([
-      expect.objectContaining({ actor: 'operator:Ana Ruiz', action: 'malfunction_window.opened', subjectId: device.id }),
+      expect.objectContaining({ actor: 'person:ana.ruiz', action: 'malfunction_window.opened', subjectId: device.id }),
       expect.objectContaining({
         action: 'capture.excluded',
         subjectId: inside,
         details: { from: 'awaiting_review', to: 'excluded', windowIds: [window.id] },
       }),
       expect.objectContaining({
-        actor: 'operator:Ben Ode',
+        actor: 'person:ben.ode',
         action: 'malfunction_window.withdrawn',
         details: { windowId: window.id, reason: 'alignment checked on site: fine' },
       }),
@@ -135,7 +139,7 @@ describe('device health: operator windows, timelines and the fleet, over a real 
       }),
     ]);
 
-    const again = await post(`/api/windows/${window.id}/withdraw`, { reason: 'once more', operator: 'Ben Ode' });
+    const again = await post(`/api/windows/${window.id}/withdraw`, { reason: 'once more' }, ben);
     expect(again.statusCode).toBe(409);
   });
 
@@ -147,7 +151,6 @@ describe('device health: operator windows, timelines and the fleet, over a real 
     const opened = await openWindow(device.id, {
       startsAt: new Date(now - 60 * MINUTE).toISOString(),
       reason: 'lens fogged',
-      operator: 'Ana Ruiz',
     });
     expect(opened.statusCode).toBe(201);
     const window = opened.json<WindowBody>();
@@ -155,7 +158,7 @@ describe('device health: operator windows, timelines and the fleet, over a real 
     await runQueuedScreening(device.id);
     expect((await stateOf(late))?.state).toBe('excluded');
 
-    const close = { endsAt: new Date(now - 20 * MINUTE).toISOString(), reason: 'lens cleaned', operator: 'Ana Ruiz' };
+    const close = { endsAt: new Date(now - 20 * MINUTE).toISOString(), reason: 'lens cleaned' };
     const closed = await post(`/api/windows/${window.id}/close`, close);
     expect(closed.statusCode).toBe(200);
     expect(closed.json<WindowBody>().endsAt).toBe(close.endsAt);
@@ -169,10 +172,10 @@ describe('device health: operator windows, timelines and the fleet, over a real 
     expect((await post(`/api/windows/${randomUUID()}/close`, close)).statusCode).toBe(404);
   });
 
-  it('refuses a window without a token, on an unknown device, or ending before it starts', async () => {
+  it('refuses a window without a login, on an unknown device, or ending before it starts', async () => {
     const device = await enrolTestDevice(database.db);
     const startsAt = new Date(Date.now() - 60 * MINUTE).toISOString();
-    const body = { startsAt, reason: 'camera misaligned', operator: 'Ana Ruiz' };
+    const body = { startsAt, reason: 'camera misaligned' };
     const anonymous = await app.inject({ method: 'POST', url: `/api/devices/${device.id}/windows`, payload: body });
     expect(anonymous.statusCode).toBe(401);
     expect((await app.inject({ method: 'GET', url: '/api/fleet/health' })).statusCode).toBe(401);
@@ -181,9 +184,10 @@ describe('device health: operator windows, timelines and the fleet, over a real 
     const backwards = await openWindow(device.id, { ...body, endsAt: startsAt });
     expect(backwards.statusCode).toBe(400);
     expect(backwards.body).toContain('endsAt must be after startsAt');
-    expect((await openWindow(device.id, { startsAt, reason: 'camera misaligned' })).statusCode).toBe(400);
+    // The person acting comes from the login, never from the request body.
+    expect((await openWindow(device.id, { ...body, operator: 'someone else' })).statusCode).toBe(400);
     const window = (await openWindow(device.id, body)).json<WindowBody>();
-    const closeTooEarly = await post(`/api/windows/${window.id}/close`, { endsAt: startsAt, reason: 'fixed', operator: 'Ana Ruiz' });
+    const closeTooEarly = await post(`/api/windows/${window.id}/close`, { endsAt: startsAt, reason: 'fixed' });
     expect(closeTooEarly.statusCode).toBe(400);
   });
 
@@ -201,7 +205,6 @@ describe('device health: operator windows, timelines and the fleet, over a real 
     const opened = await openWindow(windowed.id, {
       startsAt: new Date(now - 15 * MINUTE).toISOString(),
       reason: 'pole hit by a van',
-      operator: 'Ana Ruiz',
     });
     await runQueuedScreening(windowed.id);
     expect((await stateOf(excludedCapture))?.state).toBe('excluded');
@@ -253,7 +256,6 @@ describe('device health: operator windows, timelines and the fleet, over a real 
         startsAt: new Date(now - 40 * MINUTE).toISOString(),
         endsAt: new Date(now - 20 * MINUTE).toISOString(),
         reason: 'camera misaligned',
-        operator: 'Ana Ruiz',
       })
     ).json<WindowBody>();
     await runQueuedScreening(device.id);
@@ -270,12 +272,12 @@ describe('device health: operator windows, timelines and the fleet, over a real 
     expect(timeline.events).toEqual([expect.objectContaining({ kind: 'self_test', summary: 'self-test failed: IR filter stuck' })]);
     expect(timeline.heartbeats.reduce((sum, bucket) => sum + bucket.count, 0)).toBe(2);
     expect(timeline.windows).toEqual([
-      expect.objectContaining({ id: window.id, source: 'operator', recordedBy: 'operator:Ana Ruiz', excludedCaptures: 2, withdrawn: null }),
+      expect.objectContaining({ id: window.id, source: 'operator', recordedBy: 'person:ana.ruiz', excludedCaptures: 2, withdrawn: null }),
     ]);
     expect((await app.inject({ method: 'GET', url: '/api/devices/NO-SUCH-DEVICE/health', headers })).statusCode).toBe(404);
   });
 
-  it('describes the health routes in the OpenAPI document, with the operator named in each change', async () => {
+  it('describes the health routes in the OpenAPI document, each change made by the person logged in', async () => {
     const document = (await app.inject({ method: 'GET', url: '/api/openapi.json' })).json<{
       paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { required?: string[] } }> } }>>;
     }>();
@@ -289,6 +291,6 @@ describe('device health: operator windows, timelines and the fleet, over a real 
       ]),
     );
     const body = document.paths['/api/devices/{deviceId}/windows']?.post?.requestBody?.content['application/json']?.schema;
-    expect(body?.required).toEqual(expect.arrayContaining(['startsAt', 'reason', 'operator']));
+    expect(body?.required).toEqual(['startsAt', 'reason']);
   });
 });

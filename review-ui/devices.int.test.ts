@@ -8,7 +8,7 @@ import { FilesystemMediaStore } from '../core/media-store.js';
 import { auditLog, deviceKeys, devices } from '../db/schema.js';
 import { DeviceDirectory } from '../ingest/device-directory.js';
 import { createTempDir, createTestDatabase, uniqueName } from '../test/support/isolated.js';
-import { buildReviewServer } from './server.js';
+import { buildTestReviewServer } from '../test/support/review-server.js';
 
 const ADMIN_TOKEN = 'test-admin-token-0123456789';
 const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -46,11 +46,10 @@ describe('device registry and public device list over a real Postgres', () => {
   beforeAll(async () => {
     database = await createTestDatabase('devices');
     mediaDir = await createTempDir('devices-media');
-    app = await buildReviewServer({
+    app = await buildTestReviewServer({
       db: database.db,
       store: new FilesystemMediaStore(mediaDir.dir),
       adminToken: ADMIN_TOKEN,
-      checks: [],
     });
   });
 

@@ -2,7 +2,8 @@ import { listeningPort, publicUrl, startOrExit } from '../core/lifecycle.js';
 import { createMediaStore } from '../core/media-store-factory.js';
 import { databaseCheck } from '../core/probes.js';
 import { beginRoleProcess, openRoleDatabase } from '../core/role-process.js';
-import { buildReviewServer } from './server.js';
+import { loadOrCreateSigningKey } from '../core/signing-key.js';
+import { buildReviewServer, reviewSettings } from './server.js';
 
 const role = beginRoleProcess();
 const { config, log, lifecycle } = role;
@@ -13,6 +14,8 @@ await startOrExit(log, lifecycle, async () => {
     db: database.db,
     store: createMediaStore(config),
     adminToken: config.admin.token,
+    settings: reviewSettings(config),
+    signingKey: await loadOrCreateSigningKey(config.signing.keyFile),
     checks: [databaseCheck(database)],
     logger: log.child({ role: 'review-ui' }),
   });

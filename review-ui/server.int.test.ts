@@ -6,7 +6,8 @@ import { FilesystemMediaStore } from '../core/media-store.js';
 import { databaseCheck, redisCheck } from '../core/probes.js';
 import { createTempDir, createTestDatabase } from '../test/support/isolated.js';
 import { captures, mediaChunks, outbox } from '../db/schema.js';
-import { API_VERSION, buildReviewServer } from './server.js';
+import { buildTestReviewServer, personLoggedIn } from '../test/support/review-server.js';
+import { API_VERSION } from './server.js';
 
 const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
@@ -45,7 +46,7 @@ describe('review server over a real Postgres', () => {
   });
 
   async function build(checks = [databaseCheck(database)]) {
-    app = await buildReviewServer({ db: database.db, store: new FilesystemMediaStore(mediaDir.dir), adminToken: ADMIN_TOKEN, checks });
+    app = await buildTestReviewServer({ db: database.db, store: new FilesystemMediaStore(mediaDir.dir), adminToken: ADMIN_TOKEN, checks });
     return app;
   }
 
@@ -114,13 +115,18 @@ describe('review server over a real Postgres', () => {
     expect(noDevice.statusCode).toBe(404);
   });
 
-  it('lists captures with a count for every state, and rejects a bad filter', async () => {
+  it('lists captures with a count for every state to people allowed to, and rejects a bad filter', async () => {
     const server = await build();
-    const response = await server.inject({ method: 'GET', url: '/api/captures?limit=10' });
+    const reviewer = await personLoggedIn(server, database.db, 'list.reviewer', ['reviewer']);
+    const analyst = await personLoggedIn(server, database.db, 'list.analyst', ['analyst']);
+    expect((await server.inject({ method: 'GET', url: '/api/captures?limit=10' })).statusCode).toBe(401);
+    // Analysts see aggregates only, never single captures (law L7).
+    expect((await server.inject({ method: 'GET', url: '/api/captures?limit=10', headers: analyst.headers })).statusCode).toBe(403);
+    const response = await server.inject({ method: 'GET', url: '/api/captures?limit=10', headers: reviewer.headers });
     expect(response.statusCode).toBe(200);
     const body = response.json<{ captures: unknown[]; counts: Record<string, number> }>();
     expect(Object.keys(body.counts)).toContain('quarantined');
-    const bad = await server.inject({ method: 'GET', url: '/api/captures?state=lost' });
+    const bad = await server.inject({ method: 'GET', url: '/api/captures?state=lost', headers: reviewer.headers });
     expect(bad.statusCode).toBe(400);
   });
 
@@ -136,8 +142,15 @@ describe('review server over a real Postgres', () => {
 
   it('serves only thumbnails by hash, not originals', async () => {
     const server = await build();
-    const response = await server.inject({ method: 'GET', url: `/api/thumbnails/${'a'.repeat(64)}` });
-    expect(response.statusCode).toBe(404);
+    const response = await server.inject({
+      method: 'GET',
+      url: `/api/thumbnails/${'a'.repeat(64)}`,
+      headers: { authorization: 'Bearer nope' },
+    });
+    expect(response.statusCode).toBe(401);
+    const reviewer = await personLoggedIn(server, database.db, 'thumb.reviewer', ['reviewer']);
+    const unknown = await server.inject({ method: 'GET', url: `/api/thumbnails/${'a'.repeat(64)}`, headers: reviewer.headers });
+    expect(unknown.statusCode).toBe(404);
   });
 
   it('reconciles every capture message: accepted + quarantined + in flight', async () => {
@@ -158,7 +171,9 @@ describe('review server over a real Postgres', () => {
       .insert(mediaChunks)
       .values({ sha256: 'f'.repeat(64), chunkIndex: 0, chunkCount: 2, deviceId: 'RECON-1', data: Buffer.from('chunk') });
     await database.db.insert(outbox).values({ queue: 'media', jobName: 'derive-thumbnails', jobId: 'j1', payload: {} });
-    const response = await (await build()).inject({ method: 'GET', url: '/api/ingest/reconciliation' });
+    const response = await (
+      await build()
+    ).inject({ method: 'GET', url: '/api/ingest/reconciliation', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     expect(response.json()).toEqual({ received: 4, accepted: 2, quarantined: 1, inFlight: 1, stagedChunks: 1, jobsAwaitingQueue: 1 });
   });
 

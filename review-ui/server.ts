@@ -7,23 +7,40 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fast
 import { registerHealthRoute, type HealthCheck } from '../core/health.js';
 import type { MediaStore } from '../core/media-store.js';
 import type { Db } from '../db/client.js';
+import type { Config } from '../core/config.js';
+import type { ServerSigningKey } from '../core/signing-key.js';
+import { installAuthentication } from './auth.js';
+import { peopleRoutes } from './routes/people.js';
+import { sessionRoutes } from './routes/session.js';
 import { captureRoutes } from './routes/captures.js';
 import { deviceHealthRoutes } from './routes/device-health.js';
 import { deviceRoutes } from './routes/devices.js';
 import { publicDeviceRoutes } from './routes/public-devices.js';
 import { tamperingRoutes } from './routes/tampering.js';
 
+export interface ReviewSettings {
+  sessionTtlMs: number;
+  review: Config['review'];
+}
+
+export function reviewSettings(config: Config): ReviewSettings {
+  return { sessionTtlMs: config.sessions.ttlMs, review: config.review };
+}
+
 export interface ReviewServerDeps {
   db: Db;
   store: MediaStore;
   checks: readonly HealthCheck[];
   adminToken: string | undefined;
+  settings: ReviewSettings;
+  /** Signs exported evidence packages. */
+  signingKey: ServerSigningKey;
   /** Request logging; none when absent. */
   logger?: FastifyBaseLogger;
 }
 
 /** Bumped with every incompatible change to a route; docs/api.md keeps the history. */
-export const API_VERSION = '1.0.0';
+export const API_VERSION = '2.0.0';
 
 const publicDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
 
@@ -39,6 +56,9 @@ export async function buildReviewServer(deps: ReviewServerDeps): Promise<Fastify
   });
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   registerHealthRoute(app, 'review-ui', deps.checks);
+  await installAuthentication(app, deps);
+  await sessionRoutes(app, { db: deps.db, sessionTtlMs: deps.settings.sessionTtlMs });
+  peopleRoutes(app, deps);
   captureRoutes(app, deps);
   deviceRoutes(app, deps);
   deviceHealthRoutes(app, deps);

@@ -8,20 +8,29 @@ import { captures, tamperingFindings } from '../db/schema.js';
 import { enrolTestDevice } from '../test/support/devices.js';
 import { createTempDir, createTestDatabase } from '../test/support/isolated.js';
 import { runQueuedScreenings } from '../test/support/screening.js';
-import { buildReviewServer } from './server.js';
+import { buildTestReviewServer, personLoggedIn, type LoggedIn } from '../test/support/review-server.js';
 
 const ADMIN_TOKEN = 'tampering-test-token-0123';
-const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
-describe('tampering override: two different people, then back to review', () => {
+describe('tampering override: two different qualified people, then back to review', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let mediaDir: Awaited<ReturnType<typeof createTempDir>>;
   let app: FastifyInstance;
+  let officerLi: LoggedIn;
+  let officerWang: LoggedIn;
+  let lapsedOfficer: LoggedIn;
+  let assistant: LoggedIn;
 
   beforeAll(async () => {
     database = await createTestDatabase('tampering');
     mediaDir = await createTempDir('tampering-media');
-    app = await buildReviewServer({ db: database.db, store: new FilesystemMediaStore(mediaDir.dir), adminToken: ADMIN_TOKEN, checks: [] });
+    app = await buildTestReviewServer({ db: database.db, store: new FilesystemMediaStore(mediaDir.dir), adminToken: ADMIN_TOKEN });
+    officerLi = await personLoggedIn(app, database.db, 'officer.li', ['reviewer']);
+    officerWang = await personLoggedIn(app, database.db, 'officer.wang', ['legal_reviewer']);
+    lapsedOfficer = await personLoggedIn(app, database.db, 'officer.lapsed', ['reviewer'], {
+      certificateExpiresAt: new Date(Date.now() - 86_400_000).toISOString(),
+    });
+    assistant = await personLoggedIn(app, database.db, 'assistant', ['auxiliary']);
   });
 
   afterAll(async () => {
@@ -30,7 +39,7 @@ describe('tampering override: two different people, then back to review', () => 
     await mediaDir?.remove();
   });
 
-  it('needs a second, different reviewer before an excluded capture returns to review', async () => {
+  it('needs a second, different certified reviewer before an excluded capture returns to review', async () => {
     const camera = await enrolTestDevice(database.db);
     const capturedAt = new Date(Date.now() - 30 * 60_000);
     const [capture] = await database.db
@@ -60,29 +69,38 @@ describe('tampering override: two different people, then back to review', () => 
     const recorded = await app.inject({
       method: 'POST',
       url: `/api/captures/${capture!.id}/tampering-findings`,
-      headers,
-      payload: { windowId: window.id, evidence: 'CCTV shows the driver taping over the radar housing at 10:02', reviewer: 'Officer Li' },
+      headers: officerLi.headers,
+      payload: { windowId: window.id, evidence: 'CCTV shows the driver taping over the radar housing at 10:02' },
     });
     expect(recorded.statusCode).toBe(201);
     const findingId = recorded.json<{ id: string }>().id;
 
-    const sameReviewer = await app.inject({
-      method: 'POST',
-      url: `/api/tampering-findings/${findingId}/confirm`,
-      headers,
-      payload: { reviewer: 'Officer Li' },
-    });
+    const confirmBy = (who: LoggedIn) =>
+      app.inject({ method: 'POST', url: `/api/tampering-findings/${findingId}/confirm`, headers: who.headers });
+    const sameReviewer = await confirmBy(officerLi);
     expect(sameReviewer.statusCode).toBe(409);
+    // Not qualified: an expired enforcement certificate, or a role that may never decide (law L9).
+    const lapsed = await confirmBy(lapsedOfficer);
+    expect(lapsed.statusCode).toBe(403);
+    expect(lapsed.json<{ error: string }>().error).toMatch(/certificate .* expired/);
+    expect((await confirmBy(assistant)).statusCode).toBe(403);
+    // The admin token is a machine credential for provisioning; it never decides on evidence.
+    expect(
+      (
+        await app.inject({
+          method: 'POST',
+          url: `/api/tampering-findings/${findingId}/confirm`,
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        })
+      ).statusCode,
+    ).toBe(403);
     await runQueuedScreenings(database);
     expect((await database.db.select().from(captures).where(eq(captures.id, capture!.id)))[0]?.state).toBe('excluded');
 
-    const confirmed = await app.inject({
-      method: 'POST',
-      url: `/api/tampering-findings/${findingId}/confirm`,
-      headers,
-      payload: { reviewer: 'Officer Wang' },
-    });
+    const confirmed = await confirmBy(officerWang);
     expect(confirmed.statusCode).toBe(200);
+    const [stored] = await database.db.select().from(tamperingFindings).where(eq(tamperingFindings.id, findingId));
+    expect(stored).toMatchObject({ recordedBy: 'person:officer.li', confirmedBy: 'person:officer.wang' });
     await runQueuedScreenings(database);
     expect((await database.db.select().from(captures).where(eq(captures.id, capture!.id)))[0]?.state).toBe('awaiting_review');
   });
@@ -97,19 +115,22 @@ describe('tampering override: two different people, then back to review', () => 
     ).rejects.toThrow();
   });
 
-  it('refuses a finding for a capture the window did not exclude, and without the token', async () => {
+  it('refuses a finding for a capture the window did not exclude, without a login, and without the CSRF token', async () => {
     const stray = await app.inject({
       method: 'POST',
       url: `/api/captures/${randomUUID()}/tampering-findings`,
-      headers,
-      payload: { windowId: randomUUID(), evidence: 'nothing to see here at all', reviewer: 'Officer Li' },
+      headers: officerLi.headers,
+      payload: { windowId: randomUUID(), evidence: 'nothing to see here at all' },
     });
     expect(stray.statusCode).toBe(404);
-    const anonymous = await app.inject({
+    const anonymous = await app.inject({ method: 'POST', url: `/api/tampering-findings/${randomUUID()}/confirm` });
+    expect(anonymous.statusCode).toBe(401);
+    const forged = await app.inject({
       method: 'POST',
       url: `/api/tampering-findings/${randomUUID()}/confirm`,
-      payload: { reviewer: 'Officer Li' },
+      headers: { cookie: officerWang.headers.cookie },
     });
-    expect(anonymous.statusCode).toBe(401);
+    expect(forged.statusCode).toBe(403);
+    expect(forged.json<{ error: string }>().error).toMatch(/CSRF/);
   });
 });

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { MediaStore } from '../../core/media-store.js';
 import type { Db } from '../../db/client.js';
 import { captures } from '../../db/schema.js';
+import { requirePermission } from '../auth.js';
 import { countByState, isThumbnail, listCaptures, reconcile } from '../services/capture-listing.js';
 
 export function captureRoutes(app: FastifyInstance, deps: { db: Db; store: MediaStore }): void {
@@ -12,6 +13,7 @@ export function captureRoutes(app: FastifyInstance, deps: { db: Db; store: Media
   routes.get(
     '/api/captures',
     {
+      onRequest: requirePermission('captures.list'),
       schema: {
         querystring: z.object({
           state: z.enum(captures.state.enumValues).optional(),
@@ -30,11 +32,12 @@ export function captureRoutes(app: FastifyInstance, deps: { db: Db; store: Media
     },
   );
 
-  routes.get('/api/ingest/reconciliation', async () => reconcile(deps.db));
+  routes.get('/api/ingest/reconciliation', { onRequest: requirePermission('captures.list', 'audit.read') }, async () => reconcile(deps.db));
 
   routes.get(
     '/api/thumbnails/:sha256',
-    { schema: { params: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/) }) } },
+    // Thumbnails show plates too: only people who may view evidence get them (law L7).
+    { onRequest: requirePermission('evidence.view'), schema: { params: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/) }) } },
     async (request, reply) => {
       const { sha256 } = request.params;
       if (!(await isThumbnail(deps.db, sha256))) return reply.code(404).send({ error: 'no such thumbnail' });

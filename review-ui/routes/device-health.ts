@@ -4,32 +4,23 @@ import { z } from 'zod';
 import { deviceIdSchema } from '../../core/protocol.js';
 import type { Db } from '../../db/client.js';
 import { closeOpenWindow, deviceTimeline, fleetHealth, recordOperatorWindow, withdrawKnownWindow } from '../services/device-health.js';
-import { requireAdminToken } from './devices.js';
+import { principalOf, requirePermission } from '../auth.js';
 
 const moment = z.iso.datetime({ offset: true });
 /** A window changes which captures may carry a penalty, so every change says why, for the audit log. */
 const reasonSchema = z.string().trim().min(3, 'reason: at least 3 characters').max(500, 'reason: at most 500 characters');
-/**
- * Everyone shares the admin token, so the person acting names themselves and is recorded as
- * `operator:<name>`. A stopgap: once real logins exist, the identity comes from the session.
- */
-const operatorSchema = z
-  .string()
-  .trim()
-  .min(2, 'operator: at least 2 characters')
-  .max(100, 'operator: at most 100 characters')
-  .transform((name) => `operator:${name}`);
 
 const openWindowBody = z
-  .strictObject({ startsAt: moment, endsAt: moment.nullish(), reason: reasonSchema, operator: operatorSchema })
+  .strictObject({ startsAt: moment, endsAt: moment.nullish(), reason: reasonSchema })
   .refine((body) => !body.endsAt || Date.parse(body.endsAt) > Date.parse(body.startsAt), {
     message: 'endsAt must be after startsAt',
     path: ['endsAt'],
   });
 
-export function deviceHealthRoutes(app: FastifyInstance, deps: { db: Db; adminToken: string | undefined }): void {
+export function deviceHealthRoutes(app: FastifyInstance, deps: { db: Db }): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
-  const onRequest = requireAdminToken(deps.adminToken);
+  const onRequest = requirePermission('health.manage');
+  const readable = requirePermission('health.read');
   const deviceParams = z.object({ deviceId: deviceIdSchema });
   const windowParams = z.object({ windowId: z.uuid() });
 
@@ -38,12 +29,12 @@ export function deviceHealthRoutes(app: FastifyInstance, deps: { db: Db; adminTo
     { onRequest, schema: { params: deviceParams, body: openWindowBody } },
     async (request, reply) => {
       const { deviceId } = request.params;
-      const { startsAt, endsAt, reason, operator } = request.body;
+      const { startsAt, endsAt, reason } = request.body;
       const window = await recordOperatorWindow(deps.db, deviceId, {
         startsAt: new Date(startsAt),
         endsAt: endsAt ? new Date(endsAt) : null,
         reason,
-        recordedBy: operator,
+        recordedBy: principalOf(request).actor,
       });
       if (!window) return reply.code(404).send({ error: `no device ${deviceId}` });
       return reply.code(201).send(window);
@@ -54,12 +45,12 @@ export function deviceHealthRoutes(app: FastifyInstance, deps: { db: Db; adminTo
     '/api/windows/:windowId/close',
     {
       onRequest,
-      schema: { params: windowParams, body: z.strictObject({ endsAt: moment, reason: reasonSchema, operator: operatorSchema }) },
+      schema: { params: windowParams, body: z.strictObject({ endsAt: moment, reason: reasonSchema }) },
     },
     async (request, reply) => {
       const { windowId } = request.params;
-      const { endsAt, reason, operator } = request.body;
-      const result = await closeOpenWindow(deps.db, windowId, { endsAt: new Date(endsAt), by: operator, reason });
+      const { endsAt, reason } = request.body;
+      const result = await closeOpenWindow(deps.db, windowId, { endsAt: new Date(endsAt), by: principalOf(request).actor, reason });
       switch (result.outcome) {
         case 'not_found':
           return reply.code(404).send({ error: `no window ${windowId}` });
@@ -75,10 +66,10 @@ export function deviceHealthRoutes(app: FastifyInstance, deps: { db: Db; adminTo
 
   routes.post(
     '/api/windows/:windowId/withdraw',
-    { onRequest, schema: { params: windowParams, body: z.strictObject({ reason: reasonSchema, operator: operatorSchema }) } },
+    { onRequest, schema: { params: windowParams, body: z.strictObject({ reason: reasonSchema }) } },
     async (request, reply) => {
       const { windowId } = request.params;
-      const result = await withdrawKnownWindow(deps.db, windowId, { by: request.body.operator, reason: request.body.reason });
+      const result = await withdrawKnownWindow(deps.db, windowId, { by: principalOf(request).actor, reason: request.body.reason });
       switch (result.outcome) {
         case 'not_found':
           return reply.code(404).send({ error: `no window ${windowId}` });
@@ -92,7 +83,10 @@ export function deviceHealthRoutes(app: FastifyInstance, deps: { db: Db; adminTo
 
   routes.get(
     '/api/devices/:deviceId/health',
-    { onRequest, schema: { params: deviceParams, querystring: z.object({ hours: z.coerce.number().int().min(1).max(168).default(48) }) } },
+    {
+      onRequest: readable,
+      schema: { params: deviceParams, querystring: z.object({ hours: z.coerce.number().int().min(1).max(168).default(48) }) },
+    },
     async (request, reply) => {
       const timeline = await deviceTimeline(deps.db, request.params.deviceId, new Date(), request.query.hours);
       if (!timeline) return reply.code(404).send({ error: `no device ${request.params.deviceId}` });
@@ -100,7 +94,7 @@ export function deviceHealthRoutes(app: FastifyInstance, deps: { db: Db; adminTo
     },
   );
 
-  routes.get('/api/fleet/health', { onRequest }, async () => {
+  routes.get('/api/fleet/health', { onRequest: readable }, async () => {
     const asOf = new Date();
     return { asOf, devices: await fleetHealth(deps.db, asOf) };
   });

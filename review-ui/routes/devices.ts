@@ -1,42 +1,31 @@
-import { timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { certificationSchema, enrolmentSchema } from '../../core/device-registration.js';
 import { deviceIdSchema } from '../../core/protocol.js';
 import type { Db } from '../../db/client.js';
 import { devices } from '../../db/schema.js';
+import { principalOf, requirePermission } from '../auth.js';
 import { listExpiringCertifications } from '../services/certification-expiry.js';
 import { listDevices } from '../services/device-listing.js';
 import { addCertification, changeDeviceStatus, enrolDevice, rotateDeviceKey } from '../services/device-registry.js';
 
-/** Until people and roles exist, registry changes need the operator's admin token. */
-export function requireAdminToken(adminToken: string | undefined) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!adminToken) return reply.code(503).send({ error: 'device registry changes are disabled: set ADMIN_TOKEN' });
-    const presented = Buffer.from(request.headers.authorization?.replace(/^Bearer /, '') ?? '');
-    const expected = Buffer.from(adminToken);
-    if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
-      return reply.code(401).send({ error: 'a valid admin token is required (Authorization: Bearer …)' });
-    }
-  };
-}
-
 /** Every registry change says why, so the audit log explains itself to a later reader. */
 const reasonSchema = z.string().trim().min(3, 'reason: at least 3 characters').max(500, 'reason: at most 500 characters');
 
-export function deviceRoutes(app: FastifyInstance, deps: { db: Db; adminToken: string | undefined }): void {
+export function deviceRoutes(app: FastifyInstance, deps: { db: Db }): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
-  const onRequest = requireAdminToken(deps.adminToken);
+  const onRequest = requirePermission('devices.manage');
+  const readable = requirePermission('devices.read', 'devices.manage');
   const params = z.object({ deviceId: deviceIdSchema });
 
-  routes.get('/api/devices', { onRequest }, async () => {
+  routes.get('/api/devices', { onRequest: readable }, async () => {
     const asOf = new Date();
     return { asOf, devices: await listDevices(deps.db, asOf) };
   });
 
   routes.put('/api/devices/:deviceId', { onRequest, schema: { params, body: enrolmentSchema } }, async (request, reply) => {
-    const outcome = await enrolDevice(deps.db, 'admin-token', request.params.deviceId, request.body);
+    const outcome = await enrolDevice(deps.db, principalOf(request).actor, request.params.deviceId, request.body);
     if (outcome === 'conflict') {
       return reply
         .code(409)
@@ -49,7 +38,7 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; adminToken: s
     '/api/devices/:deviceId/certifications',
     { onRequest, schema: { params, body: certificationSchema } },
     async (request, reply) => {
-      const id = await addCertification(deps.db, 'admin-token', request.params.deviceId, request.body);
+      const id = await addCertification(deps.db, principalOf(request).actor, request.params.deviceId, request.body);
       if (!id) return reply.code(404).send({ error: `no device ${request.params.deviceId}` });
       return reply.code(201).send({ id });
     },
@@ -60,7 +49,7 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; adminToken: s
     { onRequest, schema: { params, body: z.strictObject({ status: z.enum(devices.status.enumValues), reason: reasonSchema }) } },
     async (request, reply) => {
       const { deviceId } = request.params;
-      const outcome = await changeDeviceStatus(deps.db, 'admin-token', deviceId, request.body);
+      const outcome = await changeDeviceStatus(deps.db, principalOf(request).actor, deviceId, request.body);
       switch (outcome) {
         case 'not_found':
           return reply.code(404).send({ error: `no device ${deviceId}` });
@@ -80,7 +69,7 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; adminToken: s
     { onRequest, schema: { params, body: z.strictObject({ publicKeyPem: enrolmentSchema.shape.publicKeyPem, reason: reasonSchema }) } },
     async (request, reply) => {
       const { deviceId } = request.params;
-      const outcome = await rotateDeviceKey(deps.db, 'admin-token', deviceId, request.body);
+      const outcome = await rotateDeviceKey(deps.db, principalOf(request).actor, deviceId, request.body);
       switch (outcome) {
         case 'not_found':
           return reply.code(404).send({ error: `no device ${deviceId}` });
@@ -96,7 +85,7 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; adminToken: s
 
   routes.get(
     '/api/certifications/expiring',
-    { onRequest, schema: { querystring: z.object({ days: z.coerce.number().int().min(1).max(365).default(30) }) } },
+    { onRequest: readable, schema: { querystring: z.object({ days: z.coerce.number().int().min(1).max(365).default(30) }) } },
     async (request) => {
       const asOf = new Date();
       return { asOf, days: request.query.days, certifications: await listExpiringCertifications(deps.db, asOf, request.query.days) };

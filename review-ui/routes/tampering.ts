@@ -3,16 +3,16 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { confirmTamperingFinding, recordTamperingFinding } from '../../db/tampering-findings.js';
-import { requireAdminToken } from './devices.js';
+import { principalOf, requirePermission } from '../auth.js';
 
 /**
- * Tampering findings: the only way back from a malfunction exclusion (law L4). Until people
- * log in, the reviewer names who acts; the two-person rule is also enforced by the database.
+ * Tampering findings: the only way back from a malfunction exclusion (law L4). Both the person
+ * recording and the one confirming must be logged in with a valid enforcement certificate, and
+ * must differ; the database refuses the same person twice as well.
  */
-export function tamperingRoutes(app: FastifyInstance, deps: { db: Db; adminToken: string | undefined }): void {
+export function tamperingRoutes(app: FastifyInstance, deps: { db: Db }): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
-  const onRequest = requireAdminToken(deps.adminToken);
-  const reviewer = z.string().trim().min(2).max(100);
+  const onRequest = requirePermission('tampering.record');
 
   routes.post(
     '/api/captures/:captureId/tampering-findings',
@@ -20,13 +20,20 @@ export function tamperingRoutes(app: FastifyInstance, deps: { db: Db; adminToken
       onRequest,
       schema: {
         params: z.object({ captureId: z.uuid() }),
-        body: z.strictObject({ windowId: z.uuid(), evidence: z.string().trim().min(10).max(5000), reviewer }),
+        body: z.strictObject({ windowId: z.uuid(), evidence: z.string().trim().min(10).max(5000) }),
       },
     },
     async (request, reply) => {
-      const { windowId, evidence, reviewer: recordedBy } = request.body;
+      const { windowId, evidence } = request.body;
+      const person = principalOf(request);
       const outcome = await deps.db.transaction((tx) =>
-        recordTamperingFinding(tx, { captureId: request.params.captureId, windowId, evidence, recordedBy: `reviewer:${recordedBy}` }),
+        recordTamperingFinding(tx, {
+          captureId: request.params.captureId,
+          windowId,
+          evidence,
+          recordedBy: person.actor,
+          certificateNumber: person.certificate?.number ?? null,
+        }),
       );
       if (!outcome.ok) return reply.code(outcome.status).send({ error: outcome.error });
       return reply.code(201).send({ id: outcome.value });
@@ -35,10 +42,11 @@ export function tamperingRoutes(app: FastifyInstance, deps: { db: Db; adminToken
 
   routes.post(
     '/api/tampering-findings/:findingId/confirm',
-    { onRequest, schema: { params: z.object({ findingId: z.uuid() }), body: z.strictObject({ reviewer }) } },
+    { onRequest, schema: { params: z.object({ findingId: z.uuid() }) } },
     async (request, reply) => {
+      const person = principalOf(request);
       const outcome = await deps.db.transaction((tx) =>
-        confirmTamperingFinding(tx, request.params.findingId, `reviewer:${request.body.reviewer}`),
+        confirmTamperingFinding(tx, request.params.findingId, person.actor, person.certificate?.number ?? null),
       );
       if (!outcome.ok) return reply.code(outcome.status).send({ error: outcome.error });
       return reply.send(outcome.value);
