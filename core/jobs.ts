@@ -14,13 +14,20 @@ export interface JobMap {
     /** Looks over every device for malfunctions it did not report (run on a schedule). */
     'scan-device-health': Record<string, never>;
   };
+  audit: {
+    /** Signs the audit chain's current last row, if not signed yet (run on a schedule). */
+    'sign-chain-head': Record<string, never>;
+  };
 }
 
 export type QueueName = keyof JobMap;
 export type JobName<Q extends QueueName> = keyof JobMap[Q] & string;
 export type JobPayload<Q extends QueueName, N extends JobName<Q>> = JobMap[Q][N];
 
-export const QUEUE_NAMES: readonly QueueName[] = ['media', 'screening'];
+// A record rather than a list so the compiler refuses a queue added to JobMap but not here,
+// whose jobs no worker would then ever take.
+const QUEUES: Record<QueueName, true> = { media: true, screening: true, audit: true };
+export const QUEUE_NAMES = Object.keys(QUEUES) as readonly QueueName[];
 
 /** The one place retry and retention policy is set: failed jobs are kept for inspection. */
 export const DEFAULT_JOB_OPTIONS: DefaultJobOptions = {

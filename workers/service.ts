@@ -1,9 +1,12 @@
 import type { Redis } from 'ioredis';
+import type { Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import type { MediaStore } from '../core/media-store.js';
+import { loadOrCreateSigningKey } from '../core/signing-key.js';
 import type { Database } from '../db/client.js';
 import { deriveMedia } from './handlers/derive-media.js';
 import { scanDeviceHealth } from './handlers/scan-device-health.js';
+import { signAuditHead } from './handlers/sign-audit-head.js';
 import { screenCaptures } from './handlers/screen-captures.js';
 import { QueueRegistry } from './queues.js';
 import { startWorkers, type JobHandlers } from './worker-host.js';
@@ -16,12 +19,21 @@ export interface WorkersRoleOptions {
   concurrency: number;
   /** How often to scan the fleet for unreported malfunctions; no schedule when absent. */
   healthScanEveryMs?: number;
+  /** The server signing key's file and how often to sign the audit head; without it this worker neither signs nor schedules signing. */
+  signing?: Config['signing'];
   log: Logger;
 }
 
-/** Starts a BullMQ worker for every queue, each job name bound to its one handler, and the health-scan schedule. */
+/** Starts a BullMQ worker for every queue, each job name bound to its one handler, and the health-scan and audit-signing schedules. */
 export async function startWorkersRole(options: WorkersRoleOptions): Promise<{ stop(): Promise<void> }> {
   const deps = { database: options.database, store: options.store };
+  const log = options.log.child({ role: 'workers' });
+  // Loaded before any worker starts, so an unreadable key stops start-up instead of failing every signing job.
+  const signing = options.signing && {
+    key: await loadOrCreateSigningKey(options.signing.keyFile),
+    everyMs: options.signing.auditSignEveryMs,
+  };
+  if (!signing) log.warn('no signing key given: this worker will not sign audit chain heads');
   const handlers: JobHandlers = {
     media: {
       // The job keeps its first name so outbox rows and queued jobs from before still find it.
@@ -31,12 +43,19 @@ export async function startWorkersRole(options: WorkersRoleOptions): Promise<{ s
       'screen-captures': (payload) => screenCaptures(deps, payload),
       'scan-device-health': () => scanDeviceHealth(deps),
     },
+    audit: {
+      // A keyless worker fails the job rather than dropping it: a retry can reach one that has the key.
+      'sign-chain-head': () =>
+        signing
+          ? signAuditHead({ ...deps, signingKey: signing.key })
+          : Promise.reject(new Error('this worker was started without a signing key')),
+    },
   };
   const host = startWorkers(handlers, {
     connection: options.redis,
     prefix: options.queuePrefix,
     concurrency: options.concurrency,
-    log: options.log.child({ role: 'workers' }),
+    log,
   });
   const queues = new QueueRegistry(options.redis, options.queuePrefix);
   if (options.healthScanEveryMs) {
@@ -44,6 +63,9 @@ export async function startWorkersRole(options: WorkersRoleOptions): Promise<{ s
     await queues
       .get('screening')
       .upsertJobScheduler('device-health-scan', { every: options.healthScanEveryMs }, { name: 'scan-device-health', data: {} });
+  }
+  if (signing) {
+    await queues.get('audit').upsertJobScheduler('audit-head-signing', { every: signing.everyMs }, { name: 'sign-chain-head', data: {} });
   }
   return {
     stop: async () => {
