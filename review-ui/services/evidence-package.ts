@@ -32,6 +32,7 @@ import {
   mediaQuality,
   people,
   reviewDecisions,
+  tamperingFindings,
 } from '../../db/schema.js';
 
 export interface EvidencePackageDeps {
@@ -256,6 +257,7 @@ interface DeviceView {
   heartbeatHours: number;
   period: { from: Date; to: Date };
   windows: (typeof malfunctionWindows.$inferSelect)[];
+  findings: (typeof tamperingFindings.$inferSelect)[];
 }
 
 async function addDevice(
@@ -338,6 +340,17 @@ async function addDevice(
       ),
     )
     .orderBy(asc(malfunctionWindows.startsAt));
+  // The one lawful way a capture inside a malfunction window stays evidence (law L4): it must travel with the window.
+  const findings = await tx
+    .select()
+    .from(tamperingFindings)
+    .where(
+      inArray(
+        tamperingFindings.captureId,
+        own.map(({ row }) => row.id),
+      ),
+    )
+    .orderBy(asc(tamperingFindings.recordedAt));
   const faults = events.map((event) => ({
     id: event.id,
     kind: event.kind,
@@ -354,9 +367,10 @@ async function addDevice(
       events: faults,
       heartbeatsPerHour: heartbeats.map((row) => ({ hour: new Date(row.hour).toISOString(), count: row.count })),
       malfunctionWindows: windows,
+      tamperingFindings: findings,
     }),
   );
-  return { id: deviceId, device, certifications, faults, heartbeatHours: heartbeats.length, period, windows };
+  return { id: deviceId, device, certifications, faults, heartbeatHours: heartbeats.length, period, windows, findings };
 }
 
 async function decisionsOf(tx: Tx, captureIds: string[]): Promise<DecisionsFile> {
@@ -502,7 +516,7 @@ ${table(['round', 'step', 'outcome', 'by', 'certificate', 'reason / note', 'deci
 </section>`;
   });
   const deviceSections = input.devices.map(
-    ({ device, certifications, faults, heartbeatHours, period, windows }) => `<section><h3>Device ${escapeHtml(device.id)}</h3>
+    ({ device, certifications, faults, heartbeatHours, period, windows, findings }) => `<section><h3>Device ${escapeHtml(device.id)}</h3>
 ${facts([
   ['Kind and model', `${device.kind}, ${device.model} (serial ${device.serial})`],
   ['Operated by', device.agency],
@@ -529,6 +543,17 @@ ${table(
     window.endsAt?.toISOString() ?? 'open',
     window.reason,
     window.withdrawnAt ? `${window.withdrawnAt.toISOString()} by ${window.withdrawnBy}: ${window.withdrawalReason}` : 'no',
+  ]),
+)}
+<p>Tampering findings on these captures (the party sabotaged the device or its data; recorded by one person, confirmed by another):</p>
+${table(
+  ['capture', 'window', 'evidence', 'recorded by', 'confirmed by'],
+  findings.map((finding) => [
+    finding.captureId,
+    finding.windowId,
+    finding.evidence,
+    `${finding.recordedBy}, ${finding.recordedAt.toISOString()}`,
+    finding.confirmedBy ? `${finding.confirmedBy}, ${finding.confirmedAt?.toISOString()}` : 'not confirmed',
   ]),
 )}
 </section>`,
