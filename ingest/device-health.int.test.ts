@@ -11,6 +11,9 @@ import { enrolTestDevice, testMedia, type TestDevice } from '../test/support/dev
 import { createTempDir, createTestDatabase, createTestRedis, uniqueName, waitFor } from '../test/support/isolated.js';
 import { testServices } from '../test/support/services.js';
 import { startWorkersRole } from '../workers/service.js';
+import { createPerson } from '../review-ui/services/people.js';
+import { decide } from '../review-ui/services/review-decisions.js';
+import { claimCapture } from '../review-ui/services/review-queue.js';
 import { startIngestRole, type IngestRole } from './service.js';
 
 const log = pino({ level: 'silent' });
@@ -101,11 +104,34 @@ describe('malfunction screening, from health reports to exclusions', () => {
     expect((await stateOf(before, 'awaiting_review')).state).toBe('awaiting_review');
   });
 
+  /** A real approval by a certified reviewer, as the review page makes it. */
+  async function approveAsReviewer(captureId: string): Promise<void> {
+    const created = await createPerson(database.db, 'test', {
+      username: uniqueName('rev').replaceAll('_', '-').slice(0, 40),
+      displayName: 'Reviewer',
+      password: 'a-long-enough-password',
+      roles: ['reviewer'],
+      certificate: { number: 'ENF-1', expiresAt: new Date(Date.now() + 86_400_000).toISOString() },
+    });
+    if (!created.ok) throw new Error(created.error);
+    const reviewer = {
+      id: created.person.id,
+      actor: 'person:test',
+      administeredDeviceIds: [],
+      mayDecideEscalated: false,
+      certificateNumber: 'ENF-1',
+    };
+    expect((await claimCapture(database.db, reviewer, captureId, 60_000)).ok).toBe(true);
+    const policy = { twoPersonViolationTypes: [], twoPersonSpeedExcessPercent: 1000, incidentWindowMs: 60_000 };
+    expect(await decide(database.db, reviewer, captureId, { outcome: 'approved' }, policy)).toMatchObject({ ok: true, state: 'approved' });
+  }
+
   it('moves captures already approved to excluded when the fault is reported an hour later', async () => {
     const camera = await enrolTestDevice(database.db);
     const captured = await capture(camera, new Date(Date.now() - 70 * MINUTE));
     const reviewed = await stateOf(captured, 'awaiting_review');
-    await database.db.update(captures).set({ state: 'approved' }).where(eq(captures.id, reviewed.id));
+    await approveAsReviewer(reviewed.id);
+    expect((await stateOf(captured, 'approved')).incidentId).not.toBeNull();
     await report(camera, {
       kind: 'fault_report',
       code: 'RADAR_DRIFT',

@@ -10,7 +10,9 @@ import type { Db } from '../db/client.js';
 import type { Config } from '../core/config.js';
 import type { ServerSigningKey } from '../core/signing-key.js';
 import { installAuthentication } from './auth.js';
+import { incidentRoutes } from './routes/incidents.js';
 import { peopleRoutes } from './routes/people.js';
+import { reviewRoutes } from './routes/review.js';
 import { sessionRoutes } from './routes/session.js';
 import { captureRoutes } from './routes/captures.js';
 import { deviceHealthRoutes } from './routes/device-health.js';
@@ -64,6 +66,8 @@ export async function buildReviewServer(deps: ReviewServerDeps): Promise<Fastify
   deviceHealthRoutes(app, deps);
   publicDeviceRoutes(app, deps);
   tamperingRoutes(app, deps);
+  reviewRoutes(app, deps);
+  incidentRoutes(app, deps);
   await app.register(fastifyStatic, { root: publicDir, prefix: '/' });
   return app;
 }

@@ -1,0 +1,73 @@
+/**
+ * The review rules (laws L3, L9, L10), as plain functions: who may take which step on a
+ * capture, where the capture goes next, and when an approval needs a second person.
+ */
+
+export type ReviewState = 'awaiting_review' | 'awaiting_second_review' | 'escalated';
+export type ReviewOutcome = 'approved' | 'rejected' | 'escalated';
+export type ReviewStep = 'first' | 'second';
+
+export const REVIEW_STATES: readonly ReviewState[] = ['awaiting_review', 'awaiting_second_review', 'escalated'];
+
+export interface TwoPersonPolicy {
+  twoPersonViolationTypes: readonly string[];
+  twoPersonSpeedExcessPercent: number;
+}
+
+/** Whether approving this capture takes two different qualified people. */
+export function needsSecondApproval(
+  capture: { violationType: string | null; readings: Record<string, unknown> | undefined },
+  policy: TwoPersonPolicy,
+): boolean {
+  if (capture.violationType && policy.twoPersonViolationTypes.includes(capture.violationType)) return true;
+  const speed = capture.readings?.speedKmh;
+  const limit = capture.readings?.limitKmh;
+  if (typeof speed === 'number' && typeof limit === 'number' && limit > 0) {
+    return ((speed - limit) / limit) * 100 >= policy.twoPersonSpeedExcessPercent;
+  }
+  return false;
+}
+
+export interface ReviewContext {
+  state: ReviewState;
+  /** The person who approved the first step in this round, if anyone did. */
+  firstApproverId: string | null;
+  deviceId: string;
+  needsSecondApproval: boolean;
+}
+
+export interface Reviewer {
+  id: string;
+  administeredDeviceIds: readonly string[];
+  mayDecideEscalated: boolean;
+}
+
+export type Eligibility = { eligible: true; step: ReviewStep } | { eligible: false; reason: string };
+
+/** Whether this person may take the next decision on this capture, and which step it would be. */
+export function eligibility(context: ReviewContext, reviewer: Reviewer): Eligibility {
+  if (reviewer.administeredDeviceIds.includes(context.deviceId)) {
+    return { eligible: false, reason: 'you administer the device that took this capture, so you may not review it' };
+  }
+  if (context.firstApproverId === reviewer.id) {
+    return { eligible: false, reason: 'you approved the first step: the second approval must come from someone else' };
+  }
+  if (context.state === 'escalated' && !reviewer.mayDecideEscalated) {
+    return { eligible: false, reason: 'this capture was escalated: a legal reviewer decides it' };
+  }
+  return { eligible: true, step: context.firstApproverId ? 'second' : 'first' };
+}
+
+export type NextState = 'approved' | 'rejected' | 'escalated' | 'awaiting_second_review';
+
+/** Where a decision takes the capture: an approval waits for a second person when the policy says so. */
+export function stateAfter(outcome: ReviewOutcome, step: ReviewStep, needsSecond: boolean): NextState {
+  if (outcome === 'rejected') return 'rejected';
+  if (outcome === 'escalated') return 'escalated';
+  return step === 'first' && needsSecond ? 'awaiting_second_review' : 'approved';
+}
+
+/** The statutory clock: a capture must be reviewed within `days` of being taken (MPS order 157, art. 19). */
+export function reviewDeadline(capturedAt: Date, days: number): Date {
+  return new Date(capturedAt.getTime() + days * 24 * 3600 * 1000);
+}

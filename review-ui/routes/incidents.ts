@@ -1,0 +1,97 @@
+import { and, asc, desc, eq, isNull } from 'drizzle-orm';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { appendAudit } from '../../db/audit-log.js';
+import type { Db } from '../../db/client.js';
+import { captures, incidents, rejectReasons } from '../../db/schema.js';
+import { principalOf, requirePermission } from '../auth.js';
+
+/** Incidents (one act, law L10) and the maintained list of reasons to reject. */
+export function incidentRoutes(app: FastifyInstance, deps: { db: Db }): void {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  const readable = requirePermission('incidents.read');
+
+  routes.get(
+    '/api/incidents',
+    { onRequest: readable, schema: { querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }) } },
+    async (request) => {
+      const rows = await deps.db.select().from(incidents).orderBy(desc(incidents.lastCapturedAt)).limit(request.query.limit);
+      return { incidents: rows };
+    },
+  );
+
+  routes.get(
+    '/api/incidents/:incidentId',
+    { onRequest: readable, schema: { params: z.object({ incidentId: z.uuid() }) } },
+    async (request, reply) => {
+      const [incident] = await deps.db.select().from(incidents).where(eq(incidents.id, request.params.incidentId));
+      if (!incident) return reply.code(404).send({ error: `no incident ${request.params.incidentId}` });
+      const members = await deps.db
+        .select({ id: captures.id, deviceId: captures.deviceId, capturedAt: captures.capturedAt, state: captures.state })
+        .from(captures)
+        .where(eq(captures.incidentId, incident.id))
+        .orderBy(asc(captures.capturedAt));
+      return { incident, captures: members };
+    },
+  );
+
+  routes.get('/api/reject-reasons', { onRequest: requirePermission('review.decide', 'reasons.manage', 'evidence.view') }, async () => ({
+    reasons: await deps.db
+      .select()
+      .from(rejectReasons)
+      .where(isNull(rejectReasons.retiredAt))
+      .orderBy(desc(rejectReasons.statutory), asc(rejectReasons.label)),
+  }));
+
+  routes.post(
+    '/api/reject-reasons',
+    {
+      onRequest: requirePermission('reasons.manage'),
+      schema: {
+        body: z.strictObject({
+          code: z.string().regex(/^[a-z][a-z0-9_]{2,63}$/, 'code: snake_case'),
+          label: z.string().trim().min(3).max(200),
+        }),
+      },
+    },
+    async (request, reply) => {
+      const actor = principalOf(request).actor;
+      const added = await deps.db.transaction(async (tx) => {
+        const [row] = await tx.insert(rejectReasons).values(request.body).onConflictDoNothing().returning();
+        if (row)
+          await appendAudit(tx, {
+            actor,
+            action: 'reject_reason.added',
+            subjectType: 'reject_reason',
+            subjectId: row.code,
+            details: { label: row.label },
+          });
+        return row;
+      });
+      if (!added) return reply.code(409).send({ error: `reason ${request.body.code} exists` });
+      return reply.code(201).send(added);
+    },
+  );
+
+  routes.post(
+    '/api/reject-reasons/:code/retire',
+    { onRequest: requirePermission('reasons.manage'), schema: { params: z.object({ code: z.string().max(64) }) } },
+    async (request, reply) => {
+      const actor = principalOf(request).actor;
+      const retired = await deps.db.transaction(async (tx) => {
+        const [row] = await tx
+          .update(rejectReasons)
+          .set({ retiredAt: new Date() })
+          .where(and(eq(rejectReasons.code, request.params.code), isNull(rejectReasons.retiredAt)))
+          .returning();
+        if (row)
+          await appendAudit(tx, { actor, action: 'reject_reason.retired', subjectType: 'reject_reason', subjectId: row.code, details: {} });
+        return row;
+      });
+      // Retired, never deleted: past decisions keep pointing at the reason they gave.
+      if (!retired) return reply.code(404).send({ error: `no current reason ${request.params.code}` });
+      return retired;
+    },
+  );
+}

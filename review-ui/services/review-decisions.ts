@@ -1,0 +1,208 @@
+import { and, eq, gt, gte, isNull, lte, sql } from 'drizzle-orm';
+import { fallsInIncident, incidentSubject } from '../../core/incidents.js';
+import {
+  REVIEW_STATES,
+  eligibility,
+  needsSecondApproval,
+  stateAfter,
+  type ReviewOutcome,
+  type ReviewState,
+  type TwoPersonPolicy,
+} from '../../core/review-policy.js';
+import { appendAudit } from '../../db/audit-log.js';
+import type { Db, Tx } from '../../db/client.js';
+import { captures, devices, incidents, rejectReasons, reviewClaims, reviewDecisions } from '../../db/schema.js';
+import type { QueueViewer } from './review-queue.js';
+
+export interface Decider extends QueueViewer {
+  certificateNumber: string;
+}
+
+export interface DecisionInput {
+  outcome: ReviewOutcome;
+  reasonCode?: string | undefined;
+  note?: string | undefined;
+}
+
+export type DecisionResult =
+  | { ok: true; state: string; step: 'first' | 'second'; incidentId: string | null }
+  | { ok: false; status: 403 | 404 | 409 | 422; error: string };
+
+const UNIQUE_VIOLATION = '23505';
+
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: string; cause?: { code?: string } }).code ?? (error as { cause?: { code?: string } }).cause?.code;
+  return code === UNIQUE_VIOLATION;
+}
+
+/**
+ * Records one person's decision on a capture they hold, and moves the capture on. Every rule
+ * of law L9 is checked here and again by the database: a claim held by this person, a step
+ * they may take, one decision per step and never two steps by one person.
+ */
+export async function decide(
+  db: Db,
+  decider: Decider,
+  captureId: string,
+  input: DecisionInput,
+  policy: TwoPersonPolicy & { incidentWindowMs: number },
+  now = new Date(),
+): Promise<DecisionResult> {
+  if (input.outcome === 'rejected' && !input.reasonCode)
+    return { ok: false, status: 422, error: 'a rejection needs a reason from the list' };
+  if (input.outcome === 'escalated' && !input.note?.trim()) return { ok: false, status: 422, error: 'say why you escalate, in the note' };
+  try {
+    return await db.transaction(async (tx) => {
+      const [capture] = await tx.select().from(captures).where(eq(captures.id, captureId)).for('update');
+      if (!capture?.deviceId || !capture.capturedAt) return { ok: false, status: 404, error: `no capture ${captureId}` };
+      if (!(REVIEW_STATES as readonly string[]).includes(capture.state)) {
+        return { ok: false, status: 409, error: `this capture is no longer in review (state ${capture.state})` };
+      }
+      const [claim] = await tx
+        .select()
+        .from(reviewClaims)
+        .where(and(eq(reviewClaims.captureId, captureId), eq(reviewClaims.personId, decider.id), gt(reviewClaims.expiresAt, now)));
+      if (!claim) return { ok: false, status: 409, error: 'claim this capture before deciding: your claim is missing or lapsed' };
+      if (input.outcome === 'rejected') {
+        const [known] = await tx
+          .select({ code: rejectReasons.code })
+          .from(rejectReasons)
+          .where(and(eq(rejectReasons.code, input.reasonCode ?? ''), isNull(rejectReasons.retiredAt)));
+        if (!known) return { ok: false, status: 422, error: `unknown or retired reject reason ${input.reasonCode}` };
+      }
+      const [firstApproval] = await tx
+        .select({ personId: reviewDecisions.personId })
+        .from(reviewDecisions)
+        .where(
+          and(
+            eq(reviewDecisions.captureId, captureId),
+            eq(reviewDecisions.round, capture.reviewRound),
+            eq(reviewDecisions.step, 'first'),
+            eq(reviewDecisions.outcome, 'approved'),
+          ),
+        );
+      const readings = (capture.manifest as { readings?: Record<string, unknown> } | null)?.readings;
+      const needsSecond = needsSecondApproval({ violationType: capture.violationType, readings }, policy);
+      const allowed = eligibility(
+        {
+          state: capture.state as ReviewState,
+          firstApproverId: firstApproval?.personId ?? null,
+          deviceId: capture.deviceId,
+          needsSecondApproval: needsSecond,
+        },
+        decider,
+      );
+      if (!allowed.eligible) return { ok: false, status: 403, error: allowed.reason };
+      await tx.insert(reviewDecisions).values({
+        captureId,
+        round: capture.reviewRound,
+        step: allowed.step,
+        outcome: input.outcome,
+        personId: decider.id,
+        certificateNumber: decider.certificateNumber,
+        reasonCode: input.outcome === 'rejected' ? (input.reasonCode ?? null) : null,
+        note: input.note?.trim() || null,
+        decidedAt: now,
+      });
+      const next = stateAfter(input.outcome, allowed.step, needsSecond);
+      await tx.update(captures).set({ state: next }).where(eq(captures.id, captureId));
+      await tx.delete(reviewClaims).where(eq(reviewClaims.captureId, captureId));
+      const incidentId =
+        next === 'approved'
+          ? await joinIncident(
+              tx,
+              decider.actor,
+              { ...capture, deviceId: capture.deviceId, capturedAt: capture.capturedAt },
+              readings,
+              policy.incidentWindowMs,
+            )
+          : null;
+      await appendAudit(tx, {
+        actor: decider.actor,
+        action: next === 'awaiting_second_review' ? 'capture.first_approval' : `capture.${next}`,
+        subjectType: 'capture',
+        subjectId: captureId,
+        details: {
+          from: capture.state,
+          to: next,
+          step: allowed.step,
+          round: capture.reviewRound,
+          certificateNumber: decider.certificateNumber,
+          reasonCode: input.reasonCode ?? null,
+          note: input.note ?? null,
+          incidentId,
+        },
+      });
+      return { ok: true, state: next, step: allowed.step, incidentId };
+    });
+  } catch (error) {
+    // The unique indexes on decisions are the last word when two requests race past the checks above.
+    if (isUniqueViolation(error)) return { ok: false, status: 409, error: 'someone decided this step at the same moment; reload' };
+    throw error;
+  }
+}
+
+/** Puts a newly approved capture into the incident of the same act, or opens one (law L10). */
+async function joinIncident(
+  tx: Tx,
+  actor: string,
+  capture: { id: string; deviceId: string; capturedAt: Date; violationType: string | null },
+  readings: Record<string, unknown> | undefined,
+  windowMs: number,
+): Promise<string> {
+  const [device] = await tx
+    .select({ road: devices.road, direction: devices.direction })
+    .from(devices)
+    .where(eq(devices.id, capture.deviceId));
+  if (!device) throw new Error(`capture ${capture.id} names unknown device ${capture.deviceId}`);
+  const key = {
+    subject: incidentSubject(capture.id, readings),
+    violationType: capture.violationType ?? 'unspecified',
+    road: device.road,
+    direction: device.direction,
+  };
+  // Two approvals of the same act at once must not open two incidents.
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${JSON.stringify(key)}))`);
+  const candidates = await tx
+    .select()
+    .from(incidents)
+    .where(
+      and(
+        eq(incidents.subject, key.subject),
+        eq(incidents.violationType, key.violationType),
+        eq(incidents.road, key.road),
+        eq(incidents.direction, key.direction),
+        gte(incidents.lastCapturedAt, new Date(capture.capturedAt.getTime() - windowMs)),
+        lte(incidents.firstCapturedAt, new Date(capture.capturedAt.getTime() + windowMs)),
+      ),
+    );
+  const existing = candidates.find((incident) => fallsInIncident(incident, capture.capturedAt, windowMs));
+  if (existing) {
+    const first = existing.firstCapturedAt < capture.capturedAt ? existing.firstCapturedAt : capture.capturedAt;
+    const last = existing.lastCapturedAt > capture.capturedAt ? existing.lastCapturedAt : capture.capturedAt;
+    await tx.update(incidents).set({ firstCapturedAt: first, lastCapturedAt: last }).where(eq(incidents.id, existing.id));
+    await tx.update(captures).set({ incidentId: existing.id }).where(eq(captures.id, capture.id));
+    await appendAudit(tx, {
+      actor,
+      action: 'incident.capture_added',
+      subjectType: 'incident',
+      subjectId: existing.id,
+      details: { captureId: capture.id },
+    });
+    return existing.id;
+  }
+  const [opened] = await tx
+    .insert(incidents)
+    .values({ ...key, firstCapturedAt: capture.capturedAt, lastCapturedAt: capture.capturedAt })
+    .returning({ id: incidents.id });
+  if (!opened) throw new Error('incident insert returned nothing');
+  await tx.update(captures).set({ incidentId: opened.id }).where(eq(captures.id, capture.id));
+  await appendAudit(tx, {
+    actor,
+    action: 'incident.opened',
+    subjectType: 'incident',
+    subjectId: opened.id,
+    details: { ...key, captureId: capture.id },
+  });
+  return opened.id;
+}

@@ -1,0 +1,57 @@
+import { randomUUID } from 'node:crypto';
+import type { MediaStore } from '../../core/media-store.js';
+import type { Db } from '../../db/client.js';
+import { captureMedia, captures, media } from '../../db/schema.js';
+import { buildManifest, signManifest } from '../../device-simulator/device-protocol.js';
+import { testMedia, type TestDevice } from './devices.js';
+
+/**
+ * A signed capture with real media, stored as the gateway would leave it, waiting for review.
+ * Review tests start here rather than at MQTT: the gateway has tests of its own.
+ */
+export async function insertReviewableCapture(
+  db: Db,
+  store: MediaStore,
+  device: TestDevice,
+  options: { capturedAt?: Date; violationType?: string; readings?: Record<string, number | string | boolean> } = {},
+): Promise<string> {
+  const capturedAt = options.capturedAt ?? new Date(Date.now() - 10 * 60_000);
+  const files = await testMedia(capturedAt);
+  const manifest = buildManifest({
+    deviceId: device.id,
+    capturedAt,
+    clockOffsetMs: 12,
+    location: { latitude: 22.5, longitude: 114.05 },
+    violationType: options.violationType ?? 'speeding',
+    readings: options.readings ?? { speedKmh: 75, limitKmh: 60, plate: `T-${randomUUID().slice(0, 6)}` },
+    media: files,
+  });
+  const signed = signManifest(manifest, device.privateKey, files);
+  for (const [index, file] of files.entries()) {
+    const sha256 = await store.put(file.bytes);
+    await db
+      .insert(media)
+      .values({ sha256, sizeBytes: file.bytes.length, contentType: file.contentType, width: 1280, height: 720 })
+      .onConflictDoNothing();
+    manifest.media[index]!.sha256 = sha256;
+  }
+  const [row] = await db
+    .insert(captures)
+    .values({
+      messageSha256: randomUUID(),
+      deviceId: device.id,
+      deviceCaptureId: manifest.captureId,
+      state: 'awaiting_review',
+      violationType: manifest.violationType,
+      capturedAt,
+      latitude: manifest.location.latitude,
+      longitude: manifest.location.longitude,
+      manifest,
+      rawMessage: signed.envelope,
+      reviewRound: 1,
+    })
+    .returning({ id: captures.id });
+  if (!row) throw new Error('capture insert returned nothing');
+  await db.insert(captureMedia).values(manifest.media.map((item) => ({ captureId: row.id, mediaSha256: item.sha256, name: item.name })));
+  return row.id;
+}
