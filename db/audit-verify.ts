@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, lte, max } from 'drizzle-orm';
+import { asc, eq, gt, max } from 'drizzle-orm';
 import { publicKeyFingerprint, verifyBytes } from '../core/signing-key.js';
 import { checkpointBytes } from './audit-checkpoints.js';
 import { auditHash, GENESIS_HASH } from './audit-log.js';
@@ -120,25 +120,27 @@ export async function verifyAuditChain(db: Db, options: AuditVerifyOptions): Pro
   let firstBroken: ChainBreak | undefined;
   // Seq 0 and the genesis hash stand for "before the first row", so a deleted first row is a gap like any other.
   let previous = { seq: 0, hash: GENESIS_HASH };
-  // No lower bound on the first query: a row forged below seq 1 must be read to be caught.
+  // No lower bound on the first query: a row forged below seq 1 must be read to be caught. No
+  // upper bound in SQL either: with "seq <= head" and stale statistics the planner may sort the
+  // whole range for every batch; rows past the head are dropped here instead.
   let after: number | undefined;
   while (headSeq !== null) {
-    const rows = await db
+    const batch = await db
       .select(rowColumns)
       .from(auditLog)
-      .where(after === undefined ? lte(auditLog.seq, headSeq) : and(gt(auditLog.seq, after), lte(auditLog.seq, headSeq)))
+      .where(after === undefined ? undefined : gt(auditLog.seq, after))
       .orderBy(asc(auditLog.seq))
       .limit(batchSize);
+    const rows = batch.filter((row) => row.seq <= headSeq);
     for (const row of rows) {
       firstBroken ??= checkRow(previous, row);
       previous = row;
     }
     rowsChecked += rows.length;
     const last = rows.at(-1);
-    if (!last) break;
+    if (last) progress('rows', last.seq);
+    if (!last || rows.length < batchSize) break;
     after = last.seq;
-    progress('rows', last.seq);
-    if (rows.length < batchSize) break;
   }
 
   const keys = new Map(options.publicKeys.map((pem) => [publicKeyFingerprint(pem), pem]));
