@@ -1,6 +1,7 @@
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyEvidencePackage } from '../core/evidence-verifier.js';
 import { FilesystemMediaStore } from '../core/media-store.js';
 import type { CaptureDetail } from './services/capture-detail.js';
 import { auditLog, captures, incidents, reviewClaims, reviewDecisions } from '../db/schema.js';
@@ -222,6 +223,22 @@ describe('review: claims, decisions, the two-person rule and incidents, over a r
       .from(incidents)
       .where(eq(incidents.id, incidentOf(ids[0]!)!));
     expect(grouped).toMatchObject({ subject: `plate:${plate}`, violationType: 'speeding', road: 'Test Road' });
+
+    const exportUrl = `/api/incidents/${grouped!.id}/evidence-package`;
+    expect((await app.inject({ method: 'GET', url: exportUrl, headers: wang.headers })).statusCode).toBe(400);
+    expect((await app.inject({ method: 'GET', url: `${exportUrl}?reason=curious+analyst`, headers: analyst.headers })).statusCode).toBe(
+      403,
+    );
+    const exported = await app.inject({ method: 'GET', url: `${exportUrl}?reason=court+hearing+2026-12-01`, headers: wang.headers });
+    expect(exported.statusCode).toBe(200);
+    expect(exported.headers['content-type']).toBe('application/zip');
+    const report = verifyEvidencePackage(exported.rawPayload);
+    expect(report.ok).toBe(true);
+    const [logged] = await database.db
+      .select({ actor: auditLog.actor, details: auditLog.details })
+      .from(auditLog)
+      .where(and(eq(auditLog.subjectId, grouped!.id), eq(auditLog.action, 'evidence.exported')));
+    expect(logged).toMatchObject({ actor: 'person:wang', details: { reason: 'court hearing 2026-12-01' } });
   });
 
   it('is backed by the database: no approved state without a recorded approval', async () => {

@@ -3,12 +3,12 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { appendAudit } from '../../db/audit-log.js';
-import type { Db } from '../../db/client.js';
 import { captures, incidents, rejectReasons } from '../../db/schema.js';
 import { principalOf, requirePermission } from '../auth.js';
+import { buildEvidencePackage, type EvidencePackageDeps } from '../services/evidence-package.js';
 
 /** Incidents (one act, law L10) and the maintained list of reasons to reject. */
-export function incidentRoutes(app: FastifyInstance, deps: { db: Db }): void {
+export function incidentRoutes(app: FastifyInstance, deps: EvidencePackageDeps): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const readable = requirePermission('incidents.read');
 
@@ -33,6 +33,40 @@ export function incidentRoutes(app: FastifyInstance, deps: { db: Db }): void {
         .where(eq(captures.incidentId, incident.id))
         .orderBy(asc(captures.capturedAt));
       return { incident, captures: members };
+    },
+  );
+
+  routes.get(
+    '/api/incidents/:incidentId/evidence-package',
+    {
+      onRequest: requirePermission('evidence.export'),
+      schema: {
+        params: z.object({ incidentId: z.uuid() }),
+        // Every export of evidence states why (law L7); the reason goes into the audit log and the package.
+        querystring: z.object({
+          reason: z.string().trim().min(5, 'reason: say why you export this evidence (at least 5 characters)').max(500),
+        }),
+      },
+    },
+    async (request, reply) => {
+      const person = principalOf(request);
+      const built = await buildEvidencePackage(deps, request.params.incidentId, {
+        personId: person.id,
+        actor: person.actor,
+        reason: request.query.reason,
+      });
+      switch (built.outcome) {
+        case 'not_found':
+          return reply.code(404).send({ error: `no incident ${request.params.incidentId}` });
+        case 'not_approved':
+          return reply.code(409).send({ error: built.detail });
+        case 'built':
+          return reply
+            .type('application/zip')
+            .header('content-disposition', `attachment; filename="${built.fileName}"`)
+            .header('x-package-sha256', built.sha256)
+            .send(Buffer.from(built.bytes));
+      }
     },
   );
 
