@@ -57,6 +57,7 @@ await startOrExit(log, lifecycle, async () => {
     ...common,
     concurrency: config.workers.concurrency,
     healthScanEveryMs: config.workers.healthScanEveryMs,
+    signing: config.signing,
   });
   lifecycle.add('workers', () => workers.stop());
 

@@ -39,6 +39,15 @@ describe('loadConfig', () => {
       workers: { concurrency: 2, healthScanEveryMs: 60_000 },
       ingest: { connections: 4, completenessTimeoutMs: 60_000, maxCaptureAgeMs: 120 * 3600 * 1000 },
       log: { level: 'info' },
+      signing: { keyFile: path.resolve('data/keys/server-signing.pem'), auditSignEveryMs: 600_000 },
+      sessions: { ttlMs: 12 * 3600 * 1000 },
+      review: {
+        claimLeaseMs: 300_000,
+        deadlineDays: 5,
+        twoPersonViolationTypes: ['red_light'],
+        twoPersonSpeedExcessPercent: 50,
+        incidentWindowMs: 30 * 60_000,
+      },
     });
   });
 
@@ -74,6 +83,14 @@ describe('loadConfig', () => {
       S3_SECRET_ACCESS_KEY: 'secret',
       S3_FORCE_PATH_STYLE: 'false',
       LOG_LEVEL: 'silent',
+      SIGNING_KEY_FILE: '/etc/verity/signing.pem',
+      AUDIT_SIGN_INTERVAL_MS: '60000',
+      SESSION_TTL_HOURS: '8',
+      REVIEW_CLAIM_LEASE_SECONDS: '120',
+      REVIEW_DEADLINE_DAYS: '3',
+      REVIEW_TWO_PERSON_VIOLATIONS: 'red_light, wrong_way',
+      REVIEW_TWO_PERSON_SPEED_EXCESS_PERCENT: '20',
+      INCIDENT_WINDOW_MINUTES: '10',
     });
     expect(config).toEqual({
       dataDir: '/srv/verity',
@@ -99,6 +116,15 @@ describe('loadConfig', () => {
       workers: { concurrency: 64, healthScanEveryMs: 60_000 },
       ingest: { connections: 8, completenessTimeoutMs: 5000, maxCaptureAgeMs: 24 * 3600 * 1000 },
       log: { level: 'silent' },
+      signing: { keyFile: '/etc/verity/signing.pem', auditSignEveryMs: 60_000 },
+      sessions: { ttlMs: 8 * 3600 * 1000 },
+      review: {
+        claimLeaseMs: 120_000,
+        deadlineDays: 3,
+        twoPersonViolationTypes: ['red_light', 'wrong_way'],
+        twoPersonSpeedExcessPercent: 20,
+        incidentWindowMs: 10 * 60_000,
+      },
     });
   });
 

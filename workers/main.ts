@@ -18,6 +18,7 @@ await startOrExit(log, lifecycle, async () => {
     queuePrefix: config.queue.prefix,
     concurrency: config.workers.concurrency,
     healthScanEveryMs: config.workers.healthScanEveryMs,
+    signing: config.signing,
     log,
   });
   lifecycle.add('workers', () => workers.stop());
