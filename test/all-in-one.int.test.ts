@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAllInOne, waitForThumbnailedCapture, type AllInOneProcess } from './support/all-in-one-process.js';
+import { logIn, startAllInOne, waitForThumbnailedCapture, type AllInOneProcess } from './support/all-in-one-process.js';
 import { createTempDir, waitFor } from './support/isolated.js';
 
 function isRunning(pid: number): boolean {
@@ -36,7 +36,11 @@ describe('all-in-one mode on its embedded defaults', () => {
     const health = await fetch(new URL('/health', reviewUrl));
     expect(health.status).toBe(200);
 
-    const list = await waitForThumbnailedCapture(reviewUrl);
+    // The demo logins it printed work, and nothing is listed without one.
+    const reviewer = await system!.demoAccount('reviewer1');
+    expect(system!.output()).toContain(reviewer.password);
+    expect((await fetch(new URL('/api/captures', reviewUrl))).status).toBe(401);
+    const list = await waitForThumbnailedCapture(reviewUrl, await logIn(reviewUrl, reviewer));
     expect(list.captures[0]?.deviceId).toMatch(/^SIM-CAM-/);
     const redisPid = Number(/redis-server \(pid (\d+)\)/.exec(system!.output())?.[1]);
     expect(isRunning(redisPid)).toBe(true);

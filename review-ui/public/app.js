@@ -1,4 +1,8 @@
 // The capture list: polls the API and re-renders; plain DOM so the page works offline with no build step.
+import { element } from './dom.js';
+import { mayUse, openPage, showRefusal } from './page.js';
+import { api } from './session.js';
+
 const STATES = ['all', 'awaiting_review', 'verified', 'excluded', 'quarantined', 'received'];
 const REFRESH_MS = 3000;
 let selectedState = new URLSearchParams(location.search).get('state') ?? 'all';
@@ -8,12 +12,10 @@ const empty = document.getElementById('empty');
 const status = document.getElementById('status');
 const filter = document.getElementById('state-filter');
 
-function element(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  node.append(...children);
-  return node;
-}
+const person = await openPage();
+// Listing captures and seeing their images are separate permissions: a device administrator may do the first only.
+const mayViewImages = mayUse(person, 'evidence.view');
+let timer;
 
 function formatTime(iso) {
   return iso ? new Date(iso).toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'medium' }) : '—';
@@ -39,6 +41,12 @@ function renderFilter(counts) {
   );
 }
 
+function renderFrame(capture, item) {
+  if (!mayViewImages) return element('div', { class: 'placeholder' }, 'your role may not view images');
+  if (!item.thumbnailSha256) return element('div', { class: 'placeholder' }, 'thumbnail pending…');
+  return element('img', { src: `/api/thumbnails/${item.thumbnailSha256}`, alt: `${item.name} from ${capture.deviceId}`, loading: 'lazy' });
+}
+
 function renderFrames(capture) {
   const frames = capture.media.filter((item) => item.contentType.startsWith('image/'));
   if (frames.length === 0) {
@@ -48,15 +56,7 @@ function renderFrames(capture) {
       element('div', { class: 'placeholder wide' }, capture.state === 'quarantined' ? 'no media accepted' : 'media arriving…'),
     );
   }
-  const thumbs = element(
-    'div',
-    { class: 'thumbs' },
-    ...frames.map((item) =>
-      item.thumbnailSha256
-        ? element('img', { src: `/api/thumbnails/${item.thumbnailSha256}`, alt: `${item.name} from ${capture.deviceId}`, loading: 'lazy' })
-        : element('div', { class: 'placeholder' }, 'thumbnail pending…'),
-    ),
-  );
+  const thumbs = element('div', { class: 'thumbs' }, ...frames.map((item) => renderFrame(capture, item)));
   thumbs.style.gridTemplateColumns = `repeat(${frames.length}, minmax(0, 1fr))`;
   return thumbs;
 }
@@ -103,10 +103,12 @@ function renderCapture(capture) {
 async function refresh() {
   const query = selectedState === 'all' ? '' : `&state=${selectedState}`;
   try {
-    const [response, reconciliation] = await Promise.all([fetch(`/api/captures?limit=60${query}`), fetch('/api/ingest/reconciliation')]);
-    if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
-    const { captures, counts } = await response.json();
-    const { received, accepted, quarantined, inFlight } = reconciliation.ok ? await reconciliation.json() : {};
+    const [{ captures, counts }, reconciliation] = await Promise.all([
+      api(`/api/captures?limit=60${query}`),
+      // The tally is a nicety: the list is still worth showing without it.
+      api('/api/ingest/reconciliation').catch(() => ({})),
+    ]);
+    const { received, accepted, quarantined, inFlight } = reconciliation;
     renderFilter(counts);
     list.replaceChildren(...captures.map(renderCapture));
     empty.hidden = captures.length > 0;
@@ -114,9 +116,14 @@ async function refresh() {
       received === undefined ? '' : `${received} received = ${accepted} accepted + ${quarantined} quarantined + ${inFlight} in flight · `;
     status.textContent = `${tally}updated ${new Date().toLocaleTimeString()}`;
   } catch (error) {
-    status.textContent = `could not load captures: ${error.message}`;
+    if (error.status === 403) {
+      clearInterval(timer);
+      showRefusal(error);
+    } else {
+      status.textContent = `could not load captures: ${error.message}`;
+    }
   }
 }
 
-void refresh();
-setInterval(() => void refresh(), REFRESH_MS);
+timer = setInterval(() => void refresh(), REFRESH_MS);
+await refresh();

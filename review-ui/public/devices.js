@@ -1,8 +1,8 @@
 // The operator's device registry: fleet standing, certificates about to lapse, and status changes.
 import { element, formatDate, words } from './dom.js';
-import { TOKEN_KEY, TokenRefused, adminApi, wireTokenForm } from './admin-api.js';
+import { mayUse, openPage, showRefusal } from './page.js';
+import { api } from './session.js';
 
-// sessionStorage, not localStorage: the token should not outlive the tab it was typed into.
 const EXPIRY_DAYS = 30;
 
 const ACTIONS = [
@@ -12,10 +12,6 @@ const ACTIONS = [
 ];
 
 const status = document.getElementById('status');
-const tokenForm = document.getElementById('token-form');
-const tokenInput = document.getElementById('token');
-const tokenError = document.getElementById('token-error');
-const forgetButton = document.getElementById('forget-token');
 const registry = document.getElementById('registry');
 const fleetBody = document.querySelector('#fleet tbody');
 const fleetEmpty = document.getElementById('fleet-empty');
@@ -33,15 +29,10 @@ const actionSubmit = document.getElementById('action-submit');
 
 let pending;
 
-function showTokenForm(message = '') {
-  registry.hidden = true;
-  forgetButton.hidden = true;
-  tokenForm.hidden = false;
-  tokenError.textContent = message;
-  tokenInput.focus();
-}
-
-const { api } = adminApi(showTokenForm);
+const person = await openPage();
+// Analysts, auditors and system administrators may look at the registry; only device administrators change it.
+const mayManage = mayUse(person, 'devices.manage');
+document.getElementById('actions-heading').hidden = !mayManage;
 
 function certifiedCell(device) {
   if (device.certifiedNow)
@@ -92,7 +83,7 @@ function renderFleet(devices) {
         element('td', {}, element('span', { class: `badge ${device.status}` }, device.status)),
         certifiedCell(device),
         element('td', {}, element('code', { title: `SHA-256 ${device.keyFingerprint}` }, `${device.keyFingerprint.slice(0, 12)}…`)),
-        actionsCell(device),
+        ...(mayManage ? [actionsCell(device)] : []),
       ),
     ),
   );
@@ -120,14 +111,13 @@ function renderExpiring(certifications) {
 async function load() {
   try {
     const [fleet, expiring] = await Promise.all([api('/api/devices'), api(`/api/certifications/expiring?days=${EXPIRY_DAYS}`)]);
-    tokenForm.hidden = true;
     registry.hidden = false;
-    forgetButton.hidden = false;
     renderFleet(fleet.devices);
     renderExpiring(expiring.certifications);
     status.textContent = `updated ${new Date().toLocaleTimeString()}`;
   } catch (error) {
-    if (!(error instanceof TokenRefused)) status.textContent = `could not load the registry: ${error.message}`;
+    if (error.status === 403) showRefusal(error);
+    else status.textContent = `could not load the registry: ${error.message}`;
   }
 }
 
@@ -153,8 +143,7 @@ actionForm.addEventListener('submit', async (event) => {
   try {
     await api(`/api/devices/${encodeURIComponent(device.id)}/status`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ status: action.status, reason: actionReason.value }),
+      body: { status: action.status, reason: actionReason.value },
     });
     dialog.close();
     await load();
@@ -162,8 +151,7 @@ actionForm.addEventListener('submit', async (event) => {
     // The row was re-rendered, so put keyboard focus back where the operator was working.
     document.querySelector(`tr[data-device-id="${CSS.escape(device.id)}"] button`)?.focus();
   } catch (error) {
-    if (error instanceof TokenRefused) dialog.close();
-    else actionError.textContent = error.message;
+    actionError.textContent = error.message;
   } finally {
     actionSubmit.disabled = false;
   }
@@ -171,7 +159,4 @@ actionForm.addEventListener('submit', async (event) => {
 
 document.getElementById('action-cancel').addEventListener('click', () => dialog.close());
 
-wireTokenForm({ form: tokenForm, input: tokenInput, forgetButton, showForm: showTokenForm, load });
-
-if (sessionStorage.getItem(TOKEN_KEY)) void load();
-else showTokenForm();
+await load();

@@ -1,4 +1,4 @@
-// Small helpers shared by the device pages; plain DOM, so the pages need no build step.
+// Small helpers shared by the pages; plain DOM, so the pages need no build step.
 
 export function element(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);

@@ -1,18 +1,13 @@
 // Device health: what is down now, one device's last 48 hours, and the operator's window actions.
 import { element, words } from './dom.js';
-import { TOKEN_KEY, TokenRefused, adminApi, wireTokenForm } from './admin-api.js';
+import { mayUse, openPage, showRefusal } from './page.js';
+import { api } from './session.js';
 
-// Same key as the registry page, so one token opens both for the life of the tab.
-const OPERATOR_KEY = 'verity.operatorName';
 const HOURS = 48;
 const HOUR_MS = 3600 * 1000;
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 const status = document.getElementById('status');
-const tokenForm = document.getElementById('token-form');
-const tokenInput = document.getElementById('token');
-const tokenError = document.getElementById('token-error');
-const forgetButton = document.getElementById('forget-token');
 const refreshButton = document.getElementById('refresh');
 const healthView = document.getElementById('health');
 const fleetSummary = document.getElementById('fleet-summary');
@@ -32,7 +27,6 @@ const recordForm = document.getElementById('record-form');
 const recordStarts = document.getElementById('record-starts');
 const recordEnds = document.getElementById('record-ends');
 const recordReason = document.getElementById('record-reason');
-const recordOperator = document.getElementById('record-operator');
 const recordError = document.getElementById('record-error');
 const recordSubmit = document.getElementById('record-submit');
 const dialog = document.getElementById('action-dialog');
@@ -42,23 +36,17 @@ const actionExplain = document.getElementById('action-explain');
 const actionEndsField = document.getElementById('action-ends-field');
 const actionEnds = document.getElementById('action-ends');
 const actionReason = document.getElementById('action-reason');
-const actionOperator = document.getElementById('action-operator');
 const actionError = document.getElementById('action-error');
 const actionSubmit = document.getElementById('action-submit');
 
 let timeline;
 let pending;
 
-function showTokenForm(message = '') {
-  healthView.hidden = true;
-  forgetButton.hidden = true;
-  refreshButton.hidden = true;
-  tokenForm.hidden = false;
-  tokenError.textContent = message;
-  tokenInput.focus();
-}
-
-const { api, post } = adminApi(showTokenForm);
+const person = await openPage();
+// Reviewers and auditors read the health of the fleet; only device administrators open, close or withdraw windows.
+const mayManage = mayUse(person, 'health.manage');
+document.getElementById('record').hidden = !mayManage;
+document.getElementById('window-actions-heading').hidden = !mayManage;
 
 function moment(iso) {
   return element('time', { datetime: iso }, new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }));
@@ -372,7 +360,7 @@ function renderWindows() {
         ),
         element('td', {}, win.recordedBy),
         element('td', {}, String(win.excludedCaptures)),
-        windowActions(win),
+        ...(mayManage ? [windowActions(win)] : []),
       ),
     ),
   );
@@ -415,31 +403,25 @@ async function loadTimeline(deviceId) {
     timeline = await api(`/api/devices/${encodeURIComponent(deviceId)}/health?hours=${HOURS}`);
     renderTimeline();
   } catch (error) {
-    if (!(error instanceof TokenRefused)) status.textContent = `could not load ${deviceId}: ${error.message}`;
+    status.textContent = `could not load ${deviceId}: ${error.message}`;
   }
 }
 
 async function load() {
   try {
     const fleet = await api('/api/fleet/health');
-    tokenForm.hidden = true;
     healthView.hidden = false;
-    forgetButton.hidden = false;
     refreshButton.hidden = false;
     renderFleet(fleet.devices);
     await loadTimeline(deviceSelect.value);
     status.textContent = `updated ${new Date().toLocaleTimeString()}`;
   } catch (error) {
-    if (!(error instanceof TokenRefused)) status.textContent = `could not load device health: ${error.message}`;
+    if (error.status === 403) showRefusal(error);
+    else status.textContent = `could not load device health: ${error.message}`;
   }
 }
 
 // --- actions ----------------------------------------------------------------------------
-
-function rememberOperator(name) {
-  sessionStorage.setItem(OPERATOR_KEY, name.trim());
-  recordOperator.value = name.trim();
-}
 
 function openAction(win, kind) {
   pending = { win, kind };
@@ -453,7 +435,6 @@ function openAction(win, kind) {
   actionEnds.value = toLocalInput(new Date());
   actionSubmit.textContent = closing ? 'Close window' : 'Withdraw window';
   actionReason.value = '';
-  actionOperator.value = sessionStorage.getItem(OPERATOR_KEY) ?? '';
   actionError.textContent = '';
   dialog.showModal();
   (closing ? actionEnds : actionReason).focus();
@@ -464,17 +445,15 @@ actionForm.addEventListener('submit', async (event) => {
   const { win, kind } = pending;
   actionSubmit.disabled = true;
   try {
-    const body = { reason: actionReason.value, operator: actionOperator.value };
+    const body = { reason: actionReason.value };
     if (kind === 'close') body.endsAt = fromLocalInput(actionEnds.value);
-    await post(`/api/windows/${encodeURIComponent(win.id)}/${kind}`, body);
-    rememberOperator(actionOperator.value);
+    await api(`/api/windows/${encodeURIComponent(win.id)}/${kind}`, { method: 'POST', body });
     dialog.close();
     await load();
     status.textContent = `window ${kind === 'close' ? 'closed' : 'withdrawn'}; the device's captures are being re-screened`;
     document.querySelector(`tr[data-window-id="${CSS.escape(win.id)}"] button, tr[data-window-id="${CSS.escape(win.id)}"] th`)?.focus();
   } catch (error) {
-    if (error instanceof TokenRefused) dialog.close();
-    else actionError.textContent = error.message;
+    actionError.textContent = error.message;
   } finally {
     actionSubmit.disabled = false;
   }
@@ -495,20 +474,17 @@ recordForm.addEventListener('submit', async (event) => {
   recordSubmit.disabled = true;
   recordError.textContent = '';
   try {
-    await post(`/api/devices/${encodeURIComponent(deviceId)}/windows`, {
-      startsAt,
-      endsAt,
-      reason: recordReason.value,
-      operator: recordOperator.value,
+    await api(`/api/devices/${encodeURIComponent(deviceId)}/windows`, {
+      method: 'POST',
+      body: { startsAt, endsAt, reason: recordReason.value },
     });
-    rememberOperator(recordOperator.value);
     recordStarts.value = '';
     recordEnds.value = '';
     recordReason.value = '';
     await load();
     status.textContent = `operator window recorded for ${deviceId}; its captures are being re-screened`;
   } catch (error) {
-    if (!(error instanceof TokenRefused)) recordError.textContent = error.message;
+    recordError.textContent = error.message;
   } finally {
     recordSubmit.disabled = false;
   }
@@ -517,10 +493,6 @@ recordForm.addEventListener('submit', async (event) => {
 deviceSelect.addEventListener('change', () => void loadTimeline(deviceSelect.value));
 refreshButton.addEventListener('click', () => void load());
 
-wireTokenForm({ form: tokenForm, input: tokenInput, forgetButton, showForm: showTokenForm, load });
-
 new ResizeObserver(() => drawTimeline()).observe(timelineFigure);
 
-recordOperator.value = sessionStorage.getItem(OPERATOR_KEY) ?? '';
-if (sessionStorage.getItem(TOKEN_KEY)) void load();
-else showTokenForm();
+await load();

@@ -3,11 +3,10 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAllInOne, type AllInOneProcess } from '../support/all-in-one-process.js';
-import { launchBrowser } from '../support/browser.js';
+import { launchBrowser, logInThroughPage } from '../support/browser.js';
 import { createTempDir } from '../support/isolated.js';
 
 const screenshotDir = path.resolve('test-results');
-const ADMIN_TOKEN = 'e2e-device-admin-token-1';
 const FLEET = ['SIM-CAM-0001', 'SIM-CAM-0002', 'SIM-CAM-0003'];
 
 describe('the device pages in Chromium', () => {
@@ -17,9 +16,8 @@ describe('the device pages in Chromium', () => {
   const remoteRequests: string[] = [];
 
   beforeAll(async () => {
-    expect(ADMIN_TOKEN).toHaveLength(24);
     dataDir = await createTempDir('e2e-devices');
-    system = await startAllInOne({ DATA_DIR: dataDir.dir, SIMULATOR_DEVICES: '3', ADMIN_TOKEN });
+    system = await startAllInOne({ DATA_DIR: dataDir.dir, SIMULATOR_DEVICES: '3' });
     browser = await launchBrowser();
     await mkdir(screenshotDir, { recursive: true });
   });
@@ -40,13 +38,18 @@ describe('the device pages in Chromium', () => {
     return page;
   }
 
-  it('signs in with the admin token, shows the certified fleet and disables a device with a reason', async () => {
+  it('sends a device administrator through the login, shows the certified fleet and disables a device with a reason', async () => {
     const page = await open('/devices.html');
-    await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
-    await page.getByRole('button', { name: 'Open registry' }).click();
+    await logInThroughPage(page, await system!.demoAccount('devices'));
+    expect(new URL(page.url()).pathname).toBe('/devices.html');
+    const links = page.getByRole('navigation', { name: 'Pages' }).getByRole('link');
+    await expect
+      .poll(() => links.allTextContents(), { timeout: 10_000 })
+      .toEqual(['Captures', 'Devices', 'Device health', 'Public device list']);
+    expect(await page.locator('#who').textContent()).toContain('Sun Hui (device administrator)');
 
     const rows = page.locator('#fleet tbody tr');
-    await expect.poll(() => rows.count()).toBe(3);
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(3);
     for (const id of FLEET) {
       const row = page.locator(`#fleet tr[data-device-id="${id}"]`);
       expect(await row.textContent()).toContain('certified');
@@ -62,23 +65,23 @@ describe('the device pages in Chromium', () => {
     await dialog.getByRole('button', { name: 'Disable' }).click();
 
     const disabledRow = page.locator('#fleet tr[data-device-id="SIM-CAM-0002"]');
-    await expect.poll(() => disabledRow.locator('.badge').textContent()).toBe('disabled');
+    await expect.poll(() => disabledRow.locator('.badge').textContent(), { timeout: 10_000 }).toBe('disabled');
     expect(await dialog.isVisible()).toBe(false);
     expect(await page.locator('#status').textContent()).toContain('SIM-CAM-0002 is now disabled');
     expect(await disabledRow.getByRole('button', { name: 'Enable SIM-CAM-0002' }).isVisible()).toBe(true);
     await page.screenshot({ path: path.join(screenshotDir, 'devices-page.png'), fullPage: true });
 
-    // The token lives for the tab: a reload goes straight back to the registry.
+    // The session outlives a reload: it goes straight back to the registry, not to the login.
     await page.reload();
-    await expect.poll(() => rows.count()).toBe(3);
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(3);
     await page.close();
   });
 
   // Runs after the test above, which disabled SIM-CAM-0002.
-  it('lists the enabled devices publicly, without a token', async () => {
+  it('lists the enabled devices publicly, without a login', async () => {
     const page = await open('/public-devices.html');
     const rows = page.locator('#devices tbody tr');
-    await expect.poll(() => rows.count()).toBe(2);
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(2);
     const ids = await Promise.all((await rows.all()).map((row) => row.getAttribute('data-device-id')));
     expect(ids.sort()).toEqual(['SIM-CAM-0001', 'SIM-CAM-0003']);
     expect(await page.locator('#devices').textContent()).toContain('Shennan Boulevard');

@@ -2,13 +2,13 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAllInOne, waitForThumbnailedCapture, type AllInOneProcess } from '../support/all-in-one-process.js';
-import { launchBrowser } from '../support/browser.js';
+import { logIn, startAllInOne, waitForThumbnailedCapture, type AllInOneProcess } from '../support/all-in-one-process.js';
+import { launchBrowser, logInThroughPage } from '../support/browser.js';
 import { createTempDir } from '../support/isolated.js';
 
 const screenshotDir = path.resolve('test-results');
 
-describe('the review page in Chromium', () => {
+describe('the capture list in Chromium', () => {
   let dataDir: Awaited<ReturnType<typeof createTempDir>>;
   let system: AllInOneProcess | undefined;
   let browser: Browser | undefined;
@@ -25,14 +25,18 @@ describe('the review page in Chromium', () => {
     await dataDir?.remove();
   });
 
-  it('shows simulated captures with their thumbnails, using no remote resource', async () => {
-    await waitForThumbnailedCapture(system!.reviewUrl);
+  it('shows a logged-in reviewer simulated captures with their thumbnails, using no remote resource', async () => {
+    const reviewer = await system!.demoAccount('reviewer1');
+    await waitForThumbnailedCapture(system!.reviewUrl, await logIn(system!.reviewUrl, reviewer));
     const page = await browser!.newPage({ viewport: { width: 1400, height: 900 } });
     const remoteRequests: string[] = [];
     page.on('request', (request) => {
       if (!request.url().startsWith(system!.reviewUrl.replace(/\/$/, ''))) remoteRequests.push(request.url());
     });
     await page.goto(system!.reviewUrl);
+    // Not logged in yet: the list sends the reviewer to log in, and the login back to the list.
+    await logInThroughPage(page, reviewer);
+    expect(new URL(page.url()).pathname).toBe('/');
     const thumbnail = page.locator('.capture img').first();
     await thumbnail.waitFor({ state: 'visible', timeout: 20_000 });
     // A string, because this runs in the page, and the Node project's types know no DOM.

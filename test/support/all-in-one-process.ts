@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { DemoAccount } from '../../review-ui/demo-people.js';
 import { waitFor } from './isolated.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -10,6 +12,8 @@ export interface AllInOneProcess {
   child: ChildProcess;
   reviewUrl: string;
   output(): string;
+  /** A demo person all-in-one created on its empty database, with the password it printed. */
+  demoAccount(username: string): Promise<DemoAccount>;
   /** Sends SIGINT to the process group, as Ctrl-C in a terminal does, and resolves with the exit code. */
   interrupt(): Promise<number | null>;
   /** Makes sure it is gone, whatever state the test left it in. */
@@ -17,7 +21,7 @@ export interface AllInOneProcess {
 }
 
 /** Starts `all-in-one.ts` as `npm start` would, with only the given environment (no service URLs). */
-export async function startAllInOne(env: Record<string, string>): Promise<AllInOneProcess> {
+export async function startAllInOne(env: Record<string, string> & { DATA_DIR: string }): Promise<AllInOneProcess> {
   let output = '';
   const child = spawn(process.execPath, ['--import', 'tsx', 'all-in-one.ts'], {
     cwd: repoRoot,
@@ -61,6 +65,13 @@ export async function startAllInOne(env: Record<string, string>): Promise<AllInO
       child,
       reviewUrl,
       output: () => output,
+      demoAccount: async (username) => {
+        const accounts = JSON.parse(await readFile(path.join(env.DATA_DIR, 'demo-accounts.json'), 'utf8')) as DemoAccount[];
+        const account = accounts.find((candidate) => candidate.username === username);
+        if (!account)
+          throw new Error(`no demo account ${username}; there are ${accounts.map((candidate) => candidate.username).join(', ')}`);
+        return account;
+      },
       interrupt: async () => {
         ctrlC();
         const [code] = await exited;
@@ -78,12 +89,26 @@ export interface CaptureList {
   captures: { id: string; state: string; deviceId: string; media: { thumbnailSha256: string | null }[] }[];
 }
 
+/** Logs in over HTTP as a browser would; returns the Cookie header that carries the session. */
+export async function logIn(reviewUrl: string, account: { username: string; password: string }): Promise<string> {
+  const response = await fetch(new URL('/api/session', reviewUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: account.username, password: account.password }),
+  });
+  if (!response.ok) throw new Error(`${account.username} could not log in: ${response.status} ${await response.text()}`);
+  const cookie = response.headers.getSetCookie().find((header) => header.startsWith('verity_session='));
+  if (!cookie) throw new Error('the login answer set no session cookie');
+  return cookie.split(';')[0]!;
+}
+
 /** Waits until the review API lists a capture accepted for review whose images all have thumbnails. */
-export function waitForThumbnailedCapture(reviewUrl: string, timeoutMs = 45_000): Promise<CaptureList> {
+export function waitForThumbnailedCapture(reviewUrl: string, cookie: string, timeoutMs = 45_000): Promise<CaptureList> {
   return waitFor(
     'a capture awaiting review with thumbnails',
     async () => {
-      const response = await fetch(new URL('/api/captures?state=awaiting_review', reviewUrl));
+      const response = await fetch(new URL('/api/captures?state=awaiting_review', reviewUrl), { headers: { cookie } });
+      if (!response.ok) throw new Error(`the capture list answered ${response.status}`);
       const body = (await response.json()) as CaptureList;
       const ready = body.captures.some((capture) => capture.media.length > 0 && capture.media.every((item) => item.thumbnailSha256));
       return ready ? body : undefined;

@@ -1,4 +1,4 @@
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 /**
  * Debian's Chromium, never a downloaded one. The flags keep it from reaching for the
@@ -18,4 +18,13 @@ export function launchBrowser(): Promise<Browser> {
       '--disable-quic',
     ],
   });
+}
+
+/** Fills in the login form the page shows (or is on its way to), as a person would, and waits until it sends them on. */
+export async function logInThroughPage(page: Page, account: { username: string; password: string }): Promise<void> {
+  await page.waitForURL((url) => url.pathname === '/login.html');
+  await page.getByLabel('Username').fill(account.username);
+  await page.getByLabel('Password').fill(account.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL((url) => url.pathname !== '/login.html');
 }

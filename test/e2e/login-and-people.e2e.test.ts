@@ -1,0 +1,131 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAllInOne, type AllInOneProcess } from '../support/all-in-one-process.js';
+import { launchBrowser, logInThroughPage } from '../support/browser.js';
+import { createTempDir } from '../support/isolated.js';
+
+const screenshotDir = path.resolve('test-results');
+const INSPECTOR = { username: 'inspector', password: 'correct horse battery staple' };
+
+describe('logins and people administration in Chromium', () => {
+  let dataDir: Awaited<ReturnType<typeof createTempDir>>;
+  let system: AllInOneProcess | undefined;
+  let browser: Browser | undefined;
+  const remoteRequests: string[] = [];
+
+  beforeAll(async () => {
+    dataDir = await createTempDir('e2e-people');
+    system = await startAllInOne({ DATA_DIR: dataDir.dir, SIMULATOR_DEVICES: '2', SIMULATOR_INTERVAL_MS: '1000' });
+    browser = await launchBrowser();
+    await mkdir(screenshotDir, { recursive: true });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await system?.kill();
+    await dataDir?.remove();
+  });
+
+  /** A fresh browser context, so each person starts with no session cookie. */
+  async function open(route: string): Promise<Page> {
+    const page = await browser!.newPage({ viewport: { width: 1400, height: 900 } });
+    const origin = new URL(system!.reviewUrl).origin;
+    page.on('request', (request) => {
+      if (new URL(request.url()).origin !== origin) remoteRequests.push(request.url());
+    });
+    await page.goto(new URL(route, system!.reviewUrl).toString());
+    return page;
+  }
+
+  const pageLinks = (page: Page) => page.getByRole('navigation', { name: 'Pages' }).getByRole('link').allTextContents();
+
+  it('refuses a wrong password with a clear message and keeps the person on the form', async () => {
+    const page = await open('/login.html');
+    expect(await page.evaluate('document.activeElement.id')).toBe('username');
+    await page.screenshot({ path: path.join(screenshotDir, 'login-page.png') });
+
+    await page.getByLabel('Username').fill('admin');
+    await page.getByLabel('Password').fill('not the password');
+    // Enter submits, as in any form.
+    await page.getByLabel('Password').press('Enter');
+    await expect.poll(() => page.getByRole('alert').textContent(), { timeout: 10_000 }).toBe('Wrong username or password.');
+    expect(new URL(page.url()).pathname).toBe('/login.html');
+    expect(await page.getByLabel('Password').inputValue()).toBe('');
+    expect(await page.getByLabel('Username').getAttribute('aria-invalid')).toBe('true');
+    await page.screenshot({ path: path.join(screenshotDir, 'login-page-refused.png') });
+    await page.close();
+  });
+
+  it('lets a system admin create a certified reviewer, who then sees only the pages a reviewer may open', async () => {
+    // A `next` pointing off-site is ignored: the admin lands on their own page instead.
+    const admin = await open('/login.html?next=//elsewhere.example/steal');
+    await logInThroughPage(admin, await system!.demoAccount('admin'));
+    expect(new URL(admin.url()).pathname).toBe('/people.html');
+    await expect.poll(() => pageLinks(admin), { timeout: 10_000 }).toEqual(['Devices', 'People', 'Public device list']);
+    const rows = admin.locator('#people tbody tr');
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(8);
+    expect(await admin.locator('tr[data-username="reviewer1"]').textContent()).toMatch(/DEMO-ENF-0001.*expires in 36[45] days/);
+
+    const form = admin.locator('#create-form');
+    const certificateNumber = form.getByLabel('Certificate number');
+    expect(await certificateNumber.isVisible()).toBe(false);
+    await form.getByLabel('Username').fill(INSPECTOR.username);
+    await form.getByLabel('Full name').fill('Ma Lin');
+    await form.getByLabel('First password').fill(INSPECTOR.password);
+    await form.getByRole('checkbox', { name: /^Reviewer/ }).check();
+    expect(await certificateNumber.isVisible()).toBe(true);
+    await certificateNumber.fill('ENF-2027-0042');
+    const inTwoHundredDays = new Date(Date.now() + 200 * 24 * 3600 * 1000);
+    await form.getByLabel('Valid until').fill(inTwoHundredDays.toLocaleDateString('sv'));
+    await form.getByRole('checkbox', { name: 'SIM-CAM-0002' }).check();
+    await form.getByRole('button', { name: 'Add person' }).click();
+
+    const created = admin.locator('tr[data-username="inspector"]');
+    await expect.poll(() => created.count(), { timeout: 10_000 }).toBe(1);
+    expect(await created.textContent()).toMatch(/Ma Lin.*Reviewer.*ENF-2027-0042.*expires in 20[01] days.*SIM-CAM-0002.*active/);
+    expect(await admin.locator('#status').textContent()).toBe('inspector added; they can log in now');
+    await admin.evaluate('scrollTo(0, 0)');
+    await admin.screenshot({ path: path.join(screenshotDir, 'people-page.png'), fullPage: true });
+
+    await created.getByRole('button', { name: 'Edit inspector' }).click();
+    const dialog = admin.getByRole('dialog', { name: 'Edit inspector' });
+    expect(await dialog.getByLabel('Certificate number').inputValue()).toBe('ENF-2027-0042');
+    expect(await dialog.getByRole('checkbox', { name: 'SIM-CAM-0002' }).isChecked()).toBe(true);
+    await admin.screenshot({ path: path.join(screenshotDir, 'people-edit-dialog.png') });
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await admin.close();
+
+    const reviewer = await open('/login.html');
+    await logInThroughPage(reviewer, INSPECTOR);
+    expect(new URL(reviewer.url()).pathname).toBe('/review.html');
+    await reviewer.goto(new URL('/', system!.reviewUrl).toString());
+    await expect
+      .poll(() => pageLinks(reviewer), { timeout: 10_000 })
+      .toEqual(['Captures', 'Review', 'Device health', 'Public device list']);
+    expect(await reviewer.locator('#who').textContent()).toContain('Ma Lin');
+    expect(await reviewer.locator('#who').textContent()).toContain('reviewer');
+    await reviewer.close();
+  });
+
+  it('shows an analyst that the capture list is not theirs to see, without a single image', async () => {
+    const page = await open('/');
+    await logInThroughPage(page, await system!.demoAccount('analyst'));
+    expect(new URL(page.url()).pathname).toBe('/');
+    const refusal = page.getByRole('alert');
+    await expect.poll(() => refusal.textContent(), { timeout: 10_000 }).toContain('Not allowed');
+    expect(await refusal.textContent()).toContain('needs captures.list');
+    expect(await page.locator('.capture').count()).toBe(0);
+    expect(await page.locator('img').count()).toBe(0);
+    await expect.poll(() => pageLinks(page), { timeout: 10_000 }).toEqual(['Devices', 'Analytics', 'Public device list']);
+    await page.screenshot({ path: path.join(screenshotDir, 'capture-list-refused.png') });
+
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.waitForURL((url) => url.pathname === '/login.html');
+    expect(await page.evaluate(`fetch('/api/session').then((response) => response.status)`)).toBe(401);
+    expect(await page.evaluate(`fetch('/api/devices').then((response) => response.status)`)).toBe(401);
+    expect(remoteRequests).toEqual([]);
+    await page.close();
+  });
+});
