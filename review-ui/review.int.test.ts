@@ -239,6 +239,16 @@ describe('review: claims, decisions, the two-person rule and incidents, over a r
       .from(auditLog)
       .where(and(eq(auditLog.subjectId, grouped!.id), eq(auditLog.action, 'evidence.exported')));
     expect(logged).toMatchObject({ actor: 'person:wang', details: { reason: 'court hearing 2026-12-01' } });
+
+    // Auditors read the record of that export; reviewers cannot browse the log.
+    const auditor = await personLoggedIn(app, database.db, 'zhao', ['auditor']);
+    const record = await app.inject({
+      method: 'GET',
+      url: `/api/audit/entries?subjectId=${grouped!.id}&action=evidence.exported`,
+      headers: auditor.headers,
+    });
+    expect(record.json<{ entries: { actor: string }[] }>().entries).toEqual([expect.objectContaining({ actor: 'person:wang' })]);
+    expect((await app.inject({ method: 'GET', url: '/api/audit/entries', headers: wang.headers })).statusCode).toBe(403);
   });
 
   it('is backed by the database: no approved state without a recorded approval', async () => {

@@ -10,6 +10,7 @@ import type { Db } from '../db/client.js';
 import type { Config } from '../core/config.js';
 import type { ServerSigningKey } from '../core/signing-key.js';
 import { installAuthentication } from './auth.js';
+import { auditRoutes } from './routes/audit.js';
 import { incidentRoutes } from './routes/incidents.js';
 import { peopleRoutes } from './routes/people.js';
 import { reviewRoutes } from './routes/review.js';
@@ -68,6 +69,7 @@ export async function buildReviewServer(deps: ReviewServerDeps): Promise<Fastify
   tamperingRoutes(app, deps);
   reviewRoutes(app, deps);
   incidentRoutes(app, deps);
+  auditRoutes(app, deps);
   await app.register(fastifyStatic, { root: publicDir, prefix: '/' });
   return app;
 }
