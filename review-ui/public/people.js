@@ -6,18 +6,18 @@ import { api } from './session.js';
 const DAY_MS = 24 * 3600 * 1000;
 const EXPIRY_WARNING_DAYS = 30;
 
-// The browser cannot import core/roles.ts; keep these in step with its ROLES and DECIDING_ROLES.
-const ROLES = [
-  { role: 'reviewer', label: 'Reviewer', hint: 'decides on captures' },
-  { role: 'legal_reviewer', label: 'Legal reviewer', hint: 'also decides escalated captures' },
-  { role: 'auxiliary', label: 'Auxiliary staff', hint: 'pre-screens captures, never decides' },
-  { role: 'auditor', label: 'Auditor', hint: 'reads the audit log and evidence' },
-  { role: 'analyst', label: 'Analyst', hint: 'aggregates only, no images' },
-  { role: 'device_admin', label: 'Device administrator', hint: 'enrols devices, records malfunction windows' },
-  { role: 'system_admin', label: 'System administrator', hint: 'manages people' },
-];
-const ROLE_LABELS = new Map(ROLES.map(({ role, label }) => [role, label]));
-const CERTIFIED_ROLES = ['reviewer', 'legal_reviewer'];
+// Words for people; which roles exist and which need a certificate comes from GET /api/roles.
+const ROLE_WORDING = {
+  reviewer: { label: 'Reviewer', hint: 'decides on captures' },
+  legal_reviewer: { label: 'Legal reviewer', hint: 'also decides escalated captures' },
+  auxiliary: { label: 'Auxiliary staff', hint: 'pre-screens captures, never decides' },
+  auditor: { label: 'Auditor', hint: 'reads the audit log and evidence' },
+  analyst: { label: 'Analyst', hint: 'aggregates only, no images' },
+  device_admin: { label: 'Device administrator', hint: 'enrols devices, records malfunction windows' },
+  system_admin: { label: 'System administrator', hint: 'manages people' },
+};
+let roleChoices = [];
+let certifiedRoles = [];
 
 const status = document.getElementById('status');
 const view = document.getElementById('people-view');
@@ -106,7 +106,7 @@ function renderPeople() {
         element(
           'td',
           {},
-          element('ul', { class: 'role-list' }, ...person.roles.map((role) => element('li', {}, ROLE_LABELS.get(role) ?? words(role)))),
+          element('ul', { class: 'role-list' }, ...person.roles.map((role) => element('li', {}, ROLE_WORDING[role]?.label ?? words(role)))),
         ),
         certificateCell(person.certificate),
         element(
@@ -132,7 +132,7 @@ function renderPeople() {
  * The certificate fields appear, and become required, only for roles that decide on evidence.
  */
 function personFields(container, prefix, devices) {
-  const roleBoxes = ROLES.map(({ role }) =>
+  const roleBoxes = roleChoices.map(({ role }) =>
     element('input', { type: 'checkbox', name: 'roles', value: role, id: `${prefix}-role-${role}` }),
   );
   const rolesFieldset = element(
@@ -142,7 +142,7 @@ function personFields(container, prefix, devices) {
     element(
       'div',
       { class: 'choices' },
-      ...ROLES.map(({ role, label, hint }, index) =>
+      ...roleChoices.map(({ role, label, hint }, index) =>
         element(
           'label',
           { class: 'check', for: `${prefix}-role-${role}` },
@@ -187,7 +187,7 @@ function personFields(container, prefix, devices) {
   container.replaceChildren(rolesFieldset, certificateFieldset, devicesFieldset);
 
   const ticked = (boxes) => boxes.filter((box) => box.checked).map((box) => box.value);
-  const needsCertificate = () => ticked(roleBoxes).some((role) => CERTIFIED_ROLES.includes(role));
+  const needsCertificate = () => ticked(roleBoxes).some((role) => certifiedRoles.includes(role));
   function sync() {
     const needed = needsCertificate();
     certificateFieldset.hidden = !needed;
@@ -276,6 +276,9 @@ function focusRow(username) {
 try {
   // Only to offer devices to tick; people can be managed without the list.
   const { devices } = await api('/api/devices').catch(() => ({ devices: [] }));
+  const { roles } = await api('/api/roles');
+  roleChoices = roles.map(({ role }) => ({ role, label: ROLE_WORDING[role]?.label ?? words(role), hint: ROLE_WORDING[role]?.hint ?? '' }));
+  certifiedRoles = roles.filter((entry) => entry.needsCertificate).map((entry) => entry.role);
   await loadPeople();
   createFields = personFields(document.getElementById('create-fields'), 'create', devices);
   editFields = personFields(document.getElementById('edit-fields'), 'edit', devices);

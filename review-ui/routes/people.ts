@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { DECIDING_ROLES, ROLES, permissionsOf } from '../../core/roles.js';
 import type { Db } from '../../db/client.js';
 import { principalOf, requirePermission } from '../auth.js';
 import {
@@ -21,6 +22,11 @@ export function peopleRoutes(app: FastifyInstance, deps: { db: Db }): void {
   const params = z.object({ personId: z.uuid() });
 
   routes.get('/api/people', { onRequest }, async () => ({ people: await listPeople(deps.db) }));
+
+  // The one list of roles and what each grants, so pages never keep a copy that drifts from core/roles.ts.
+  routes.get('/api/roles', { onRequest }, () => ({
+    roles: ROLES.map((role) => ({ role, permissions: [...permissionsOf([role])], needsCertificate: DECIDING_ROLES.includes(role) })),
+  }));
 
   routes.post('/api/people', { onRequest, schema: { body: newPersonSchema } }, async (request, reply) => {
     const outcome = await createPerson(deps.db, principalOf(request).actor, request.body);

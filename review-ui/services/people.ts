@@ -1,5 +1,5 @@
 import { hash, verify } from '@node-rs/argon2';
-import { asc, eq, isNull } from 'drizzle-orm';
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { ROLES, type Certificate, type Role } from '../../core/roles.js';
 import { appendAudit } from '../../db/audit-log.js';
@@ -159,6 +159,18 @@ export async function changePerson(db: Db, actor: string, id: string, change: Pe
     if (!existing) return { ok: false, status: 404, error: `no person ${id}` };
     const roles = change.roles ?? toPerson(existing).roles;
     const certificate = change.certificate === undefined ? toPerson(existing).certificate : change.certificate;
+    const losesAdmin =
+      existing.roles.includes('system_admin') && !existing.disabledAt && (!roles.includes('system_admin') || change.disabled === true);
+    if (losesAdmin) {
+      // Locking every active admin row makes two admins demoting each other at once queue up, so one always remains.
+      const admins = await tx
+        .select({ id: people.id })
+        .from(people)
+        .where(and(isNull(people.disabledAt), sql`${people.roles} ? 'system_admin'`))
+        .for('update');
+      if (admins.length <= 1)
+        return { ok: false, status: 409, error: 'this is the last active system administrator: appoint another one first' };
+    }
     if (missingCertificate(roles, certificate)) {
       return { ok: false, status: 422, error: 'reviewers and legal reviewers need an enforcement certificate number and expiry' };
     }
