@@ -15,3 +15,8 @@ export function words(value) {
 export function formatDate(iso) {
   return element('time', { datetime: iso }, new Date(iso).toLocaleDateString(undefined, { dateStyle: 'medium' }));
 }
+
+/** Date and time to the second, for records where the order of events matters. */
+export function formatMoment(iso) {
+  return element('time', { datetime: iso }, new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' }));
+}

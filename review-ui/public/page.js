@@ -14,6 +14,7 @@ const PAGES = [
   { href: '/health.html', label: 'Device health', anyOf: ['health.read', 'health.manage'] },
   { href: '/people.html', label: 'People', anyOf: ['people.manage'] },
   { href: '/analytics.html', label: 'Analytics', anyOf: ['analytics.read'] },
+  { href: '/audit.html', label: 'Audit log', anyOf: ['audit.read'] },
   { href: '/public-devices.html', label: 'Public device list', anyOf: [] },
 ];
 

@@ -63,7 +63,7 @@ describe('logins and people administration in Chromium', () => {
     const admin = await open('/login.html?next=//elsewhere.example/steal');
     await logInThroughPage(admin, await system!.demoAccount('admin'));
     expect(new URL(admin.url()).pathname).toBe('/people.html');
-    await expect.poll(() => pageLinks(admin), { timeout: 10_000 }).toEqual(['Devices', 'People', 'Public device list']);
+    await expect.poll(() => pageLinks(admin), { timeout: 10_000 }).toEqual(['Devices', 'People', 'Audit log', 'Public device list']);
     const rows = admin.locator('#people tbody tr');
     await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(8);
     expect(await admin.locator('tr[data-username="reviewer1"]').textContent()).toMatch(/DEMO-ENF-0001.*expires in 36[45] days/);
@@ -126,6 +126,24 @@ describe('logins and people administration in Chromium', () => {
     expect(await page.evaluate(`fetch('/api/session').then((response) => response.status)`)).toBe(401);
     expect(await page.evaluate(`fetch('/api/devices').then((response) => response.status)`)).toBe(401);
     expect(remoteRequests).toEqual([]);
+    await page.close();
+  });
+
+  it('shows an auditor the record of what people did, filtered by action, with the signed heads to copy', async () => {
+    const page = await open('/audit.html');
+    await logInThroughPage(page, await system!.demoAccount('auditor'));
+    expect(new URL(page.url()).pathname).toBe('/audit.html');
+    const rows = page.locator('#entries tbody tr');
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBeGreaterThan(5);
+    expect(await page.locator('#key-fingerprint').textContent()).toMatch(/^[0-9a-f]{64}$/);
+
+    await page.getByLabel('Action').fill('session.started');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await expect
+      .poll(async () => new Set(await rows.locator('td:nth-child(4)').allTextContents()), { timeout: 10_000 })
+      .toEqual(new Set(['session.started']));
+    expect(await rows.locator('td:nth-child(3)').allTextContents()).toContain('person:auditor');
+    await page.screenshot({ path: path.join(screenshotDir, 'audit-page.png'), fullPage: true });
     await page.close();
   });
 });
