@@ -48,6 +48,22 @@ describe('loadConfig', () => {
         twoPersonSpeedExcessPercent: 50,
         incidentWindowMs: 30 * 60_000,
       },
+      analytics: {
+        everyMs: 3_600_000,
+        h3Resolution: 8,
+        timeZone: 'Asia/Shanghai',
+        trailingDays: 14,
+        settleDays: 7,
+        screenDays: 365,
+        trendRecentDays: 90,
+        fdr: 0.05,
+        minCount: 20,
+        minGroupSites: 10,
+        kAnonymity: 5,
+        anomaly: { baselineDays: 56, watchDays: 14, ratio: 3, cusumThreshold: 10 },
+        beforeAfter: { beforeDays: 365, minAfterDays: 28 },
+        keepRuns: 30,
+      },
     });
   });
 
@@ -91,6 +107,24 @@ describe('loadConfig', () => {
       REVIEW_TWO_PERSON_VIOLATIONS: 'red_light, wrong_way',
       REVIEW_TWO_PERSON_SPEED_EXCESS_PERCENT: '20',
       INCIDENT_WINDOW_MINUTES: '10',
+      ANALYTICS_INTERVAL_MS: '900000',
+      ANALYTICS_H3_RESOLUTION: '9',
+      ANALYTICS_TIME_ZONE: 'UTC',
+      ANALYTICS_TRAILING_DAYS: '0',
+      ANALYTICS_SETTLE_DAYS: '3',
+      ANALYTICS_SCREEN_DAYS: '730',
+      ANALYTICS_TREND_RECENT_DAYS: '60',
+      ANALYTICS_FDR: '0.1',
+      ANALYTICS_MIN_COUNT: '50',
+      ANALYTICS_MIN_GROUP_SITES: '4',
+      ANALYTICS_K_ANONYMITY: '10',
+      ANALYTICS_ANOMALY_BASELINE_DAYS: '28',
+      ANALYTICS_ANOMALY_WATCH_DAYS: '7',
+      ANALYTICS_ANOMALY_RATIO: '2.5',
+      ANALYTICS_ANOMALY_CUSUM_THRESHOLD: '6',
+      ANALYTICS_BEFORE_DAYS: '180',
+      ANALYTICS_MIN_AFTER_DAYS: '14',
+      ANALYTICS_KEEP_RUNS: '5',
     });
     expect(config).toEqual({
       dataDir: '/srv/verity',
@@ -124,6 +158,22 @@ describe('loadConfig', () => {
         twoPersonViolationTypes: ['red_light', 'wrong_way'],
         twoPersonSpeedExcessPercent: 20,
         incidentWindowMs: 10 * 60_000,
+      },
+      analytics: {
+        everyMs: 900_000,
+        h3Resolution: 9,
+        timeZone: 'UTC',
+        trailingDays: 0,
+        settleDays: 3,
+        screenDays: 730,
+        trendRecentDays: 60,
+        fdr: 0.1,
+        minCount: 50,
+        minGroupSites: 4,
+        kAnonymity: 10,
+        anomaly: { baselineDays: 28, watchDays: 7, ratio: 2.5, cusumThreshold: 6 },
+        beforeAfter: { beforeDays: 180, minAfterDays: 14 },
+        keepRuns: 5,
       },
     });
   });
@@ -296,5 +346,29 @@ describe('media store selection', () => {
     expect(configErrorOf({ MEDIA_STORE: 's3' }).message).toContain('S3_BUCKET');
     const s3 = loadConfig({ MEDIA_STORE: 's3', S3_BUCKET: 'evidence', S3_ENDPOINT: 'http://127.0.0.1:9000' }).media;
     expect(s3).toMatchObject({ store: 's3', s3: { bucket: 'evidence', endpoint: 'http://127.0.0.1:9000', forcePathStyle: true } });
+  });
+});
+
+describe('analytics settings', () => {
+  it('refuses a time zone the runtime does not know', () => {
+    expect(configErrorOf({ ANALYTICS_TIME_ZONE: 'Mars/Olympus_Mons' }).problems).toEqual([
+      'ANALYTICS_TIME_ZONE: must be an IANA time zone such as Asia/Shanghai',
+    ]);
+  });
+
+  it.each([
+    ['ANALYTICS_FDR', '0'],
+    ['ANALYTICS_FDR', '1'],
+    ['ANALYTICS_H3_RESOLUTION', '16'],
+    ['ANALYTICS_ANOMALY_RATIO', '1'],
+    ['ANALYTICS_K_ANONYMITY', '0'],
+  ])('refuses %s=%s', (name, value) => {
+    expect(configErrorOf({ [name]: value }).problems[0]).toMatch(new RegExp(`^${name}: `));
+  });
+
+  it('needs a recent trend window shorter than the screening period', () => {
+    expect(configErrorOf({ ANALYTICS_SCREEN_DAYS: '90', ANALYTICS_TREND_RECENT_DAYS: '90' }).problems).toEqual([
+      'ANALYTICS_TREND_RECENT_DAYS: must be fewer than ANALYTICS_SCREEN_DAYS',
+    ]);
   });
 });

@@ -9,6 +9,14 @@ const optionalUrl = z
   .transform((value) => (value === '' ? undefined : value))
   .pipe(z.url().optional())
   .optional();
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
 const optionalText = z
   .string()
   .trim()
@@ -66,6 +74,28 @@ const environmentSchema = z.object({
     .default('red_light'),
   REVIEW_TWO_PERSON_SPEED_EXCESS_PERCENT: z.coerce.number().min(0).default(50),
   INCIDENT_WINDOW_MINUTES: positiveInt.default(30),
+  ANALYTICS_INTERVAL_MS: positiveInt.default(3_600_000),
+  // H3 resolution 8 cells are about 0.7 km², a stretch of road with its junction; 15 is the finest H3 has.
+  ANALYTICS_H3_RESOLUTION: z.coerce.number().int().min(0).max(15).default(8),
+  ANALYTICS_TIME_ZONE: z
+    .string()
+    .refine((zone) => isTimeZone(zone), 'must be an IANA time zone such as Asia/Shanghai')
+    .default('Asia/Shanghai'),
+  ANALYTICS_TRAILING_DAYS: z.coerce.number().int().min(0).max(366).default(14),
+  ANALYTICS_SETTLE_DAYS: z.coerce.number().int().min(0).max(90).default(7),
+  ANALYTICS_SCREEN_DAYS: positiveInt.max(3660).default(365),
+  ANALYTICS_TREND_RECENT_DAYS: positiveInt.max(3660).default(90),
+  ANALYTICS_FDR: z.coerce.number().gt(0).lt(1).default(0.05),
+  ANALYTICS_MIN_COUNT: positiveInt.default(20),
+  ANALYTICS_MIN_GROUP_SITES: positiveInt.default(10),
+  ANALYTICS_K_ANONYMITY: positiveInt.default(5),
+  ANALYTICS_ANOMALY_BASELINE_DAYS: positiveInt.max(366).default(56),
+  ANALYTICS_ANOMALY_WATCH_DAYS: positiveInt.max(366).default(14),
+  ANALYTICS_ANOMALY_RATIO: z.coerce.number().gt(1).default(3),
+  ANALYTICS_ANOMALY_CUSUM_THRESHOLD: z.coerce.number().positive().default(10),
+  ANALYTICS_BEFORE_DAYS: positiveInt.max(3660).default(365),
+  ANALYTICS_MIN_AFTER_DAYS: positiveInt.max(3660).default(28),
+  ANALYTICS_KEEP_RUNS: positiveInt.default(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -105,6 +135,25 @@ export interface Config {
     twoPersonSpeedExcessPercent: number;
     incidentWindowMs: number;
   };
+  /** Hotspot screening, device anomalies and remediation studies: docs/analytics.md explains each number. */
+  analytics: {
+    everyMs: number;
+    h3Resolution: number;
+    timeZone: string;
+    /** Days before today always re-aggregated, whatever the audit log says changed. */
+    trailingDays: number;
+    /** The newest days left out of every analysis, because their captures may still be in review. */
+    settleDays: number;
+    screenDays: number;
+    trendRecentDays: number;
+    fdr: number;
+    minCount: number;
+    minGroupSites: number;
+    kAnonymity: number;
+    anomaly: { baselineDays: number; watchDays: number; ratio: number; cusumThreshold: number };
+    beforeAfter: { beforeDays: number; minAfterDays: number };
+    keepRuns: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -124,6 +173,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const e = parsed.data;
   if (e.MEDIA_STORE === 's3' && !e.S3_BUCKET) throw new ConfigError(['S3_BUCKET: required when MEDIA_STORE is s3']);
+  if (e.ANALYTICS_TREND_RECENT_DAYS >= e.ANALYTICS_SCREEN_DAYS) {
+    // The trend compares the recent days with the rest of the screening period, which must not be empty.
+    throw new ConfigError(['ANALYTICS_TREND_RECENT_DAYS: must be fewer than ANALYTICS_SCREEN_DAYS']);
+  }
   const dataDir = path.resolve(e.DATA_DIR);
   return {
     dataDir,
@@ -183,6 +236,27 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         .filter((type) => type !== ''),
       twoPersonSpeedExcessPercent: e.REVIEW_TWO_PERSON_SPEED_EXCESS_PERCENT,
       incidentWindowMs: e.INCIDENT_WINDOW_MINUTES * 60 * 1000,
+    },
+    analytics: {
+      everyMs: e.ANALYTICS_INTERVAL_MS,
+      h3Resolution: e.ANALYTICS_H3_RESOLUTION,
+      timeZone: e.ANALYTICS_TIME_ZONE,
+      trailingDays: e.ANALYTICS_TRAILING_DAYS,
+      settleDays: e.ANALYTICS_SETTLE_DAYS,
+      screenDays: e.ANALYTICS_SCREEN_DAYS,
+      trendRecentDays: e.ANALYTICS_TREND_RECENT_DAYS,
+      fdr: e.ANALYTICS_FDR,
+      minCount: e.ANALYTICS_MIN_COUNT,
+      minGroupSites: e.ANALYTICS_MIN_GROUP_SITES,
+      kAnonymity: e.ANALYTICS_K_ANONYMITY,
+      anomaly: {
+        baselineDays: e.ANALYTICS_ANOMALY_BASELINE_DAYS,
+        watchDays: e.ANALYTICS_ANOMALY_WATCH_DAYS,
+        ratio: e.ANALYTICS_ANOMALY_RATIO,
+        cusumThreshold: e.ANALYTICS_ANOMALY_CUSUM_THRESHOLD,
+      },
+      beforeAfter: { beforeDays: e.ANALYTICS_BEFORE_DAYS, minAfterDays: e.ANALYTICS_MIN_AFTER_DAYS },
+      keepRuns: e.ANALYTICS_KEEP_RUNS,
     },
   };
 }

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { deviceAnomalies, type AnomalySettings, type DeviceSeries } from './analytics-anomaly.js';
+import { seededRandom } from './analytics-synthetic.js';
+
+const settings: AnomalySettings = {
+  baselineDays: 56,
+  watchDays: 14,
+  ratio: 3,
+  cusumThreshold: 10,
+  fdr: 0.05,
+  minCount: 20,
+  minGroupSites: 10,
+};
+const days = settings.baselineDays + settings.watchDays;
+
+function fleet(seed: number, size = 100, options: { faulty?: (day: number) => number; excludedShare?: number } = {}): DeviceSeries[] {
+  const random = seededRandom(seed);
+  return Array.from({ length: size }, (_, i) => {
+    // Devices differ in how busy their sites are, as real roads do.
+    const perDay = (20 * random.gamma(20)) / 20;
+    const total: number[] = [];
+    const excluded: number[] = [];
+    for (let day = 0; day < days; day++) {
+      const count = random.poisson(perDay * (i === 0 && options.faulty ? options.faulty(day) : 1));
+      total.push(count);
+      excluded.push(random.poisson(count * (options.excludedShare ?? 0.01)));
+    }
+    return { deviceId: `cam-${i}`, peerGroups: ['traffic_camera|Ring Road', 'traffic_camera'], firstDay: 0, total, excluded };
+  });
+}
+
+const findingsOf = (findings: ReturnType<typeof deviceAnomalies>, deviceId: string) => findings.filter((f) => f.deviceId === deviceId);
+
+describe('deviceAnomalies', () => {
+  it('flags a device whose capture rate jumped tenfold, against its history and its peers', () => {
+    const devices = fleet(1, 100, { faulty: (day) => (day >= settings.baselineDays + 7 ? 10 : 1) });
+    const findings = deviceAnomalies(devices, settings);
+    const own = findingsOf(findings, 'cam-0').find((f) => f.metric === 'capture_rate' && f.basis === 'own_history')!;
+    const peers = findingsOf(findings, 'cam-0').find((f) => f.metric === 'capture_rate' && f.basis === 'peers')!;
+    expect(own.flagged).toBe(true);
+    expect(own.detail['changeDay']).toBe(settings.baselineDays + 7);
+    expect(own.rateRatio!).toBeGreaterThan(4);
+    expect(own.pValue).toBeLessThan(1e-10);
+    expect(peers.flagged).toBe(true);
+    expect(peers.rateRatio!).toBeGreaterThan(4);
+    expect(peers.qValue!).toBeLessThan(0.05);
+  });
+
+  it('flags a device that nearly stopped capturing against its peers', () => {
+    const devices = fleet(2, 100, { faulty: (day) => (day >= settings.baselineDays ? 0.05 : 1) });
+    const peers = findingsOf(deviceAnomalies(devices, settings), 'cam-0').find((f) => f.metric === 'capture_rate' && f.basis === 'peers')!;
+    expect(peers.rateRatio!).toBeLessThan(1 / 3);
+    expect(peers.flagged).toBe(true);
+  });
+
+  it('flags a device excluding far more of its captures than its peers', () => {
+    const devices = fleet(3);
+    const faulty = devices[0]!;
+    const excluded = faulty.total.map((count, day) => (day >= settings.baselineDays ? Math.round(count * 0.5) : faulty.excluded[day]!));
+    devices[0] = { ...faulty, excluded };
+    const findings = findingsOf(deviceAnomalies(devices, settings), 'cam-0');
+    expect(findings.find((f) => f.metric === 'exclusion_rate' && f.basis === 'peers')!.flagged).toBe(true);
+    expect(findings.find((f) => f.metric === 'exclusion_rate' && f.basis === 'own_history')!.flagged).toBe(true);
+  });
+
+  it('leaves an ordinary fleet alone', () => {
+    let flagged = 0;
+    for (let seed = 10; seed < 20; seed++) flagged += deviceAnomalies(fleet(seed), settings).filter((f) => f.flagged).length;
+    expect(flagged).toBe(0);
+  });
+
+  it('ignores a busy device whose peers are busy too, however large its counts', () => {
+    const devices = fleet(4).map((device) => ({ ...device, total: device.total.map((count) => count * 100) }));
+    expect(deviceAnomalies(devices, settings).filter((f) => f.flagged)).toEqual([]);
+  });
+
+  it('does not judge a device younger than one watch period against its own history', () => {
+    const devices = fleet(5);
+    devices[0] = { ...devices[0]!, firstDay: settings.baselineDays - 5 };
+    const own = findingsOf(deviceAnomalies(devices, settings), 'cam-0').filter((f) => f.basis === 'own_history');
+    expect(own).toEqual([]);
+  });
+
+  it('compares only over the days a device existed', () => {
+    const devices = fleet(6);
+    const total = devices[0]!.total.map((count, day) => (day < days - 7 ? 0 : count));
+    devices[0] = { ...devices[0]!, firstDay: days - 7, total, excluded: total.map(() => 0) };
+    const peers = findingsOf(deviceAnomalies(devices, settings), 'cam-0').find((f) => f.metric === 'capture_rate' && f.basis === 'peers')!;
+    expect(peers.detail['windowDays']).toBe(7);
+    expect(peers.flagged).toBe(false);
+  });
+
+  it('falls back to a broader peer group when the specific one is small', () => {
+    const devices = fleet(7).map((device, i) =>
+      i < 3 ? { ...device, peerGroups: ['traffic_camera|Side Street', 'traffic_camera'] } : device,
+    );
+    const peers = findingsOf(deviceAnomalies(devices, settings), 'cam-0').find((f) => f.basis === 'peers')!;
+    expect(peers.detail['peerGroup']).toBe('traffic_camera');
+    expect(peers.detail['peers']).toBe(99);
+  });
+});

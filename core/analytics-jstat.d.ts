@@ -1,0 +1,14 @@
+// jstat ships no types; these are the few functions the analytics use, as its documentation states them.
+declare module 'jstat' {
+  interface JStat {
+    /** Regularised incomplete beta function I_x(a, b). */
+    ibeta(x: number, a: number, b: number): number;
+    /** Regularised lower incomplete gamma function P(a, x). */
+    lowRegGamma(a: number, x: number): number;
+    gamma: { inv(p: number, shape: number, scale: number): number };
+    beta: { inv(p: number, alpha: number, beta: number): number };
+    normal: { inv(p: number, mean: number, sd: number): number };
+  }
+  const jstat: { jStat: JStat };
+  export default jstat;
+}

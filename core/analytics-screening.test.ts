@@ -1,0 +1,283 @@
+import { describe, expect, it } from 'vitest';
+import { negativeBinomialUpperTail } from './analytics-distributions.js';
+import { empiricalBayes, fitReferenceGroup, getisOrdGiStar, rateRatio, screenSites, type SiteInput } from './analytics-screening.js';
+import { seededRandom } from './analytics-synthetic.js';
+
+const settings = { fdr: 0.05, minCount: 20, minGroupSites: 10 };
+
+/** 200 sites over a year with a negative binomial background, and `planted` of them at `factor` times the rate. */
+function network(
+  seed: number,
+  options: { sites?: number; planted?: number; factor?: number; ratePerDay?: number; dispersion?: number } = {},
+) {
+  const random = seededRandom(seed);
+  const count = options.sites ?? 200;
+  const planted = new Set(Array.from({ length: options.planted ?? 5 }, (_, i) => `site-${(i * 37 + seed) % count}`));
+  const sites: SiteInput[] = [];
+  for (let i = 0; i < count; i++) {
+    const siteId = `site-${i}`;
+    // Sites join the network at different times, so exposure differs.
+    const exposureDays = 200 + Math.floor(random.uniform() * 166);
+    const mean = (options.ratePerDay ?? 0.3) * exposureDays;
+    // A planted hotspot is `factor` times the network's rate, with only Poisson noise around it:
+    // drawing its own site effect too could make it an ordinary site by chance.
+    const observed = planted.has(siteId)
+      ? random.poisson(mean * (options.factor ?? 4))
+      : random.negativeBinomial(mean, options.dispersion ?? 0.1);
+    const recentObserved = Math.round(observed * (90 / exposureDays));
+    sites.push({
+      siteId,
+      violationType: 'speeding',
+      groups: ['speeding|traffic_camera', 'speeding'],
+      observed,
+      exposureDays,
+      recent: { observed: recentObserved, exposureDays: 90 },
+    });
+  }
+  return { sites, planted };
+}
+
+describe('fitReferenceGroup', () => {
+  it('recovers the rate and the dispersion of a negative binomial background', () => {
+    const random = seededRandom(7);
+    const members = Array.from({ length: 2000 }, () => ({ observed: random.negativeBinomial(50, 0.2), exposureDays: 100 }));
+    const fit = fitReferenceGroup(members, 0.05).members[0]!;
+    expect(fit.ratePerDay).toBeCloseTo(0.5, 1);
+    expect(fit.dispersion).toBeGreaterThan(0.17);
+    expect(fit.dispersion).toBeLessThan(0.23);
+  });
+
+  it('finds no overdispersion in Poisson counts', () => {
+    const random = seededRandom(8);
+    const members = Array.from({ length: 2000 }, () => ({ observed: random.poisson(30), exposureDays: 10 }));
+    expect(fitReferenceGroup(members, 0.05).members[0]!.dispersion).toBeLessThan(0.005);
+  });
+
+  it('leaves hotspots out of the reference so they cannot widen the spread that hides them', () => {
+    const random = seededRandom(9);
+    const members = Array.from({ length: 200 }, (_, i) => ({
+      observed: random.negativeBinomial(i < 5 ? 500 : 100, 0.05),
+      exposureDays: 100,
+    }));
+    const fit = fitReferenceGroup(members, 0.05);
+    expect(fit.outliers.slice(0, 5)).toEqual([0, 1, 2, 3, 4]);
+    expect(fit.outliers.length).toBeLessThanOrEqual(6);
+    expect(fit.members[0]!.ratePerDay).toBeCloseTo(1, 1);
+    expect(fit.members[0]!.dispersion).toBeLessThan(0.1);
+  });
+
+  it('judges each site without itself, so one very high site cannot mask itself', () => {
+    const members = [
+      { observed: 400, exposureDays: 100 },
+      ...Array.from({ length: 30 }, (_, i) => ({ observed: 90 + (i % 20), exposureDays: 100 })),
+    ];
+    const fit = fitReferenceGroup(members, 0.05);
+    expect(fit.outliers).toEqual([0]);
+    expect(fit.members[0]!.ratePerDay).toBeCloseTo(2935 / 3000, 9);
+    expect(fit.members[1]!.ratePerDay).not.toBe(fit.members[2]!.ratePerDay);
+  });
+
+  it('has nothing to estimate from one site or no events', () => {
+    expect(fitReferenceGroup([{ observed: 12, exposureDays: 10 }], 0.05)).toEqual({
+      members: [{ ratePerDay: 0, dispersion: 0 }],
+      outliers: [],
+    });
+    expect(
+      fitReferenceGroup(
+        [
+          { observed: 0, exposureDays: 10 },
+          { observed: 0, exposureDays: 5 },
+        ],
+        0.05,
+      ),
+    ).toEqual({
+      members: [
+        { ratePerDay: 0, dispersion: 0 },
+        { ratePerDay: 0, dispersion: 0 },
+      ],
+      outliers: [],
+    });
+  });
+});
+
+describe('empiricalBayes', () => {
+  it('weights the prediction by 1 / (1 + k·predicted)', () => {
+    const eb = empiricalBayes(30, 10, 0.1);
+    expect(eb.weight).toBeCloseTo(0.5, 12);
+    expect(eb.expected).toBeCloseTo(20, 12);
+    expect(eb.variance).toBeCloseTo(10, 12);
+  });
+
+  it('trusts a large count and doubts a small one', () => {
+    expect(empiricalBayes(5000, 1000, 0.1).expected).toBeGreaterThan(4950);
+    expect(empiricalBayes(3, 0.5, 0.1).expected).toBeLessThan(1);
+  });
+
+  it('gives an interval around the estimate from the gamma posterior', () => {
+    const eb = empiricalBayes(30, 10, 0.1);
+    expect(eb.interval[0]).toBeLessThan(eb.expected);
+    expect(eb.interval[1]).toBeGreaterThan(eb.expected);
+    // Posterior Gamma(shape 40, scale 0.5): mean 20, sd √10.
+    expect(eb.interval[1] - eb.interval[0]).toBeCloseTo(2 * 1.96 * Math.sqrt(10), 0);
+  });
+
+  it('is the prediction when sites do not differ beyond chance', () => {
+    expect(empiricalBayes(30, 10, 0)).toEqual({ weight: 1, expected: 10, interval: [10, 10], variance: 0 });
+  });
+});
+
+describe('rateRatio', () => {
+  it('compares rates per day with an exact interval', () => {
+    const trend = rateRatio(60, 30, 100, 100)!;
+    expect(trend.recentPerDay).toBe(2);
+    expect(trend.baselinePerDay).toBe(1);
+    expect(trend.rateRatio).toBe(2);
+    expect(trend.interval[0]).toBeGreaterThan(1.3);
+    expect(trend.interval[0]).toBeLessThan(2);
+    expect(trend.interval[1]!).toBeGreaterThan(2);
+    expect(trend.interval[1]!).toBeLessThan(3);
+  });
+
+  it('covers 1 when nothing changed', () => {
+    const trend = rateRatio(30, 30, 100, 100)!;
+    expect(trend.interval[0]).toBeLessThan(1);
+    expect(trend.interval[1]!).toBeGreaterThan(1);
+  });
+
+  it('has no ratio without baseline events and no upper bound either', () => {
+    expect(rateRatio(5, 10, 0, 10)).toEqual({
+      recentPerDay: 0.5,
+      baselinePerDay: 0,
+      rateRatio: null,
+      interval: [expect.any(Number), null],
+    });
+    expect(rateRatio(0, 10, 5, 10)!.interval[0]).toBe(0);
+  });
+
+  it('has no trend without exposure on both sides', () => {
+    expect(rateRatio(0, 0, 10, 10)).toBeNull();
+    expect(rateRatio(3, 10, 0, 0)).toBeNull();
+  });
+});
+
+describe('screenSites', () => {
+  it('finds every planted hotspot with few false alarms, over many networks', () => {
+    let falseAlarms = 0;
+    let nullSites = 0;
+    for (let seed = 1; seed <= 40; seed++) {
+      const { sites, planted } = network(seed);
+      const results = screenSites(sites, settings);
+      const flagged = new Set(results.filter((r) => r.flagged).map((r) => r.siteId));
+      for (const site of planted) expect(flagged.has(site), `seed ${seed}: ${site} not flagged`).toBe(true);
+      falseAlarms += [...flagged].filter((site) => !planted.has(site)).length;
+      nullSites += sites.length - planted.size;
+    }
+    // Benjamini–Hochberg at 5% expects about 0.05 × 5 / 0.95 ≈ 0.26 false flags per network of 195 ordinary sites.
+    expect(falseAlarms / nullSites).toBeLessThan(0.005);
+  });
+
+  it('ranks the planted hotspots first by excess', () => {
+    const { sites, planted } = network(3);
+    const top = screenSites(sites, settings).slice(0, planted.size);
+    expect(new Set(top.map((r) => r.siteId))).toEqual(planted);
+    expect(top.map((r) => r.rank)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('flags nothing in a network without hotspots, most of the time', () => {
+    let networksWithFlags = 0;
+    for (let seed = 100; seed < 140; seed++) {
+      if (screenSites(network(seed, { planted: 0 }).sites, settings).some((r) => r.flagged)) networksWithFlags++;
+    }
+    // Under no hotspots at all, Benjamini–Hochberg bounds the chance of any flag by the FDR.
+    expect(networksWithFlags / 40).toBeLessThanOrEqual(0.1);
+  });
+
+  it('never flags a site below the minimum count, however improbable its count', () => {
+    const quiet: SiteInput[] = Array.from({ length: 100 }, (_, i) => ({
+      siteId: `q-${i}`,
+      violationType: 'red_light',
+      groups: ['red_light'],
+      observed: i === 0 ? 12 : i % 50 === 1 ? 1 : 0,
+      exposureDays: 365,
+      recent: { observed: 0, exposureDays: 90 },
+    }));
+    const results = screenSites(quiet, settings);
+    const lonely = results.find((r) => r.siteId === 'q-0')!;
+    expect(lonely.qValue).toBeLessThan(0.05);
+    expect(lonely.flagged).toBe(false);
+    expect(results.some((r) => r.flagged)).toBe(false);
+  });
+
+  it('shrinks a short unlucky run below a long steady excess (regression to the mean)', () => {
+    const base: SiteInput[] = Array.from({ length: 50 }, (_, i) => ({
+      siteId: `b-${i}`,
+      violationType: 'speeding',
+      groups: ['speeding'],
+      observed: 10 + (i % 5),
+      exposureDays: 30,
+      recent: { observed: 3, exposureDays: 10 },
+    }));
+    const lucky = { ...base[0]!, siteId: 'lucky', observed: 30, exposureDays: 30 };
+    const steady = { ...base[0]!, siteId: 'steady', observed: 250, exposureDays: 300 };
+    const results = screenSites([...base, lucky, steady], settings);
+    const get = (id: string) => results.find((r) => r.siteId === id)!;
+    expect(get('lucky').ebExpected).toBeLessThan(get('lucky').observed);
+    expect(get('steady').rank).toBeLessThan(get('lucky').rank);
+  });
+
+  it('compares a site with the most specific reference group big enough, and falls back to broader ones', () => {
+    const make = (id: string, road: string, observed: number): SiteInput => ({
+      siteId: id,
+      violationType: 'speeding',
+      groups: [`speeding|cam|${road}`, 'speeding|cam', 'speeding'],
+      observed,
+      exposureDays: 100,
+      recent: { observed: 0, exposureDays: 10 },
+    });
+    const busyRoad = Array.from({ length: 12 }, (_, i) => make(`busy-${i}`, 'ring', 1000 + i));
+    const smallRoad = Array.from({ length: 3 }, (_, i) => make(`small-${i}`, 'lane', 10 + i));
+    const results = screenSites([...busyRoad, ...smallRoad], settings);
+    expect(results.find((r) => r.siteId === 'busy-0')!.referenceGroup).toBe('speeding|cam|ring');
+    expect(results.find((r) => r.siteId === 'small-0')!.referenceGroup).toBe('speeding|cam');
+  });
+
+  it('reports the negative binomial tail as the p-value and adjusts over every site', () => {
+    const { sites } = network(5);
+    const results = screenSites(sites, settings);
+    for (const result of results.slice(0, 10)) {
+      expect(result.pValue).toBeCloseTo(negativeBinomialUpperTail(result.observed, result.predicted, result.dispersion), 12);
+      expect(result.qValue).toBeGreaterThanOrEqual(result.pValue);
+      expect(result.excess).toBeCloseTo(result.ebExpected - result.predicted, 9);
+    }
+  });
+});
+
+describe('getisOrdGiStar', () => {
+  // A line of cells a-b-c-d-e-f-g-h, each the neighbour of the next.
+  const line = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+  const neighbours = (cell: string) => {
+    const i = line.indexOf(cell);
+    return [line[i - 1], line[i + 1]].filter((x): x is string => x !== undefined);
+  };
+
+  it('scores a cluster of high cells highest in its middle', () => {
+    const values = new Map(line.map((cell, i) => [cell, i >= 3 && i <= 5 ? 100 : 10]));
+    const scores = getisOrdGiStar(values, neighbours);
+    expect(scores.get('e')!).toBeGreaterThan(1.96);
+    expect(scores.get('e')!).toBeGreaterThan(scores.get('d')!);
+    expect(scores.get('a')!).toBeLessThan(0);
+  });
+
+  it('has no score without spread or with too few cells', () => {
+    expect(getisOrdGiStar(new Map(line.map((cell) => [cell, 5])), neighbours).get('a')).toBeNull();
+    expect(
+      getisOrdGiStar(
+        new Map([
+          ['a', 1],
+          ['b', 9],
+        ]),
+        neighbours,
+      ).get('a'),
+    ).toBeNull();
+  });
+});
