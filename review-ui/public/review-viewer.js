@@ -1,0 +1,225 @@
+// The capture's pictures: one frame at a time on a zoomable stage, and the strip to pick frames.
+// Frames are fetched and decoded before they are shown, so showing one costs a paint, not a download.
+import { element } from './dom.js';
+
+const stage = document.getElementById('stage');
+const target = document.getElementById('zoom-target');
+const video = document.getElementById('video');
+const empty = document.getElementById('stage-empty');
+const zoomLabel = document.getElementById('zoom-label');
+const strip = document.getElementById('frames');
+
+// From /vendor/panzoom.min.js, loaded by a classic script before this module.
+const panzoom = window.Panzoom(target, { minScale: 1, maxScale: 12, step: 0.35, contain: 'outside', cursor: 'grab' });
+stage.addEventListener('wheel', (event) => {
+  if (frame()?.kind === 'image') panzoom.zoomWithWheel(event);
+});
+target.addEventListener('panzoomchange', (event) => {
+  // Past "fit", the review copy's pixels run out: bring the original in.
+  if (event.detail.scale > 1.01) void fullResolution();
+  describe();
+});
+
+/** Where one file of a capture is served; the server checks that the file belongs to the capture. */
+export function mediaUrl(captureId, sha256) {
+  return `/api/review/captures/${captureId}/media/${sha256}`;
+}
+
+/**
+ * What the stage can show, in strip order: each image (its review copy first, the original on
+ * zoom; the original alone while no worker has made a copy), each video, then its key frames.
+ */
+function framesOf(detail) {
+  const frames = [];
+  for (const item of detail.media) {
+    const size = item.width && item.height ? `${item.width}×${item.height}` : undefined;
+    if (item.contentType.startsWith('image/')) {
+      frames.push({
+        kind: 'image',
+        label: item.name,
+        view: item.reviewSha256 ?? item.sha256,
+        full: item.sha256,
+        thumb: item.thumbnailSha256 ?? item.reviewSha256 ?? item.sha256,
+        size,
+      });
+    } else if (item.contentType.startsWith('video/')) {
+      frames.push({
+        kind: 'video',
+        label: item.name,
+        full: item.sha256,
+        poster: item.posterSha256,
+        thumb: item.thumbnailSha256 ?? item.posterSha256,
+      });
+      item.keyframeSha256s.forEach((sha256, index) =>
+        frames.push({ kind: 'image', label: `${item.name}, key frame ${index + 1}`, view: sha256, full: sha256, thumb: sha256 }),
+      );
+    }
+  }
+  return frames;
+}
+
+function decoded(url) {
+  const image = new Image();
+  image.decoding = 'async';
+  image.alt = '';
+  image.src = url;
+  return image.decode().then(() => image);
+}
+
+/**
+ * One capture's frames, with every picture it will show requested at once and decoded in the
+ * background; resolves when the first frame is ready to paint. Used for the capture on screen
+ * and for the one prefetched behind it.
+ */
+export async function prepareFrames(detail) {
+  const captureId = detail.capture.id;
+  const frames = framesOf(detail);
+  const images = new Map();
+  const image = (sha256) => {
+    if (!images.has(sha256)) images.set(sha256, decoded(mediaUrl(captureId, sha256)));
+    return images.get(sha256);
+  };
+  const prepared = { captureId, frames, image, selected: 0, fullShown: new Set() };
+  for (const entry of frames) {
+    if (entry.thumb) new Image().src = mediaUrl(captureId, entry.thumb);
+    if (entry.kind === 'image') image(entry.view).catch(() => {});
+  }
+  const first = frames.find((entry) => entry.kind === 'image');
+  if (first) await image(first.view).catch(() => {});
+  return prepared;
+}
+
+let shown;
+
+function frame() {
+  return shown?.frames[shown.selected];
+}
+
+function describe() {
+  const current = frame();
+  stage.dataset.scale = panzoom.getScale().toFixed(2);
+  if (!current) return void (zoomLabel.textContent = '');
+  if (current.kind === 'video') return void (zoomLabel.textContent = `${current.label} · video`);
+  const source =
+    current.view === current.full || shown.fullShown.has(shown.selected)
+      ? `original${current.size ? ` ${current.size}` : ''}`
+      : 'review copy';
+  zoomLabel.textContent = `${current.label} · ${Math.round(panzoom.getScale() * 100)} % · ${source}`;
+}
+
+async function place(sha256) {
+  const index = shown.selected;
+  const capture = shown;
+  let image;
+  try {
+    image = await capture.image(sha256);
+  } catch {
+    if (shown === capture && capture.selected === index) {
+      target.replaceChildren(
+        element('p', { class: 'stage-error' }, 'This picture could not be loaded. Reload the page; if it stays, tell an administrator.'),
+      );
+    }
+    return;
+  }
+  // The reviewer may have moved on while it decoded.
+  if (shown === capture && capture.selected === index) target.replaceChildren(image);
+}
+
+function paintStrip() {
+  strip.replaceChildren(
+    ...shown.frames.map((entry, index) => {
+      const button = element(
+        'button',
+        {
+          type: 'button',
+          class: 'frame',
+          'aria-pressed': String(index === shown.selected),
+          'aria-label': `Frame ${index + 1}: ${entry.label}`,
+        },
+        entry.thumb
+          ? element('img', { src: mediaUrl(shown.captureId, entry.thumb), alt: '', loading: 'eager' })
+          : element('span', { class: 'no-thumb' }, entry.kind),
+        element('span', { class: 'frame-key' }, index < 9 ? String(index + 1) : ''),
+        element('span', { class: 'frame-name' }, entry.label),
+      );
+      button.addEventListener('click', () => selectFrame(index));
+      return element('li', {}, button);
+    }),
+  );
+}
+
+/** Puts a prepared capture on the stage at "fit"; resolves once its first frame is painted. */
+export async function showFrames(prepared) {
+  shown = prepared;
+  prepared.selected = 0;
+  panzoom.reset({ animate: false });
+  empty.hidden = prepared.frames.length > 0;
+  if (prepared.frames.length === 0) empty.textContent = 'This capture has no pictures or video.';
+  paintStrip();
+  await showSelected();
+  await painted();
+}
+
+/** Empties the stage, saying why. */
+export function clearFrames(message) {
+  shown = undefined;
+  target.replaceChildren();
+  video.hidden = true;
+  video.removeAttribute('src');
+  strip.replaceChildren();
+  empty.hidden = false;
+  empty.textContent = message;
+  describe();
+}
+
+async function showSelected() {
+  const current = frame();
+  for (const [index, button] of [...strip.querySelectorAll('button')].entries())
+    button.setAttribute('aria-pressed', String(index === shown.selected));
+  if (!current) return;
+  if (current.kind === 'video') {
+    target.replaceChildren();
+    target.hidden = true;
+    video.hidden = false;
+    if (current.poster) video.poster = mediaUrl(shown.captureId, current.poster);
+    video.src = mediaUrl(shown.captureId, current.full);
+  } else {
+    video.pause();
+    video.hidden = true;
+    target.hidden = false;
+    await place(shown.fullShown.has(shown.selected) ? current.full : current.view);
+  }
+  describe();
+}
+
+/** Picks frame `index` (0-based); the zoom stays, so the same spot can be compared across frames. */
+export async function selectFrame(index) {
+  if (!shown || index >= shown.frames.length || index === shown.selected) return index < (shown?.frames.length ?? 0);
+  shown.selected = index;
+  await showSelected();
+  return true;
+}
+
+/** Swaps the review copy of the frame on screen for its original; false when there is nothing to swap. */
+export async function fullResolution() {
+  const current = frame();
+  if (current?.kind !== 'image' || current.view === current.full || shown.fullShown.has(shown.selected)) return false;
+  shown.fullShown.add(shown.selected);
+  await place(current.full);
+  describe();
+  return true;
+}
+
+/** Zooms the image on screen in (+1), out (−1) or back to fit (0); false when a video is showing. */
+export function zoom(direction) {
+  if (frame()?.kind !== 'image') return false;
+  if (direction > 0) panzoom.zoomIn();
+  else if (direction < 0) panzoom.zoomOut();
+  else panzoom.reset();
+  return true;
+}
+
+/** Resolves after the browser has painted what is in the DOM now. */
+export function painted() {
+  return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+}
