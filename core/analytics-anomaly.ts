@@ -1,11 +1,19 @@
-import { benjaminiHochberg, binomialUpperTail, poissonMeanInterval, poissonTwoSided, poissonUpperTail } from './analytics-distributions.js';
-import { rateRatio } from './analytics-screening.js';
+import {
+  benjaminiHochberg,
+  binomialUpperTail,
+  negativeBinomialTwoSided,
+  normalQuantile,
+  poissonMeanInterval,
+  poissonUpperTail,
+} from './analytics-distributions.js';
+import { fitReferenceGroups, rateRatio } from './analytics-screening.js';
 import { poissonCusum } from './rate-jump.js';
 
 /**
  * Devices whose capture or exclusion rate departs from their own history (the Poisson CUSUM
- * the health scan uses, on daily instead of hourly counts) or from their peers (a Poisson
- * test against the peers' median rate). A device that suddenly finds ten times more
+ * the health scan uses, on daily instead of hourly counts) or from their peers (the peers'
+ * median rate, tested with the negative binomial spread among peers: devices on different
+ * sites differ by more than Poisson chance, and a plain Poisson test flags ordinary ones). A device that suddenly finds ten times more
  * violations is more likely broken or badly placed than the drivers got worse.
  */
 export interface DeviceSeries {
@@ -140,30 +148,59 @@ function peerComparisons(devices: readonly DeviceSeries[], settings: AnomalySett
       membersOf.set(group, members);
     }
   });
-  return devices.flatMap((device, index) => {
+  const watched = devices.flatMap((device, index) => (window[index]!.days > 0 ? [index] : []));
+  const peerGroupOf = new Map(
+    watched.map((index) => {
+      const { peerGroups } = devices[index]!;
+      return [index, peerGroups.find((key) => (membersOf.get(key)?.length ?? 0) > settings.minGroupSites) ?? peerGroups.at(-1) ?? ''];
+    }),
+  );
+  const spread = fitReferenceGroups(
+    watched.map((index) => ({
+      observed: window[index]!.total,
+      exposureDays: window[index]!.days,
+      group: peerGroupOf.get(index)!,
+      keys: devices[index]!.peerGroups,
+    })),
+    settings.fdr,
+  );
+  return watched.flatMap((index, position) => {
+    const device = devices[index]!;
     const mine = window[index]!;
-    if (mine.days <= 0) return [];
-    const peerGroup =
-      device.peerGroups.find((key) => (membersOf.get(key)?.length ?? 0) > settings.minGroupSites) ?? device.peerGroups.at(-1);
-    const peers = (membersOf.get(peerGroup ?? '') ?? []).filter((other) => other !== index).map((other) => window[other]!);
+    const peerGroup = peerGroupOf.get(index)!;
+    const peers = (membersOf.get(peerGroup) ?? []).filter((other) => other !== index).map((other) => window[other]!);
     if (peers.length === 0) return [];
+    const { dispersion } = spread.members[position]!;
     const medianPerDay = median(peers.map((peer) => peer.total / peer.days));
     const captureExpected = medianPerDay * mine.days;
     const peerTotal = sum(peers.map((peer) => peer.total));
     const peerShare = peerTotal > 0 ? sum(peers.map((peer) => peer.excluded)) / peerTotal : 0;
     const exclusionExpected = peerShare * mine.total;
-    const detail = { peers: peers.length, peerGroup: peerGroup ?? null, windowDays: mine.days };
+    const detail = { peers: peers.length, peerGroup, windowDays: mine.days };
     return [
-      peerFinding(device.deviceId, 'capture_rate', mine.total, captureExpected, poissonTwoSided(mine.total, captureExpected), {
-        ...detail,
-        peerMedianPerDay: medianPerDay,
-      }),
+      peerFinding(
+        device.deviceId,
+        'capture_rate',
+        mine.total,
+        captureExpected,
+        negativeBinomialTwoSided(mine.total, captureExpected, dispersion),
+        dispersion,
+        { ...detail, peerMedianPerDay: medianPerDay, dispersion },
+      ),
       // Fewer exclusions than peers is no fault, so only the upper tail counts.
-      peerFinding(device.deviceId, 'exclusion_rate', mine.excluded, exclusionExpected, poissonUpperTail(mine.excluded, exclusionExpected), {
-        ...detail,
-        peerShare,
-        share: mine.total > 0 ? mine.excluded / mine.total : null,
-      }),
+      peerFinding(
+        device.deviceId,
+        'exclusion_rate',
+        mine.excluded,
+        exclusionExpected,
+        poissonUpperTail(mine.excluded, exclusionExpected),
+        0,
+        {
+          ...detail,
+          peerShare,
+          share: mine.total > 0 ? mine.excluded / mine.total : null,
+        },
+      ),
     ];
   });
 }
@@ -174,9 +211,12 @@ function peerFinding(
   observed: number,
   expected: number,
   pValue: number,
+  dispersion: number,
   detail: AnomalyFinding['detail'],
 ): AnomalyFinding {
   const [low, high] = poissonMeanInterval(observed, 0.95);
+  // The exact Poisson interval, widened on the log scale by the peers' spread (var of log rate ≈ k).
+  const widen = Math.exp(normalQuantile(0.975) * Math.sqrt(dispersion));
   return {
     deviceId,
     metric,
@@ -184,9 +224,9 @@ function peerFinding(
     observed,
     expected,
     rateRatio: expected > 0 ? observed / expected : observed > 0 ? null : 1,
-    interval: expected > 0 ? [low / expected, high / expected] : null,
-    // How many Poisson standard deviations the count lies from what peers predict.
-    statistic: expected > 0 ? (observed - expected) / Math.sqrt(expected) : 0,
+    interval: expected > 0 ? [low / expected / widen, (high / expected) * widen] : null,
+    // How many standard deviations the count lies from what peers predict.
+    statistic: expected > 0 ? (observed - expected) / Math.sqrt(expected + dispersion * expected * expected) : 0,
     pValue,
     qValue: null,
     flagged: false,

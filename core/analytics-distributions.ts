@@ -39,6 +39,13 @@ export function negativeBinomialUpperTail(x: number, mean: number, dispersion: n
   return clampProbability(jStat.ibeta(mean / (size + mean), x, size));
 }
 
+/** Two-sided negative binomial test: twice the smaller tail, at most 1. */
+export function negativeBinomialTwoSided(x: number, mean: number, dispersion: number): number {
+  const upper = negativeBinomialUpperTail(x, mean, dispersion);
+  const lower = 1 - negativeBinomialUpperTail(x + 1, mean, dispersion);
+  return Math.min(1, 2 * Math.min(upper, Math.max(0, lower)));
+}
+
 /** P(X ≥ x) for X ~ Binomial(n, p). */
 export function binomialUpperTail(x: number, n: number, p: number): number {
   if (x <= 0) return 1;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { negativeBinomialUpperTail } from './analytics-distributions.js';
-import { empiricalBayes, fitReferenceGroup, getisOrdGiStar, rateRatio, screenSites, type SiteInput } from './analytics-screening.js';
+import { empiricalBayes, fitReferenceGroups, getisOrdGiStar, rateRatio, screenSites, type SiteInput } from './analytics-screening.js';
 import { seededRandom } from './analytics-synthetic.js';
 
 const settings = { fdr: 0.05, minCount: 20, minGroupSites: 10 };
@@ -37,7 +37,13 @@ function network(
   return { sites, planted };
 }
 
-describe('fitReferenceGroup', () => {
+/** One reference group of the given counts. */
+const oneGroup = (members: { observed: number; exposureDays: number }[]) =>
+  members.map((member) => ({ ...member, group: 'g', keys: ['g'] }));
+const fitReferenceGroup = (members: { observed: number; exposureDays: number }[], alpha: number) =>
+  fitReferenceGroups(oneGroup(members), alpha);
+
+describe('fitReferenceGroups', () => {
   it('recovers the rate and the dispersion of a negative binomial background', () => {
     const random = seededRandom(7);
     const members = Array.from({ length: 2000 }, () => ({ observed: random.negativeBinomial(50, 0.2), exposureDays: 100 }));
@@ -66,6 +72,17 @@ describe('fitReferenceGroup', () => {
     expect(fit.members[0]!.dispersion).toBeLessThan(0.1);
   });
 
+  it('unmasks several hotspots in one group, which together would widen the spread enough to hide each other', () => {
+    const random = seededRandom(12);
+    const members = Array.from({ length: 50 }, (_, i) => ({
+      observed: i < 3 ? random.poisson(4 * 220) : random.negativeBinomial(220, 0.1),
+      exposureDays: 365,
+    }));
+    const fit = fitReferenceGroup(members, 0.05);
+    expect(fit.outliers).toEqual([0, 1, 2]);
+    expect(fit.members[3]!.dispersion).toBeLessThan(0.16);
+  });
+
   it('judges each site without itself, so one very high site cannot mask itself', () => {
     const members = [
       { observed: 400, exposureDays: 100 },
@@ -75,6 +92,19 @@ describe('fitReferenceGroup', () => {
     expect(fit.outliers).toEqual([0]);
     expect(fit.members[0]!.ratePerDay).toBeCloseTo(2935 / 3000, 9);
     expect(fit.members[1]!.ratePerDay).not.toBe(fit.members[2]!.ratePerDay);
+  });
+
+  it('pools one dispersion over groups with different rates', () => {
+    const random = seededRandom(13);
+    const members = Array.from({ length: 600 }, (_, i) => {
+      const group = `road-${i % 3}`;
+      return { observed: random.negativeBinomial([50, 200, 800][i % 3]!, 0.1), exposureDays: 100, group, keys: [group, 'all'] };
+    });
+    const fit = fitReferenceGroups(members, 0.05);
+    expect(fit.members[0]!.ratePerDay).toBeCloseTo(0.5, 1);
+    expect(fit.members[2]!.ratePerDay).toBeCloseTo(8, 0);
+    expect(fit.members[0]!.dispersion).toBeGreaterThan(0.08);
+    expect(fit.members[0]!.dispersion).toBeLessThan(0.12);
   });
 
   it('has nothing to estimate from one site or no events', () => {
@@ -205,6 +235,21 @@ describe('screenSites', () => {
     const lonely = results.find((r) => r.siteId === 'q-0')!;
     expect(lonely.qValue).toBeLessThan(0.05);
     expect(lonely.flagged).toBe(false);
+    expect(results.some((r) => r.flagged)).toBe(false);
+  });
+
+  it('ranks but never flags a violation type with fewer sites than a reference needs', () => {
+    const few: SiteInput[] = Array.from({ length: 8 }, (_, i) => ({
+      siteId: `f-${i}`,
+      violationType: 'wrong_way',
+      groups: ['wrong_way'],
+      observed: i === 0 ? 400 : 40,
+      exposureDays: 100,
+      recent: { observed: 0, exposureDays: 10 },
+    }));
+    const results = screenSites(few, settings);
+    expect(results[0]!.siteId).toBe('f-0');
+    expect(results[0]!.qValue).toBeLessThan(0.05);
     expect(results.some((r) => r.flagged)).toBe(false);
   });
 

@@ -28,7 +28,7 @@ export interface ScreeningSettings {
   fdr: number;
   /** No site with fewer events is flagged, however improbable its count. */
   minCount: number;
-  /** The smallest reference group worth estimating a rate and dispersion from. */
+  /** The smallest reference group worth estimating a rate from; a violation type with fewer sites is ranked but never flagged. */
   minGroupSites: number;
 }
 
@@ -61,87 +61,120 @@ export interface SiteScreening {
 }
 
 export interface MemberFit {
-  /** Events per device-day among the other sites of the group that are not outliers. */
+  /** Events per device-day of the site's reference group, without the site and without the outliers. */
   ratePerDay: number;
-  /** Negative binomial overdispersion k (Var = μ + kμ²) of those sites, by the method of moments. */
+  /** Negative binomial overdispersion k (Var = μ + kμ²) around the groups' rates, by the method of moments. */
   dispersion: number;
 }
 
-export interface GroupFit {
-  /** The fit each member is judged by: the group without that member and without the outliers. */
+export interface ReferenceMember {
+  observed: number;
+  exposureDays: number;
+  /** The reference group whose rate predicts this site. */
+  group: string;
+  /** Every group this site belongs to, so broader groups' rates count it too (includes `group`). */
+  keys: readonly string[];
+}
+
+export interface ReferenceFit {
+  /** The fit each member is judged by, computed without that member and without the outliers. */
   members: MemberFit[];
   /** Sites left out of every fit as outliers, by index into the members given. */
   outliers: number[];
 }
 
-const MAX_FIT_ROUNDS = 10;
 const CONFIDENCE = 0.95;
 
-interface Sums {
-  sites: number;
-  events: number;
-  exposure: number;
-  eventsSquared: number;
-  eventsTimesExposure: number;
-  exposureSquared: number;
-}
-
 /**
- * Rate and dispersion of a reference group, for each member from the other members only, so
- * a site never predicts itself. Hotspots inflate both, which would hide them behind a wide
- * spread (one very high site can mask itself completely), so members significantly high
- * against the others (Benjamini–Hochberg at `fdr` within the group) are left out and the fit
- * repeated until that set stops changing: the reference is what ordinary sites do, as the
- * HSM calibrates on reference sites.
+ * Rates of the reference groups and one overdispersion k for all of them: one violation type
+ * across roads and kinds of device, as a negative binomial safety performance function with
+ * those as covariates has a single k. Pooling gives k from hundreds of sites rather than the
+ * few dozen of one road, whose estimate would swing enough to flag ordinary sites.
+ *
+ * Each member is judged without itself, so a site never predicts itself. Hotspots inflate
+ * rates and k, and several together hide each other behind the spread they cause, so
+ * outliers are found first with the generalized extreme studentized deviate procedure
+ * (Rosner 1983) on negative binomial tails: the most extreme site is set aside and the fit
+ * repeated, up to half the sites; the outliers are the first r set aside, r the last step
+ * whose site was improbable at α / (n − i + 1) against the sites still in. The reference is
+ * then what ordinary sites do, as the HSM calibrates on reference sites.
  */
-export function fitReferenceGroup(members: readonly { observed: number; exposureDays: number }[], fdr: number): GroupFit {
-  let outliers: number[] = [];
-  let fits = leaveOneOut(members, new Set());
-  for (let round = 0; round < MAX_FIT_ROUNDS; round++) {
-    const pValues = members.map((site, index) =>
-      negativeBinomialUpperTail(site.observed, fits[index]!.ratePerDay * site.exposureDays, fits[index]!.dispersion),
-    );
-    const next = benjaminiHochberg(pValues).flatMap((q, index) => (q <= fdr ? [index] : []));
-    if (next.length === outliers.length && next.every((index, i) => index === outliers[i])) break;
-    // Two ordinary sites are the least a spread can be measured from.
-    if (members.length - next.length < 3) break;
-    outliers = next;
-    fits = leaveOneOut(members, new Set(outliers));
+export function fitReferenceGroups(members: readonly ReferenceMember[], alpha: number): ReferenceFit {
+  const sums = new Map<string, { events: number; exposure: number }>();
+  const move = (member: ReferenceMember, sign: 1 | -1) => {
+    for (const key of member.keys) {
+      const entry = sums.get(key) ?? { events: 0, exposure: 0 };
+      entry.events += sign * member.observed;
+      entry.exposure += sign * member.exposureDays;
+      sums.set(key, entry);
+    }
+  };
+  const rateOf = (key: string) => {
+    const entry = sums.get(key);
+    return entry && entry.exposure > 0 ? entry.events / entry.exposure : 0;
+  };
+  members.forEach((member) => move(member, 1));
+  const active = members.map(() => true);
+  const order: number[] = [];
+  let outlierCount = 0;
+  const groups = new Set(members.map((member) => member.group)).size;
+  for (let step = 1; step <= Math.floor(members.length / 2) && members.length - step >= groups + 2; step++) {
+    const dispersion = pooledDispersion(members, active, rateOf);
+    let candidate = -1;
+    let largest = Number.NEGATIVE_INFINITY;
+    members.forEach((member, index) => {
+      if (!active[index]) return;
+      const mean = rateOf(member.group) * member.exposureDays;
+      const residual = (member.observed - mean) / Math.sqrt(Math.max(mean + dispersion * mean * mean, Number.MIN_VALUE));
+      if (residual > largest) {
+        largest = residual;
+        candidate = index;
+      }
+    });
+    const member = members[candidate]!;
+    move(member, -1);
+    active[candidate] = false;
+    order.push(candidate);
+    const mean = rateOf(member.group) * member.exposureDays;
+    const pValue = negativeBinomialUpperTail(member.observed, mean, pooledDispersion(members, active, rateOf));
+    if (pValue <= alpha / (members.length - step + 1)) outlierCount = step;
   }
-  return { members: fits, outliers };
-}
-
-function leaveOneOut(members: readonly { observed: number; exposureDays: number }[], left: ReadonlySet<number>): MemberFit[] {
-  const total: Sums = { sites: 0, events: 0, exposure: 0, eventsSquared: 0, eventsTimesExposure: 0, exposureSquared: 0 };
-  members.forEach((site, index) => {
-    if (!left.has(index)) add(total, site, 1);
+  // Back to all sites but the outliers.
+  for (const index of order.slice(outlierCount)) {
+    move(members[index]!, 1);
+    active[index] = true;
+  }
+  const fits = members.map((member, index): MemberFit => {
+    if (!active[index]) return { ratePerDay: rateOf(member.group), dispersion: pooledDispersion(members, active, rateOf) };
+    move(member, -1);
+    active[index] = false;
+    const fit = { ratePerDay: rateOf(member.group), dispersion: pooledDispersion(members, active, rateOf) };
+    move(member, 1);
+    active[index] = true;
+    return fit;
   });
-  return members.map((site, index) => {
-    if (left.has(index)) return momentFit(total);
-    const others = { ...total };
-    add(others, site, -1);
-    return momentFit(others);
+  return { members: fits, outliers: order.slice(0, outlierCount).sort((a, b) => a - b) };
+}
+
+/** Method-of-moments k of the active members around their groups' rates: Σ(N − μ)² = Σμ + kΣμ². */
+function pooledDispersion(members: readonly ReferenceMember[], active: readonly boolean[], rateOf: (key: string) => number): number {
+  let squares = 0;
+  let means = 0;
+  let meanSquares = 0;
+  let count = 0;
+  const groups = new Set<string>();
+  members.forEach((member, index) => {
+    if (!active[index]) return;
+    const mean = rateOf(member.group) * member.exposureDays;
+    squares += (member.observed - mean) ** 2;
+    means += mean;
+    meanSquares += mean * mean;
+    count++;
+    groups.add(member.group);
   });
-}
-
-function add(sums: Sums, site: { observed: number; exposureDays: number }, sign: 1 | -1): void {
-  sums.sites += sign;
-  sums.events += sign * site.observed;
-  sums.exposure += sign * site.exposureDays;
-  sums.eventsSquared += sign * site.observed ** 2;
-  sums.eventsTimesExposure += sign * site.observed * site.exposureDays;
-  sums.exposureSquared += sign * site.exposureDays ** 2;
-}
-
-function momentFit(sums: Sums): MemberFit {
-  const ratePerDay = sums.exposure > 0 ? sums.events / sums.exposure : 0;
-  if (sums.sites < 2 || sums.events <= 0) return { ratePerDay, dispersion: 0 };
-  // Σ(N − rE)² and Σ(rE)², expanded so a member can be taken out of the sums in constant time.
-  const squares = sums.eventsSquared - 2 * ratePerDay * sums.eventsTimesExposure + ratePerDay ** 2 * sums.exposureSquared;
-  const meanSquares = ratePerDay ** 2 * sums.exposureSquared;
-  // E[(N − μ)²] = μ + kμ²; n/(n − 1) undoes the spread lost to estimating the rate from the same sites.
-  const corrected = (squares * sums.sites) / (sums.sites - 1);
-  return { ratePerDay, dispersion: Math.max(0, (corrected - sums.events) / meanSquares) };
+  if (count - groups.size < 1 || meanSquares <= 0) return 0;
+  // n/(n − g) undoes the spread lost to estimating g rates from the same sites.
+  return Math.max(0, ((squares * count) / (count - groups.size) - means) / meanSquares);
 }
 
 /**
@@ -203,25 +236,26 @@ export function screenSites(sites: readonly SiteInput[], settings: ScreeningSett
     if (group === undefined) throw new RangeError(`site ${site.siteId} has no reference group`);
     return group;
   });
-  const fits = new Map<string, { positions: Map<number, number>; fit: GroupFit }>();
-  for (const group of new Set(chosen)) {
-    const indexes = membersOf.get(group) ?? [];
-    fits.set(group, {
-      positions: new Map(indexes.map((index, position) => [index, position])),
-      fit: fitReferenceGroup(
-        indexes.map((index) => sites[index]!),
-        settings.fdr,
-      ),
-    });
+  const fits: MemberFit[] = [];
+  const byType = new Map<string, number[]>();
+  sites.forEach((site, index) => {
+    const indexes = byType.get(site.violationType) ?? [];
+    indexes.push(index);
+    byType.set(site.violationType, indexes);
+  });
+  for (const indexes of byType.values()) {
+    const fit = fitReferenceGroups(
+      indexes.map((index) => ({ ...sites[index]!, group: chosen[index]!, keys: sites[index]!.groups })),
+      settings.fdr,
+    );
+    indexes.forEach((index, position) => (fits[index] = fit.members[position]!));
   }
   const screened = sites.map((site, index) => {
-    const referenceGroup = chosen[index]!;
-    const { positions, fit } = fits.get(referenceGroup)!;
-    const { ratePerDay, dispersion } = fit.members[positions.get(index)!]!;
+    const { ratePerDay, dispersion } = fits[index]!;
     const predicted = ratePerDay * site.exposureDays;
     return {
       site,
-      referenceGroup,
+      referenceGroup: chosen[index]!,
       predicted,
       dispersion,
       eb: empiricalBayes(site.observed, predicted, dispersion),
@@ -229,6 +263,7 @@ export function screenSites(sites: readonly SiteInput[], settings: ScreeningSett
     };
   });
   const qValues = benjaminiHochberg(screened.map((entry) => entry.pValue));
+  const typeCount = new Map([...byType].map(([type, indexes]) => [type, indexes.length]));
   const results = screened.map((entry, index): SiteScreening => {
     const { site } = entry;
     const qValue = qValues[index]!;
@@ -247,7 +282,9 @@ export function screenSites(sites: readonly SiteInput[], settings: ScreeningSett
       excess: entry.eb.expected - entry.predicted,
       pValue: entry.pValue,
       qValue,
-      flagged: qValue <= settings.fdr && site.observed >= settings.minCount,
+      // A dispersion estimated from a handful of sites swings too far to call anything improbable.
+      flagged:
+        qValue <= settings.fdr && site.observed >= settings.minCount && (typeCount.get(site.violationType) ?? 0) >= settings.minGroupSites,
       trend: rateRatio(
         site.recent.observed,
         site.recent.exposureDays,

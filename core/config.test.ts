@@ -58,7 +58,7 @@ describe('loadConfig', () => {
         trendRecentDays: 90,
         fdr: 0.05,
         minCount: 20,
-        minGroupSites: 10,
+        minGroupSites: 30,
         kAnonymity: 5,
         anomaly: { baselineDays: 56, watchDays: 14, ratio: 3, cusumThreshold: 10 },
         beforeAfter: { beforeDays: 365, minAfterDays: 28 },

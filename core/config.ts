@@ -87,7 +87,7 @@ const environmentSchema = z.object({
   ANALYTICS_TREND_RECENT_DAYS: positiveInt.max(3660).default(90),
   ANALYTICS_FDR: z.coerce.number().gt(0).lt(1).default(0.05),
   ANALYTICS_MIN_COUNT: positiveInt.default(20),
-  ANALYTICS_MIN_GROUP_SITES: positiveInt.default(10),
+  ANALYTICS_MIN_GROUP_SITES: positiveInt.default(30),
   ANALYTICS_K_ANONYMITY: positiveInt.default(5),
   ANALYTICS_ANOMALY_BASELINE_DAYS: positiveInt.max(366).default(56),
   ANALYTICS_ANOMALY_WATCH_DAYS: positiveInt.max(366).default(14),

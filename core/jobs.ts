@@ -18,6 +18,12 @@ export interface JobMap {
     /** Signs the audit chain's current last row, if not signed yet (run on a schedule). */
     'sign-chain-head': Record<string, never>;
   };
+  analytics: {
+    /** Recounts the aggregate tables for the days whose captures changed (run on a schedule), then queues a screening. */
+    'aggregate-captures': Record<string, never>;
+    /** Screens the network for hotspots and device anomalies from the aggregates and stores the results as a run. */
+    'screen-hotspots': Record<string, never>;
+  };
 }
 
 export type QueueName = keyof JobMap;
@@ -26,7 +32,7 @@ export type JobPayload<Q extends QueueName, N extends JobName<Q>> = JobMap[Q][N]
 
 // A record rather than a list so the compiler refuses a queue added to JobMap but not here,
 // whose jobs no worker would then ever take.
-const QUEUES: Record<QueueName, true> = { media: true, screening: true, audit: true };
+const QUEUES: Record<QueueName, true> = { media: true, screening: true, audit: true, analytics: true };
 export const QUEUE_NAMES = Object.keys(QUEUES) as readonly QueueName[];
 
 /** The one place retry and retention policy is set: failed jobs are kept for inspection. */

@@ -8,6 +8,7 @@ import {
   bigserial,
   check,
   customType,
+  date,
   doublePrecision,
   index,
   integer,
@@ -15,6 +16,7 @@ import {
   pgEnum,
   pgTable,
   primaryKey,
+  smallint,
   text,
   timestamp,
   uniqueIndex,
@@ -508,3 +510,213 @@ export const auditCheckpoints = pgTable('audit_checkpoints', {
   keyFingerprint: text('key_fingerprint').notNull(),
   signature: text('signature').notNull(),
 });
+
+export const analyticsCountState = pgEnum('analytics_count_state', ['approved', 'excluded']);
+
+/**
+ * Approved and excluded captures counted per local day, device, H3 cell and violation type.
+ * Every report reads this (never the captures table), so reports stay fast however many
+ * captures there are; the analysis job keeps it current incrementally.
+ */
+export const analyticsDailyCounts = pgTable(
+  'analytics_daily_counts',
+  {
+    day: date('day', { mode: 'string' }).notNull(),
+    deviceId: text('device_id').notNull(),
+    cell: text('cell').notNull(),
+    violationType: text('violation_type').notNull(),
+    state: analyticsCountState('state').notNull(),
+    count: integer('count').notNull(),
+  },
+  (table) => [
+    primaryKey({ name: 'analytics_daily_counts_pk', columns: [table.day, table.deviceId, table.cell, table.violationType, table.state] }),
+    index('analytics_daily_counts_cell_idx').on(table.cell, table.day),
+    index('analytics_daily_counts_device_idx').on(table.deviceId, table.day),
+    check('analytics_daily_count_positive', sql`${table.count} > 0`),
+  ],
+);
+
+/**
+ * The same captures by local hour of the week (0 = Monday 00:00) per month: a day-by-hour
+ * table would hold nearly as many rows as there are captures, a month keeps it small.
+ */
+export const analyticsHourlyCounts = pgTable(
+  'analytics_hourly_counts',
+  {
+    month: date('month', { mode: 'string' }).notNull(),
+    deviceId: text('device_id').notNull(),
+    cell: text('cell').notNull(),
+    violationType: text('violation_type').notNull(),
+    state: analyticsCountState('state').notNull(),
+    hourOfWeek: smallint('hour_of_week').notNull(),
+    count: integer('count').notNull(),
+  },
+  (table) => [
+    primaryKey({
+      name: 'analytics_hourly_counts_pk',
+      columns: [table.month, table.deviceId, table.cell, table.violationType, table.state, table.hourOfWeek],
+    }),
+    index('analytics_hourly_counts_cell_idx').on(table.cell, table.month),
+    index('analytics_hourly_counts_device_idx').on(table.deviceId, table.month),
+    check('analytics_hour_of_week_range', sql`${table.hourOfWeek} BETWEEN 0 AND 167`),
+    check('analytics_hourly_count_positive', sql`${table.count} > 0`),
+  ],
+);
+
+/** H3 cells of the positions captures were taken at (rounded to 1e-5°, about a metre), so SQL can join instead of calling h3. */
+export const analyticsLocations = pgTable(
+  'analytics_locations',
+  {
+    h3Resolution: smallint('h3_resolution').notNull(),
+    latitudeE5: integer('latitude_e5').notNull(),
+    longitudeE5: integer('longitude_e5').notNull(),
+    cell: text('cell').notNull(),
+  },
+  (table) => [primaryKey({ name: 'analytics_locations_pk', columns: [table.h3Resolution, table.latitudeE5, table.longitudeE5] })],
+);
+
+/** How far aggregation has got: the last audit-log row whose capture changes are counted, and the settings counted with. */
+export const analyticsWatermarks = pgTable('analytics_watermarks', {
+  name: text('name').primaryKey(),
+  auditSeq: bigint('audit_seq', { mode: 'number' }).notNull(),
+  h3Resolution: smallint('h3_resolution').notNull(),
+  timeZone: text('time_zone').notNull(),
+  aggregatedAt: moment('aggregated_at').notNull(),
+});
+
+/** One screening of the network: its period, the settings it used, and a summary; results hang off it. */
+export const analyticsRuns = pgTable(
+  'analytics_runs',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    startedAt: moment('started_at').notNull(),
+    finishedAt: moment('finished_at'),
+    periodFrom: date('period_from', { mode: 'string' }).notNull(),
+    periodTo: date('period_to', { mode: 'string' }).notNull(),
+    settings: jsonb('settings').notNull(),
+    summary: jsonb('summary'),
+  },
+  (table) => [index('analytics_runs_finished_idx').on(table.finishedAt)],
+);
+
+export const analyticsSiteScope = pgEnum('analytics_site_scope', ['cell', 'device']);
+
+/** Empirical Bayes screening result of one site and violation type in one run (docs/analytics.md). */
+export const hotspotResults = pgTable(
+  'hotspot_results',
+  {
+    runId: uuid('run_id')
+      .notNull()
+      .references(() => analyticsRuns.id, { onDelete: 'cascade' }),
+    scope: analyticsSiteScope('scope').notNull(),
+    siteId: text('site_id').notNull(),
+    violationType: text('violation_type').notNull(),
+    rank: integer('rank').notNull(),
+    road: text('road'),
+    kind: text('kind'),
+    deviceIds: jsonb('device_ids').$type<string[]>().notNull(),
+    latitude: doublePrecision('latitude').notNull(),
+    longitude: doublePrecision('longitude').notNull(),
+    referenceGroup: text('reference_group').notNull(),
+    observed: integer('observed').notNull(),
+    exposureDays: integer('exposure_days').notNull(),
+    predicted: doublePrecision('predicted').notNull(),
+    dispersion: doublePrecision('dispersion').notNull(),
+    ebWeight: doublePrecision('eb_weight').notNull(),
+    ebExpected: doublePrecision('eb_expected').notNull(),
+    ebLow: doublePrecision('eb_low').notNull(),
+    ebHigh: doublePrecision('eb_high').notNull(),
+    excess: doublePrecision('excess').notNull(),
+    pValue: doublePrecision('p_value').notNull(),
+    qValue: doublePrecision('q_value').notNull(),
+    flagged: boolean('flagged').notNull(),
+    recentPerDay: doublePrecision('recent_per_day'),
+    baselinePerDay: doublePrecision('baseline_per_day'),
+    trendRatio: doublePrecision('trend_ratio'),
+    trendLow: doublePrecision('trend_low'),
+    trendHigh: doublePrecision('trend_high'),
+    giStar: doublePrecision('gi_star'),
+  },
+  (table) => [
+    primaryKey({ name: 'hotspot_results_pk', columns: [table.runId, table.scope, table.siteId, table.violationType] }),
+    index('hotspot_results_rank_idx').on(table.runId, table.scope, table.rank),
+  ],
+);
+
+export const anomalyMetric = pgEnum('anomaly_metric', ['capture_rate', 'exclusion_rate']);
+export const anomalyBasis = pgEnum('anomaly_basis', ['own_history', 'peers']);
+
+/** A device's capture or exclusion rate against its own history or its peers, in one run. */
+export const deviceAnomalies = pgTable(
+  'device_anomalies',
+  {
+    runId: uuid('run_id')
+      .notNull()
+      .references(() => analyticsRuns.id, { onDelete: 'cascade' }),
+    deviceId: text('device_id').notNull(),
+    metric: anomalyMetric('metric').notNull(),
+    basis: anomalyBasis('basis').notNull(),
+    observed: doublePrecision('observed').notNull(),
+    expected: doublePrecision('expected').notNull(),
+    rateRatio: doublePrecision('rate_ratio'),
+    ciLow: doublePrecision('ci_low'),
+    ciHigh: doublePrecision('ci_high'),
+    statistic: doublePrecision('statistic').notNull(),
+    pValue: doublePrecision('p_value').notNull(),
+    qValue: doublePrecision('q_value'),
+    flagged: boolean('flagged').notNull(),
+    detail: jsonb('detail').notNull().default({}),
+  },
+  (table) => [primaryKey({ name: 'device_anomalies_pk', columns: [table.runId, table.deviceId, table.metric, table.basis] })],
+);
+
+export const remediationCause = pgEnum('remediation_cause', [
+  'signage',
+  'road_design',
+  'signal_timing',
+  'device_placement',
+  'enforcement_gap',
+  'other',
+]);
+export const remediationStatus = pgEnum('remediation_status', ['open', 'fixed', 'dismissed']);
+
+/**
+ * An analyst's case on a hotspot (law L6: fix the cause, not fine forever): suspected cause,
+ * the action taken and when, and how it ended. One open case per site and violation type.
+ */
+export const remediationCases = pgTable(
+  'remediation_cases',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    scope: analyticsSiteScope('scope').notNull(),
+    siteId: text('site_id').notNull(),
+    violationType: text('violation_type').notNull(),
+    suspectedCause: remediationCause('suspected_cause').notNull(),
+    note: text('note'),
+    actionTaken: text('action_taken'),
+    actionDate: date('action_date', { mode: 'string' }),
+    status: remediationStatus('status').notNull().default('open'),
+    closingReason: text('closing_reason'),
+    openedBy: text('opened_by').notNull(),
+    openedAt: moment('opened_at').notNull().defaultNow(),
+    actionRecordedBy: text('action_recorded_by'),
+    actionRecordedAt: moment('action_recorded_at'),
+    closedBy: text('closed_by'),
+    closedAt: moment('closed_at'),
+  },
+  (table) => [
+    uniqueIndex('remediation_cases_one_open_per_site')
+      .on(table.scope, table.siteId, table.violationType)
+      .where(sql`${table.status} = 'open'`),
+    index('remediation_cases_site_idx').on(table.scope, table.siteId),
+    check(
+      'remediation_action_complete',
+      sql`(${table.actionTaken} IS NULL) = (${table.actionDate} IS NULL) AND (${table.actionTaken} IS NULL) = (${table.actionRecordedBy} IS NULL) AND (${table.actionTaken} IS NULL) = (${table.actionRecordedAt} IS NULL)`,
+    ),
+    check(
+      'remediation_closing_complete',
+      sql`(${table.status} = 'open') = (${table.closedAt} IS NULL) AND (${table.closedAt} IS NULL) = (${table.closedBy} IS NULL) AND (${table.closedAt} IS NULL) = (${table.closingReason} IS NULL)`,
+    ),
+    check('remediation_fix_has_action', sql`${table.status} <> 'fixed' OR ${table.actionDate} IS NOT NULL`),
+  ],
+);

@@ -1,13 +1,16 @@
 import type { Redis } from 'ioredis';
-import type { Config } from '../core/config.js';
+import { loadConfig, type Config } from '../core/config.js';
+import { jobIdFor } from '../core/jobs.js';
 import type { Logger } from '../core/logger.js';
 import type { MediaStore } from '../core/media-store.js';
 import { loadOrCreateSigningKey } from '../core/signing-key.js';
 import type { Database } from '../db/client.js';
+import { aggregateCaptures } from './handlers/aggregate-captures.js';
 import { deriveMedia } from './handlers/derive-media.js';
 import { scanDeviceHealth } from './handlers/scan-device-health.js';
 import { signAuditHead } from './handlers/sign-audit-head.js';
 import { screenCaptures } from './handlers/screen-captures.js';
+import { screenHotspots } from './handlers/screen-hotspots.js';
 import { QueueRegistry } from './queues.js';
 import { startWorkers, type JobHandlers } from './worker-host.js';
 
@@ -21,6 +24,8 @@ export interface WorkersRoleOptions {
   healthScanEveryMs?: number;
   /** The server signing key's file and how often to sign the audit head; without it this worker neither signs nor schedules signing. */
   signing?: Config['signing'];
+  /** Hotspot analysis settings; without them the analytics jobs run on the defaults and nothing schedules them. */
+  analytics?: Config['analytics'];
   log: Logger;
 }
 
@@ -34,6 +39,8 @@ export async function startWorkersRole(options: WorkersRoleOptions): Promise<{ s
     everyMs: options.signing.auditSignEveryMs,
   };
   if (!signing) log.warn('no signing key given: this worker will not sign audit chain heads');
+  const queues = new QueueRegistry(options.redis, options.queuePrefix);
+  const analytics = { database: options.database, settings: options.analytics ?? loadConfig({}).analytics, log };
   const handlers: JobHandlers = {
     media: {
       // The job keeps its first name so outbox rows and queued jobs from before still find it.
@@ -50,6 +57,16 @@ export async function startWorkersRole(options: WorkersRoleOptions): Promise<{ s
           ? signAuditHead({ ...deps, signingKey: signing.key })
           : Promise.reject(new Error('this worker was started without a signing key')),
     },
+    analytics: {
+      'aggregate-captures': async (_payload, job) => {
+        const outcome = await aggregateCaptures(analytics, job);
+        // Named after the audit row aggregated up to and the hour, so a burst of aggregations queues one screening.
+        const jobId = jobIdFor('screen-hotspots', `${outcome.auditSeq}-${new Date().toISOString().slice(0, 13)}`);
+        await queues.enqueue('analytics', 'screen-hotspots', {}, jobId);
+        return outcome;
+      },
+      'screen-hotspots': (_payload, job) => screenHotspots(analytics, job),
+    },
   };
   const host = startWorkers(handlers, {
     connection: options.redis,
@@ -57,7 +74,6 @@ export async function startWorkersRole(options: WorkersRoleOptions): Promise<{ s
     concurrency: options.concurrency,
     log,
   });
-  const queues = new QueueRegistry(options.redis, options.queuePrefix);
   if (options.healthScanEveryMs) {
     // One scheduler id for the whole fleet of workers: BullMQ keeps a single schedule however many start.
     await queues
@@ -66,6 +82,11 @@ export async function startWorkersRole(options: WorkersRoleOptions): Promise<{ s
   }
   if (signing) {
     await queues.get('audit').upsertJobScheduler('audit-head-signing', { every: signing.everyMs }, { name: 'sign-chain-head', data: {} });
+  }
+  if (options.analytics) {
+    await queues
+      .get('analytics')
+      .upsertJobScheduler('analytics-aggregation', { every: options.analytics.everyMs }, { name: 'aggregate-captures', data: {} });
   }
   return {
     stop: async () => {

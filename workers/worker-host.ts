@@ -5,7 +5,7 @@ import type { Logger } from '../core/logger.js';
 
 /** One handler for every job of every queue: the compiler demands each, and start-up re-checks. */
 export type JobHandlers = {
-  [Q in QueueName]: { [N in keyof JobMap[Q]]: (payload: JobMap[Q][N]) => Promise<unknown> };
+  [Q in QueueName]: { [N in keyof JobMap[Q]]: (payload: JobMap[Q][N], job: Job) => Promise<unknown> };
 };
 
 export interface WorkerHostOptions {
@@ -18,14 +18,15 @@ export interface WorkerHostOptions {
 /** Starts one BullMQ Worker per queue, dispatching by job name to its handler. */
 export function startWorkers(handlers: JobHandlers, options: WorkerHostOptions): { close(): Promise<void>; workers: Worker[] } {
   const workers = QUEUE_NAMES.map((queue) => {
-    const byName = handlers[queue] as Record<string, ((payload: unknown) => Promise<unknown>) | undefined>;
+    const byName = handlers[queue] as Record<string, ((payload: unknown, job: Job) => Promise<unknown>) | undefined>;
     if (Object.keys(byName).length === 0) throw new Error(`queue ${queue} has no job handlers`);
     const worker = new Worker(
       queue,
       async (job: Job) => {
         const handler = byName[job.name];
         if (!handler) throw new Error(`no handler for job ${queue}/${job.name}`);
-        return handler(job.data);
+        // The job itself goes along so long handlers can report progress on it.
+        return handler(job.data, job);
       },
       { connection: options.connection, prefix: options.prefix, concurrency: options.concurrency },
     );
