@@ -89,7 +89,7 @@ describe('analytics API over a generated network with a planted remediation', ()
     if (who === analyst) seen.push(response.body);
     return {
       status: response.statusCode,
-      body: String(response.headers['content-type']).includes('json') ? (response.json() as T) : (undefined as T),
+      body: String(response.headers['content-type']).includes('json') ? response.json<T>() : (undefined as T),
       raw: response.body,
     };
   }
@@ -97,7 +97,7 @@ describe('analytics API over a generated network with a planted remediation', ()
   async function post<T>(url: string, payload: object): Promise<{ status: number; body: T }> {
     const response = await app.inject({ method: 'POST', url, headers: analyst.headers, payload });
     seen.push(response.body);
-    return { status: response.statusCode, body: response.json() as T };
+    return { status: response.statusCode, body: response.json<T>() };
   }
 
   it('refuses anyone without analytics.read', async () => {
