@@ -78,6 +78,8 @@ export async function aggregateCaptures(
     await db.transaction(async (tx) => {
       await lock(tx);
       const runs = consecutiveRuns(byMonth.get(month)!);
+      // Locations only for the touched days, though the whole month's hours are recounted: a
+      // capture on an untouched day was counted on an earlier run, which located it then.
       for (const [from, to] of runs) await ensureLocations(tx, deps.settings, from, to);
       await recountHours(tx, deps.settings, month);
       for (const [from, to] of runs) await recountDays(tx, deps.settings, from, to);
