@@ -128,7 +128,7 @@ export function drawTimeline(canvas, series) {
   const actions = series.remediations.filter((remediation) => remediation.actionDate);
   const markers = actions.map((remediation) => ({
     at: bucketPosition(firstDay, remediation.actionDate),
-    label: `${words(remediation.suspectedCause)} fixed ${dayLabel(remediation.actionDate)}`,
+    label: `${words(remediation.suspectedCause)} action ${dayLabel(remediation.actionDate)}`,
   }));
   let summary = `${words(series.violationType ?? 'all types')}: ${series.days.reduce((sum, day) => sum + day.approved, 0)} approved events from ${series.from} to ${series.to}`;
   const latest = actions

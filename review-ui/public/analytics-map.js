@@ -52,9 +52,13 @@ function degrees(value, step, positive, negative) {
   return `${Math.abs(value).toFixed(Math.max(0, -Math.floor(Math.log10(step))))}°${value >= 0 ? positive : negative}`;
 }
 
-function label(latLng, className, text, layer) {
-  // An element, not an HTML string: road names come from the device registry.
-  const icon = L.divIcon({ className, html: element('span', {}, text), iconSize: null });
+/** Leaflet writes a string tooltip or icon as HTML; road names come from the device registry, so they go in as text. */
+function text(content) {
+  return element('span', {}, content);
+}
+
+function label(latLng, className, content, layer) {
+  const icon = L.divIcon({ className, html: text(content), iconSize: null });
   L.marker(latLng, { interactive: false, keyboard: false, icon }).addTo(layer);
 }
 
@@ -84,6 +88,8 @@ export function createHotspotMap(container, { tiles, keyOf, onSelect }) {
   if (tiles) L.tileLayer(tiles.urlTemplate, { attribution: tiles.attribution, maxZoom: 19 }).addTo(map);
   else container.classList.add('no-tiles');
   L.control.scale({ imperial: false, maxWidth: 160 }).addTo(map);
+  // Devices in a pane of their own above the cells: cells are redrawn on every filter change and would cover them.
+  map.createPane('devices').style.zIndex = '450';
 
   const graticule = L.layerGroup().addTo(map);
   const siteLayer = L.featureGroup().addTo(map);
@@ -168,8 +174,9 @@ export function createHotspotMap(container, { tiles, keyOf, onSelect }) {
         fillColor: device.flagged ? '#ede9fe' : '#fff',
         fillOpacity: 1,
         className: device.flagged ? 'device-marker anomaly' : 'device-marker',
+        pane: 'devices',
       })
-        .bindTooltip(`${device.deviceId} · ${device.road} ${device.direction}${device.flagged ? ' · rate anomaly' : ''}`, {
+        .bindTooltip(text(`${device.deviceId} · ${device.road} ${device.direction}${device.flagged ? ' · rate anomaly' : ''}`), {
           direction: 'top',
         })
         .addTo(deviceLayer);
@@ -210,7 +217,9 @@ export function createHotspotMap(container, { tiles, keyOf, onSelect }) {
       const shape = site.boundary ? L.polygon(site.boundary, options) : L.circle(centre, { ...options, radius: DEVICE_SITE_RADIUS_M });
       shape
         .bindTooltip(
-          `#${site.rank} ${placeOf(site)} · ${words(site.violationType)}: ${site.observed} observed, ${Math.round(site.predicted)} predicted`,
+          text(
+            `#${site.rank} ${placeOf(site)} · ${words(site.violationType)}: ${site.observed} observed, ${Math.round(site.predicted)} predicted`,
+          ),
           {
             sticky: true,
           },
@@ -224,11 +233,15 @@ export function createHotspotMap(container, { tiles, keyOf, onSelect }) {
         const badge = L.marker(centre, {
           title: `Hotspot ${site.rank}: ${placeOf(site)}`,
           alt: `Hotspot ${site.rank}`,
-          icon: L.divIcon({ className: 'rank-badge', html: String(site.rank), iconSize: [26, 26] }),
+          // Beside the centre, up and to the right, so the badge leaves the cell's colour in view.
+          icon: L.divIcon({ className: 'rank-badge', html: String(site.rank), iconSize: [22, 22], iconAnchor: [-3, 25] }),
         })
           .on('click', () => onSelect(site.keys[0]))
-          .on('keypress', (event) => {
-            if (event.originalEvent.key === 'Enter' || event.originalEvent.key === ' ') onSelect(site.keys[0]);
+          // Leaflet gives a marker focus but no click from the keyboard; a badge acts as a button.
+          .on('keypress', ({ originalEvent }) => {
+            if (originalEvent.key !== 'Enter' && originalEvent.key !== ' ') return;
+            originalEvent.preventDefault();
+            onSelect(site.keys[0]);
           })
           .addTo(badgeLayer);
         badge.getElement().setAttribute('role', 'button');
