@@ -23,7 +23,7 @@ import { launchBrowser, logInThroughPage } from '../test/support/browser.js';
 import { enrolTestDevice } from '../test/support/devices.js';
 import { createTempDir, createTestDatabase } from '../test/support/isolated.js';
 import { buildTestReviewServer } from '../test/support/review-server.js';
-import { cpuBetween, snapshotCpu, waitForQuiet } from './cpu-accounting.js';
+import { CLOCK_TICKS_PER_SECOND, cpuBetween, snapshotCpu, waitForQuiet, type CpuSnapshot } from './cpu-accounting.js';
 import { machineDescription, percentile } from './run-model.js';
 import { updateReviewReadme, type ReviewResult } from './review-report.js';
 import { scenePool, seedCaptures } from './review-seed.js';
@@ -97,6 +97,15 @@ async function pressThrough(page: Page, mode: Mode, decisions: number, thinkMs: 
   return { total: await entries(page, 'review:key-to-next'), decision: await entries(page, 'review:decision') };
 }
 
+/** Cores used by processes named chromium between two snapshots: the page under test, and any other Chromium on the machine. */
+function chromiumCores(before: CpuSnapshot, after: CpuSnapshot): number {
+  let ticks = 0;
+  for (const [pid, { name, ticks: now }] of after.processes) {
+    if (name.startsWith('chrom')) ticks += now - (before.processes.get(pid)?.ticks ?? 0);
+  }
+  return ticks / CLOCK_TICKS_PER_SECOND / ((after.at - before.at) / 1000);
+}
+
 function summary(values: number[]) {
   const sorted = [...values].sort((a, b) => a - b);
   return {
@@ -150,7 +159,9 @@ async function main(): Promise<void> {
       console.error(`${mode}: ${options.decisions} decisions…`);
       const before = await snapshotCpu();
       const timings = await pressThrough(page, mode, options.decisions, options.thinkMs);
-      const cpu = cpuBetween(before, await snapshotCpu(), undefined);
+      const after = await snapshotCpu();
+      const cpu = cpuBetween(before, after, undefined);
+      const chromium = before && after ? chromiumCores(before, after) : 0;
       const [approved] = await database.db
         .select({ decisions: count() })
         .from(reviewDecisions)
@@ -170,7 +181,13 @@ async function main(): Promise<void> {
         thinkMs: options.thinkMs,
         total: summary(timings.total),
         decision: summary(timings.decision),
-        cpu: cpu && { server: cpu.loadGenerator, postgres: cpu.postgres, other: cpu.other, machine: cpu.machine },
+        cpu: cpu && {
+          server: cpu.loadGenerator,
+          postgres: cpu.postgres,
+          chromium,
+          other: Math.max(0, cpu.other - chromium),
+          machine: cpu.machine,
+        },
         date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
         machine: `${machineDescription()}, Chromium headless`,
         command,

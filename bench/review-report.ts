@@ -24,8 +24,8 @@ export interface ReviewResult {
   thinkMs: number;
   total: Summary;
   decision: Summary;
-  /** Cores busy on average while timed: this process (the review server), Postgres, everything else (Chromium included), the whole machine. */
-  cpu: { server: number; postgres: number; other: number; machine: number } | undefined;
+  /** Cores busy on average while timed: this process (the review server), Postgres, Chromium, everything else, the whole machine. */
+  cpu: { server: number; postgres: number; chromium: number; other: number; machine: number } | undefined;
   date: string;
   machine: string;
   command: string;
@@ -45,7 +45,9 @@ function block(results: ReviewResult[]): string {
       ms(result.total.max),
       ms(result.total.mean),
       ms(result.decision.p50),
-      result.cpu ? `${result.cpu.server.toFixed(2)} / ${result.cpu.postgres.toFixed(2)} / ${result.cpu.other.toFixed(2)}` : 'n/a',
+      result.cpu
+        ? [result.cpu.server, result.cpu.postgres, result.cpu.chromium, result.cpu.other].map((cores) => cores.toFixed(2)).join(' / ')
+        : 'n/a',
       result.date,
       result.machine,
       `\`${result.command}\``,
@@ -57,7 +59,7 @@ function block(results: ReviewResult[]): string {
     '',
     '_Written by `bench/review-keypress.ts`; a run replaces the rows of the same mode and think time, and keeps the others._',
     '',
-    '| mode | think ms | decisions | frames (2 per capture) | p50 ms | p95 ms | max ms | mean ms | decision answered, p50 ms | cores: server / postgres / other | date | machine | command |',
+    '| mode | think ms | decisions | frames (2 per capture) | p50 ms | p95 ms | max ms | mean ms | decision answered, p50 ms | cores: server / postgres / Chromium / other | date | machine | command |',
     '| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |',
     ...rows.map((row) => `| ${row} |`),
     '',

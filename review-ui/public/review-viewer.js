@@ -142,7 +142,7 @@ function paintStrip() {
         element('span', { class: 'frame-key' }, index < 9 ? String(index + 1) : ''),
         element('span', { class: 'frame-name' }, entry.label),
       );
-      button.addEventListener('click', () => selectFrame(index));
+      button.addEventListener('click', () => void selectFrame(index));
       return element('li', {}, button);
     }),
   );
@@ -192,11 +192,13 @@ async function showSelected() {
   describe();
 }
 
-/** Picks frame `index` (0-based); the zoom stays, so the same spot can be compared across frames. */
+/** Picks frame `index` (0-based), keeping the zoom so the same spot can be compared across frames; false when there is no such frame. */
 export async function selectFrame(index) {
-  if (!shown || index >= shown.frames.length || index === shown.selected) return index < (shown?.frames.length ?? 0);
-  shown.selected = index;
-  await showSelected();
+  if (!shown || index >= shown.frames.length) return false;
+  if (index !== shown.selected) {
+    shown.selected = index;
+    await showSelected();
+  }
   return true;
 }
 
@@ -220,6 +222,6 @@ export function zoom(direction) {
 }
 
 /** Resolves after the browser has painted what is in the DOM now. */
-export function painted() {
+function painted() {
   return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
 }

@@ -191,15 +191,18 @@ async function decide(outcome, extra = {}) {
   performance.mark('review:key');
   busy = true;
   const captureId = openId();
+  // Not renewed meanwhile: a renewal racing the decision would find the capture decided and report the claim lost.
+  claims.forget(captureId);
   try {
     const result = await api(`/api/review/captures/${captureId}/decision`, { method: 'POST', body: { outcome, ...extra } });
     performance.measure('review:decision', 'review:key');
-    claims.forget(captureId);
     say(`${open.detail.capture.manifest?.readings?.plate ?? 'Capture'} ${DONE[result.state] ?? result.state}.`);
   } catch (error) {
     busy = false;
-    if (error instanceof ApiError && error.status === 409) lost(error.message);
-    else if (error instanceof ApiError) warn(`The server refused this decision: ${error.message}.`);
+    if (error instanceof ApiError && error.status === 409) return lost(error.message);
+    // Refused or unsent, the claim still stands: keep renewing it.
+    claims.claim(captureId).catch((renewal) => renewal instanceof ApiError && lost(renewal.message));
+    if (error instanceof ApiError) warn(`The server refused this decision: ${error.message}.`);
     else say(`The decision could not be sent: ${error.message}. Try again.`);
     return;
   }
@@ -223,7 +226,10 @@ function mayDecideNow() {
 }
 
 async function approve() {
-  if (mayDecideNow()) await decide('approved');
+  if (!mayDecideNow()) return;
+  if (!open.detail.integrity.intact)
+    return say('This capture failed its integrity check, so it cannot be approved: reject or escalate it.');
+  await decide('approved');
 }
 
 async function reject() {
@@ -330,6 +336,12 @@ async function fullKey() {
   if (!(await fullResolution())) say('This frame is already at full resolution.');
 }
 
+function focusFilters() {
+  const first = document.getElementById('filter-device');
+  first.focus();
+  first.select();
+}
+
 /** Every action, the keys that run it (as KeyboardEvent.key, lower case) and how the shortcut sheet names them. */
 const SHORTCUTS = [
   { match: ['a'], keys: ['A'], label: 'Approve (or confirm a first approval)', when: () => decides, run: approve, decision: true },
@@ -365,6 +377,7 @@ const SHORTCUTS = [
   { match: ['0'], keys: ['0'], label: 'Fit the picture again', run: () => zoomKey(0) },
   { match: ['f'], keys: ['F'], label: 'Full resolution: the original instead of the review copy', run: fullKey },
   { match: [...'123456789'], keys: ['1–9'], label: 'Show frame 1 to 9', run: frameKey },
+  { match: ['/'], keys: ['/'], label: 'Filter the queue (Enter applies)', run: focusFilters },
   { match: ['?'], keys: ['?'], label: 'This list', run: () => sheet() },
   { match: [], keys: ['Esc'], label: 'Close a dialog, or leave a filter field' },
 ];
@@ -407,9 +420,10 @@ for (const [id, run] of Object.entries(buttons)) document.getElementById(id).add
 
 claims.keepClaims((captureId, message) => {
   if (captureId === openId()) lost(message);
+  // Not prefetched again at once: the claim usually lapsed because the reviewer is away.
   else if (captureId === upcoming?.entry?.detail.capture.id) {
     upcoming = undefined;
-    prefetch();
+    pane.dataset.upcoming = 'none';
   }
 });
 setInterval(() => {

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { and, asc, eq } from 'drizzle-orm';
@@ -22,7 +22,7 @@ import { createPerson } from '../../review-ui/services/people.js';
 import { deriveMedia } from '../../workers/handlers/derive-media.js';
 import { launchBrowser, logInThroughPage } from '../support/browser.js';
 import { insertReviewableCapture } from '../support/captures.js';
-import { enrolTestDevice, type TestDevice } from '../support/devices.js';
+import { enrolTestDevice, testJpeg, type TestDevice } from '../support/devices.js';
 import { createTempDir, createTestDatabase } from '../support/isolated.js';
 import { buildTestReviewServer } from '../support/review-server.js';
 
@@ -179,7 +179,7 @@ describe('the review workspace in Chromium, against a real review server and Pos
     expect(await health.textContent()).toMatch(/operator✓ does not cover capture.*lens cleaned/);
     expect(await health.textContent()).toContain('self test');
     // Flat test colours have no edges: the workers flag them, and the page passes that on.
-    expect(await liPage.getByRole('region', { name: 'Quality' }).textContent()).toMatch(/frame-1\.jpgblurry1280×720 · sharpness 0\.0/);
+    expect(await liPage.getByRole('region', { name: 'Quality' }).textContent()).toMatch(/frame-1\.jpgblurry.*1280×720 · sharpness 0\.0/);
     expect(await liPage.locator('#frames .frame').count()).toBe(2);
 
     const [[original], [review]] = await Promise.all([
@@ -260,9 +260,11 @@ describe('the review workspace in Chromium, against a real review server and Pos
 
   it('needs a second reviewer to confirm a red-light approval, and never the first one', async () => {
     const redLight = await insertReviewableCapture(database.db, store, cameraB, { violationType: 'red_light' });
-    const device = liPage.getByLabel('Device', { exact: true });
-    await device.fill(cameraB.id);
-    await device.press('Enter');
+    // '/' goes to the filters, Enter applies them and hands the keys back to the shortcuts.
+    await liPage.keyboard.press('/');
+    expect(await liPage.evaluate('document.activeElement.id')).toBe('filter-device');
+    await liPage.keyboard.type(cameraB.id);
+    await liPage.keyboard.press('Enter');
     await expect.poll(() => shown(liPage)).toBe(redLight);
     expect(new URL(liPage.url()).searchParams.get('deviceId')).toBe(cameraB.id);
     expect(await liPage.locator('#two-person').textContent()).toBe('Two-person rule: needs a second reviewer after your approval.');
@@ -286,6 +288,31 @@ describe('the review workspace in Chromium, against a real review server and Pos
       ['first', 'approved'],
       ['second', 'approved'],
     ]);
+  });
+
+  it('warns in red, above everything else, when a file no longer matches what the device signed', async () => {
+    const camera = await enrolTestDevice(database.db);
+    const tampered = await insertReviewableCapture(database.db, store, camera);
+    const [frame] = await database.db
+      .select({ sha256: captureMedia.mediaSha256 })
+      .from(captureMedia)
+      .where(and(eq(captureMedia.captureId, tampered), eq(captureMedia.name, 'frame-1.jpg')));
+    // Someone with access to the media folder swaps the picture for another one.
+    await writeFile(path.join(mediaDir.dir, frame!.sha256.slice(0, 2), frame!.sha256.slice(2, 4), frame!.sha256), await testJpeg());
+    await wangPage.goto(new URL(`/review.html?deviceId=${camera.id}`, baseUrl).toString());
+    await expect.poll(() => shown(wangPage)).toBe(tampered);
+    const banner = wangPage.locator('#banner');
+    expect(await banner.isVisible()).toBe(true);
+    expect(await banner.textContent()).toContain('Integrity check failed');
+    const integrity = wangPage.getByRole('region', { name: 'Integrity' });
+    expect(await integrity.textContent()).toContain('✗ NOT intact');
+    expect(await integrity.textContent()).toMatch(/frame-1\.jpg✗ hash differs/);
+    expect(await integrity.textContent()).toMatch(/frame-2\.jpg✓ hash matches/);
+    await wangPage.screenshot({ path: path.join(screenshotDir, 'review-integrity-failed.png') });
+    await wangPage.waitForTimeout(SETTLE_MS);
+    await wangPage.keyboard.press('a');
+    await expect.poll(() => wangPage.locator('#status').textContent()).toContain('cannot be approved: reject or escalate it');
+    expect(await stateOf(tampered)).toBe('awaiting_review');
   });
 
   it('shows auxiliary staff the capture read only, with pre-screen notes instead of decisions, and the server refuses their approval', async () => {
