@@ -1,7 +1,7 @@
 // Claims: the lease that makes a capture one reviewer's at a time. The claims this page holds are
 // renewed while the reviewer works, left to lapse when they walk away, and given back when they
 // leave the page, so a colleague can take those captures at once.
-import { api, ApiError } from './session.js';
+import { api, ApiError, sendWhileLeaving } from './session.js';
 
 const RENEW_CHECK_MS = 5_000;
 /** Never renew more often than this, even if the server's clock makes the lease look short. */
@@ -74,22 +74,8 @@ export function keepClaims(onLost) {
   }, RENEW_CHECK_MS);
 }
 
-// session.js's api() cannot outlive the page; a keepalive fetch can, and it must carry the CSRF token itself.
-let csrfToken;
-void fetch('/api/session', { credentials: 'same-origin' })
-  .then((response) => (response.ok ? response.json() : undefined))
-  .then((session) => (csrfToken = session?.csrfToken));
-
 addEventListener('pagehide', () => {
-  if (!csrfToken) return;
-  for (const captureId of held.keys()) {
-    void fetch(`/api/review/captures/${captureId}/claim`, {
-      method: 'DELETE',
-      keepalive: true,
-      credentials: 'same-origin',
-      headers: { 'x-csrf-token': csrfToken },
-    });
-  }
+  for (const captureId of held.keys()) sendWhileLeaving(`/api/review/captures/${captureId}/claim`, 'DELETE');
   held.clear();
 });
 // Coming back through the back button restores a page whose claims were given back on the way out.

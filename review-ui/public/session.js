@@ -29,12 +29,16 @@ async function errorOf(response) {
 }
 
 let session;
+// Kept as a plain value too, for requests sent while the page unloads, when nothing may be awaited.
+let knownCsrfToken;
 
 function readSession() {
   return fetch('/api/session', { credentials: 'same-origin' }).then(async (response) => {
     if (response.status === 401) return goToLogin();
     if (!response.ok) throw await errorOf(response);
-    return response.json();
+    const body = await response.json();
+    knownCsrfToken = body.csrfToken;
+    return body;
   });
 }
 
@@ -66,6 +70,15 @@ export async function api(path, { method = 'GET', body } = {}) {
   if (response.status === 401) return goToLogin();
   if (!response.ok) throw await errorOf(response);
   return response.status === 204 ? null : response.json();
+}
+
+/**
+ * A change sent as the page goes away (e.g. giving back a claim): a keepalive fetch outlives the
+ * page, and it must not wait for anything, so it uses the CSRF token already read, if any.
+ */
+export function sendWhileLeaving(path, method) {
+  if (!knownCsrfToken) return;
+  void fetch(path, { method, keepalive: true, credentials: 'same-origin', headers: { 'x-csrf-token': knownCsrfToken } });
 }
 
 /** Ends the session on the server, then shows the login form. */
