@@ -58,6 +58,7 @@ await startOrExit(log, lifecycle, async () => {
     concurrency: config.workers.concurrency,
     healthScanEveryMs: config.workers.healthScanEveryMs,
     signing: config.signing,
+    analytics: config.analytics,
   });
   lifecycle.add('workers', () => workers.stop());
 

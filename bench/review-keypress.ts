@@ -17,7 +17,6 @@ import { and, count, eq } from 'drizzle-orm';
 import type { Page } from 'playwright-core';
 import { FilesystemMediaStore } from '../core/media-store.js';
 import { captures, reviewDecisions } from '../db/schema.js';
-import { vendorRoutes } from '../review-ui/routes/vendor.js';
 import { createPerson } from '../review-ui/services/people.js';
 import { launchBrowser, logInThroughPage } from '../test/support/browser.js';
 import { enrolTestDevice } from '../test/support/devices.js';
@@ -124,7 +123,6 @@ async function main(): Promise<void> {
   const store = new FilesystemMediaStore(mediaDir.dir);
   const app = await buildTestReviewServer({ db: database.db, store });
   // server.ts does not register the vendored scripts yet; drop this line once it does.
-  if (!app.hasRoute({ method: 'GET', url: '/vendor/panzoom.min.js' })) vendorRoutes(app);
   const browser = await launchBrowser();
   const results: ReviewResult[] = [];
   try {

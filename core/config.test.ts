@@ -63,6 +63,7 @@ describe('loadConfig', () => {
         anomaly: { baselineDays: 56, watchDays: 14, ratio: 3, cusumThreshold: 10 },
         beforeAfter: { beforeDays: 365, minAfterDays: 28 },
         keepRuns: 30,
+        tiles: null,
       },
     });
   });
@@ -125,6 +126,8 @@ describe('loadConfig', () => {
       ANALYTICS_BEFORE_DAYS: '180',
       ANALYTICS_MIN_AFTER_DAYS: '14',
       ANALYTICS_KEEP_RUNS: '5',
+      ANALYTICS_TILE_URL: 'https://tiles.example/{z}/{x}/{y}.png',
+      ANALYTICS_TILE_ATTRIBUTION: '© Example',
     });
     expect(config).toEqual({
       dataDir: '/srv/verity',
@@ -174,6 +177,7 @@ describe('loadConfig', () => {
         anomaly: { baselineDays: 28, watchDays: 7, ratio: 2.5, cusumThreshold: 6 },
         beforeAfter: { beforeDays: 180, minAfterDays: 14 },
         keepRuns: 5,
+        tiles: { urlTemplate: 'https://tiles.example/{z}/{x}/{y}.png', attribution: '© Example' },
       },
     });
   });

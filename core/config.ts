@@ -96,6 +96,8 @@ const environmentSchema = z.object({
   ANALYTICS_BEFORE_DAYS: positiveInt.max(3660).default(365),
   ANALYTICS_MIN_AFTER_DAYS: positiveInt.max(3660).default(28),
   ANALYTICS_KEEP_RUNS: positiveInt.default(30),
+  ANALYTICS_TILE_URL: optionalText,
+  ANALYTICS_TILE_ATTRIBUTION: z.string().trim().max(500).default(''),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -153,6 +155,8 @@ export interface Config {
     anomaly: { baselineDays: number; watchDays: number; ratio: number; cusumThreshold: number };
     beforeAfter: { beforeDays: number; minAfterDays: number };
     keepRuns: number;
+    /** A Leaflet URL template for the hotspot map's basemap; null draws none, as offline deployments need. */
+    tiles: { urlTemplate: string; attribution: string } | null;
   };
 }
 
@@ -257,6 +261,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       },
       beforeAfter: { beforeDays: e.ANALYTICS_BEFORE_DAYS, minAfterDays: e.ANALYTICS_MIN_AFTER_DAYS },
       keepRuns: e.ANALYTICS_KEEP_RUNS,
+      tiles: e.ANALYTICS_TILE_URL ? { urlTemplate: e.ANALYTICS_TILE_URL, attribution: e.ANALYTICS_TILE_ATTRIBUTION } : null,
     },
   };
 }

@@ -12,7 +12,6 @@ import { createTempDir, createTestDatabase } from '../test/support/isolated.js';
 import { buildTestReviewServer, personLoggedIn, type LoggedIn } from '../test/support/review-server.js';
 import { aggregateCaptures } from '../workers/handlers/aggregate-captures.js';
 import { screenHotspots } from '../workers/handlers/screen-hotspots.js';
-import { analyticsRoutes } from './routes/analytics.js';
 
 // Half a year before a fix and four months after it keep the generated network quick to write.
 const settings = { ...loadConfig({}).analytics, screenDays: 180, beforeAfter: { beforeDays: 180, minAfterDays: 28 } };
@@ -71,9 +70,7 @@ describe('analytics API over a generated network with a planted remediation', ()
     await aggregateCaptures({ database, settings, log }, undefined, NOW);
     await screenHotspots({ database, settings, log }, undefined, NOW);
 
-    app = await buildTestReviewServer({ db: database.db, store: new FilesystemMediaStore(media.dir) });
-    // Until review-ui/server.ts registers these itself.
-    if (!app.hasRoute({ method: 'GET', url: '/api/analytics/hotspots' })) analyticsRoutes(app, { db: database.db, analytics: settings });
+    app = await buildTestReviewServer({ db: database.db, store: new FilesystemMediaStore(media.dir), analytics: settings });
     analyst = await personLoggedIn(app, database.db, 'li.na', ['analyst']);
     reviewer = await personLoggedIn(app, database.db, 'wang.wei', ['reviewer']);
   });

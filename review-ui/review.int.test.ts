@@ -1,12 +1,14 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyEvidencePackage } from '../core/evidence-verifier.js';
 import { FilesystemMediaStore } from '../core/media-store.js';
 import type { CaptureDetail } from './services/capture-detail.js';
-import { auditLog, captures, incidents, reviewClaims, reviewDecisions } from '../db/schema.js';
+import { auditLog, captureMedia, captures, incidents, reviewClaims, reviewDecisions } from '../db/schema.js';
 import { insertReviewableCapture } from '../test/support/captures.js';
-import { enrolTestDevice, type TestDevice } from '../test/support/devices.js';
+import { enrolTestDevice, testJpeg, type TestDevice } from '../test/support/devices.js';
 import { createTempDir, createTestDatabase } from '../test/support/isolated.js';
 import { buildTestReviewServer, personLoggedIn, type LoggedIn } from '../test/support/review-server.js';
 
@@ -249,6 +251,21 @@ describe('review: claims, decisions, the two-person rule and incidents, over a r
     });
     expect(record.json<{ entries: { actor: string }[] }>().entries).toEqual([expect.objectContaining({ actor: 'person:wang' })]);
     expect((await app.inject({ method: 'GET', url: '/api/audit/entries', headers: wang.headers })).statusCode).toBe(403);
+  });
+
+  it('refuses to approve a capture whose stored media no longer matches what the device signed', async () => {
+    const captureId = await insertReviewableCapture(database.db, store, camera);
+    const [frame] = await database.db.select().from(captureMedia).where(eq(captureMedia.captureId, captureId)).limit(1);
+    await writeFile(
+      path.join(mediaDir.dir, frame!.mediaSha256.slice(0, 2), frame!.mediaSha256.slice(2, 4), frame!.mediaSha256),
+      await testJpeg(),
+    );
+    await claim(li, captureId);
+    const refused = await decideAs(li, captureId, { outcome: 'approved' });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json<{ error: string }>().error).toMatch(/integrity/);
+    // Rejecting such a record stays possible: it is how it leaves the queue.
+    expect((await decideAs(li, captureId, { outcome: 'rejected', reasonCode: 'unclear_record' })).statusCode).toBe(200);
   });
 
   it('is backed by the database: no approved state without a recorded approval', async () => {

@@ -10,7 +10,9 @@ import type { Db } from '../db/client.js';
 import type { Config } from '../core/config.js';
 import type { ServerSigningKey } from '../core/signing-key.js';
 import { installAuthentication } from './auth.js';
+import { analyticsRoutes } from './routes/analytics.js';
 import { auditRoutes } from './routes/audit.js';
+import { vendorRoutes } from './routes/vendor.js';
 import { incidentRoutes } from './routes/incidents.js';
 import { peopleRoutes } from './routes/people.js';
 import { reviewRoutes } from './routes/review.js';
@@ -24,10 +26,11 @@ import { tamperingRoutes } from './routes/tampering.js';
 export interface ReviewSettings {
   sessionTtlMs: number;
   review: Config['review'];
+  analytics: Config['analytics'];
 }
 
 export function reviewSettings(config: Config): ReviewSettings {
-  return { sessionTtlMs: config.sessions.ttlMs, review: config.review };
+  return { sessionTtlMs: config.sessions.ttlMs, review: config.review, analytics: config.analytics };
 }
 
 export interface ReviewServerDeps {
@@ -70,6 +73,8 @@ export async function buildReviewServer(deps: ReviewServerDeps): Promise<Fastify
   reviewRoutes(app, deps);
   incidentRoutes(app, deps);
   auditRoutes(app, deps);
+  analyticsRoutes(app, { db: deps.db, analytics: deps.settings.analytics });
+  await vendorRoutes(app);
   await app.register(fastifyStatic, { root: publicDir, prefix: '/' });
   return app;
 }

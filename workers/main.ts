@@ -19,6 +19,7 @@ await startOrExit(log, lifecycle, async () => {
     concurrency: config.workers.concurrency,
     healthScanEveryMs: config.workers.healthScanEveryMs,
     signing: config.signing,
+    analytics: config.analytics,
     log,
   });
   lifecycle.add('workers', () => workers.stop());

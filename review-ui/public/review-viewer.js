@@ -9,7 +9,7 @@ const empty = document.getElementById('stage-empty');
 const zoomLabel = document.getElementById('zoom-label');
 const strip = document.getElementById('frames');
 
-// From /vendor/panzoom.min.js, loaded by a classic script before this module.
+// From /vendor/panzoom/panzoom.min.js, loaded by a classic script before this module.
 const panzoom = window.Panzoom(target, { minScale: 1, maxScale: 12, step: 0.35, contain: 'outside', cursor: 'grab' });
 stage.addEventListener('wheel', (event) => {
   if (frame()?.kind === 'image') panzoom.zoomWithWheel(event);

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { daysBetween } from '../../core/analytics-calendar.js';
-import { loadConfig, type Config } from '../../core/config.js';
+import type { Config } from '../../core/config.js';
 import type { Db } from '../../db/client.js';
 import { principalOf, requirePermission } from '../auth.js';
 import { caseBeforeAfter, closeCase, findCase, listCases, openCase, recordAction } from '../services/analytics-cases.js';
@@ -26,13 +26,15 @@ const period = z
 /**
  * The analyst's API (law L6): aggregates, screening results, remediation cases and exports.
  * Every route needs analytics.read; none returns an image, a plate or a capture (law L7).
- * Without `analytics` settings the defaults apply.
  */
-export function analyticsRoutes(app: FastifyInstance, deps: { db: Db; analytics?: Config['analytics'] }): void {
+export function analyticsRoutes(app: FastifyInstance, deps: { db: Db; analytics: Config['analytics'] }): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const onRequest = requirePermission('analytics.read');
-  const settings = deps.analytics ?? loadConfig({}).analytics;
+  const settings = deps.analytics;
   const { db } = deps;
+
+  // Which basemap to draw under the hotspots; none is a valid answer, and the map reads without it.
+  routes.get('/api/analytics/map', { onRequest }, () => ({ tiles: settings.tiles }));
 
   /** The requested period, defaulting to the latest run's, or null when there is neither. */
   async function periodOf(query: { from?: string | undefined; to?: string | undefined }) {

@@ -10,7 +10,7 @@ import type { Db } from '../../db/client.js';
 import { captureAnnotations, captures } from '../../db/schema.js';
 import { principalOf, requirePermission } from '../auth.js';
 import type { ReviewSettings } from '../server.js';
-import { belongsToCapture, captureDetail } from '../services/capture-detail.js';
+import { belongsToCapture, captureDetail, checkIntegrity } from '../services/capture-detail.js';
 import { administeredDevices } from '../services/people.js';
 import { claimCapture, claimNext, listQueue, releaseClaim, type QueueViewer } from '../services/review-queue.js';
 import { decide } from '../services/review-decisions.js';
@@ -147,7 +147,9 @@ export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaS
       const viewer = await viewerOf(deps.db, request);
       const certificateNumber = principal.certificate?.number;
       if (!certificateNumber) return reply.code(403).send({ error: 'deciding needs an enforcement certificate' });
-      const result = await decide(deps.db, { ...viewer, certificateNumber }, request.params.captureId, request.body, review);
+      const result = await decide(deps.db, { ...viewer, certificateNumber }, request.params.captureId, request.body, review, (capture) =>
+        checkIntegrity(deps.db, deps.store, capture),
+      );
       if (!result.ok) return reply.code(result.status).send({ error: result.error });
       return result;
     },

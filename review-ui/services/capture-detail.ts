@@ -44,20 +44,9 @@ export async function captureDetail(
   const [device] = await db.select().from(devices).where(eq(devices.id, deviceId));
   if (!device) return undefined;
 
-  const [certifications, [key], windows, healthEvents, mediaRows, decisions, annotations, [claim]] = await Promise.all([
+  const [certifications, integrity, windows, healthEvents, mediaRows, decisions, annotations, [claim]] = await Promise.all([
     db.select().from(deviceCertifications).where(eq(deviceCertifications.deviceId, deviceId)).orderBy(asc(deviceCertifications.kind)),
-    db
-      .select()
-      .from(deviceKeys)
-      .where(
-        and(
-          eq(deviceKeys.deviceId, deviceId),
-          lte(deviceKeys.validFrom, capture.receivedAt),
-          or(isNull(deviceKeys.validTo), gte(deviceKeys.validTo, capture.receivedAt)),
-        ),
-      )
-      .orderBy(desc(deviceKeys.validFrom))
-      .limit(1),
+    checkIntegrity(db, store, { ...capture, deviceId }),
     db
       .select()
       .from(malfunctionWindows)
@@ -140,17 +129,6 @@ export async function captureDetail(
           )
       : [];
 
-  const envelope = readEnvelope(capture.rawMessage);
-  const signatureValid =
-    key && envelope.ok ? signatureVerifies(envelope.manifestBytes, envelope.signature, createPublicKey(key.publicKeyPem)) : false;
-  // Re-hashed from storage on every look, so what the reviewer sees is what the device signed, not what we remember.
-  const hashes = await Promise.all(
-    mediaRows.map(async (row) => {
-      const actual = await store.get(row.sha256).then(sha256Hex, () => null);
-      return { name: row.name, expected: row.sha256, actual, matches: actual === row.sha256 };
-    }),
-  );
-
   const subject = incidentSubject(capture.id, manifest.readings);
   const earlier = subject.startsWith('plate:')
     ? await db
@@ -229,11 +207,7 @@ export async function captureDetail(
           window.withdrawnAt === null && window.startsAt <= capturedAt && (window.endsAt === null || capturedAt < window.endsAt),
       })),
     },
-    integrity: {
-      signature: { valid: signatureValid, keyFingerprint: key?.fingerprint ?? null },
-      media: hashes,
-      intact: signatureValid && hashes.every((hash) => hash.matches),
-    },
+    integrity,
     media: mediaRows.map((row) => {
       const of = (kind: string) =>
         derivatives.find((derivative) => derivative.sourceSha256 === row.sha256 && derivative.kind === kind)?.derivedSha256 ?? null;
@@ -273,4 +247,55 @@ export async function belongsToCapture(db: Db, captureId: string, sha256: string
     .innerJoin(media, eq(media.sha256, mediaDerivatives.derivedSha256))
     .where(and(eq(captureMedia.captureId, captureId), eq(mediaDerivatives.derivedSha256, sha256)));
   return derived;
+}
+
+export interface Integrity {
+  signature: { valid: boolean; keyFingerprint: string | null };
+  media: { name: string; expected: string; actual: string | null; matches: boolean }[];
+  intact: boolean;
+}
+
+/**
+ * Re-checks a capture now: the device's signature over the manifest bytes with the key valid
+ * when it arrived, and every media file re-hashed from storage, so what a reviewer sees and
+ * approves is what the device signed, not what the database remembers.
+ */
+export async function checkIntegrity(
+  db: Db,
+  store: MediaStore,
+  capture: { id: string; deviceId: string; receivedAt: Date; rawMessage: Buffer },
+): Promise<Integrity> {
+  const [[key], files] = await Promise.all([
+    db
+      .select()
+      .from(deviceKeys)
+      .where(
+        and(
+          eq(deviceKeys.deviceId, capture.deviceId),
+          lte(deviceKeys.validFrom, capture.receivedAt),
+          or(isNull(deviceKeys.validTo), gte(deviceKeys.validTo, capture.receivedAt)),
+        ),
+      )
+      .orderBy(desc(deviceKeys.validFrom))
+      .limit(1),
+    db
+      .select({ name: captureMedia.name, sha256: captureMedia.mediaSha256 })
+      .from(captureMedia)
+      .where(eq(captureMedia.captureId, capture.id))
+      .orderBy(asc(captureMedia.name)),
+  ]);
+  const envelope = readEnvelope(capture.rawMessage);
+  const signatureValid =
+    key && envelope.ok ? signatureVerifies(envelope.manifestBytes, envelope.signature, createPublicKey(key.publicKeyPem)) : false;
+  const media = await Promise.all(
+    files.map(async (file) => {
+      const actual = await store.get(file.sha256).then(sha256Hex, () => null);
+      return { name: file.name, expected: file.sha256, actual, matches: actual === file.sha256 };
+    }),
+  );
+  return {
+    signature: { valid: signatureValid, keyFingerprint: key?.fingerprint ?? null },
+    media,
+    intact: signatureValid && media.length > 0 && media.every((file) => file.matches),
+  };
 }

@@ -24,6 +24,14 @@ export interface DecisionInput {
   note?: string | undefined;
 }
 
+/** Re-checks signature and media just before an approval; see checkIntegrity in capture-detail.ts. */
+export type IntegrityCheck = (capture: {
+  id: string;
+  deviceId: string;
+  receivedAt: Date;
+  rawMessage: Buffer;
+}) => Promise<{ intact: boolean }>;
+
 export type DecisionResult =
   | { ok: true; state: string; step: 'first' | 'second'; incidentId: string | null }
   | { ok: false; status: 403 | 404 | 409 | 422; error: string };
@@ -46,6 +54,7 @@ export async function decide(
   captureId: string,
   input: DecisionInput,
   policy: TwoPersonPolicy & { incidentWindowMs: number },
+  integrityOf: IntegrityCheck,
   now = new Date(),
 ): Promise<DecisionResult> {
   if (input.outcome === 'rejected' && !input.reasonCode)
@@ -63,6 +72,10 @@ export async function decide(
         .from(reviewClaims)
         .where(and(eq(reviewClaims.captureId, captureId), eq(reviewClaims.personId, decider.id), gt(reviewClaims.expiresAt, now)));
       if (!claim) return { ok: false, status: 409, error: 'claim this capture before deciding: your claim is missing or lapsed' };
+      // Law L2: a record whose signature or media no longer check out is not true evidence, whatever a reviewer thinks of it.
+      if (input.outcome === 'approved' && !(await integrityOf({ ...capture, deviceId: capture.deviceId })).intact) {
+        return { ok: false, status: 409, error: 'this capture fails its integrity check (signature or media hash): it cannot be approved' };
+      }
       if (input.outcome === 'rejected') {
         const [known] = await tx
           .select({ code: rejectReasons.code })

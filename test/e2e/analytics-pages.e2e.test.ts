@@ -13,8 +13,6 @@ import { loadConfig } from '../../core/config.js';
 import { FilesystemMediaStore } from '../../core/media-store.js';
 import type { Db } from '../../db/client.js';
 import { analyticsDailyCounts, analyticsHourlyCounts, devices } from '../../db/schema.js';
-import { analystAssetRoutes } from '../../review-ui/routes/analyst-assets.js';
-import { analyticsRoutes } from '../../review-ui/routes/analytics.js';
 import { createPerson } from '../../review-ui/services/people.js';
 import { screenHotspots } from '../../workers/handlers/screen-hotspots.js';
 import { launchBrowser, logInThroughPage } from '../support/browser.js';
@@ -184,10 +182,7 @@ describe('the analyst page in Chromium, against a real review server and Postgre
     database = await createTestDatabase('e2e_analytics');
     mediaDir = await createTempDir('e2e-analytics-media');
     const store = new FilesystemMediaStore(mediaDir.dir);
-    app = await buildTestReviewServer({ db: database.db, store });
-    // server.ts does not register these yet; drop the lines once it does.
-    if (!app.hasRoute({ method: 'GET', url: '/api/analytics/hotspots' })) analyticsRoutes(app, { db: database.db, analytics: settings });
-    if (!app.hasRoute({ method: 'GET', url: '/api/analytics/map' })) await analystAssetRoutes(app, { tiles: null });
+    app = await buildTestReviewServer({ db: database.db, store, analytics: settings });
     await app.listen({ host: '127.0.0.1', port: 0 });
     baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 

@@ -17,7 +17,6 @@ import {
   reviewClaims,
   reviewDecisions,
 } from '../../db/schema.js';
-import { vendorRoutes } from '../../review-ui/routes/vendor.js';
 import { createPerson } from '../../review-ui/services/people.js';
 import { deriveMedia } from '../../workers/handlers/derive-media.js';
 import { launchBrowser, logInThroughPage } from '../support/browser.js';
@@ -60,7 +59,6 @@ describe('the review workspace in Chromium, against a real review server and Pos
     store = new FilesystemMediaStore(mediaDir.dir);
     app = await buildTestReviewServer({ db: database.db, store, settings: { twoPersonViolationTypes: ['red_light'] } });
     // server.ts does not register the vendored scripts yet; drop this line once it does.
-    if (!app.hasRoute({ method: 'GET', url: '/vendor/panzoom.min.js' })) vendorRoutes(app);
     await app.listen({ host: '127.0.0.1', port: 0 });
     baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     for (const person of PEOPLE) {

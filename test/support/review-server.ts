@@ -18,6 +18,7 @@ export async function buildTestReviewServer(options: {
   adminToken?: string;
   checks?: readonly HealthCheck[];
   settings?: Partial<ReviewSettings['review']>;
+  analytics?: Partial<ReviewSettings['analytics']>;
 }): Promise<FastifyInstance> {
   const defaults = reviewSettings(loadConfig({}));
   return buildReviewServer({
@@ -25,7 +26,11 @@ export async function buildTestReviewServer(options: {
     store: options.store,
     adminToken: options.adminToken,
     checks: options.checks ?? [],
-    settings: { ...defaults, review: { ...defaults.review, ...options.settings } },
+    settings: {
+      ...defaults,
+      review: { ...defaults.review, ...options.settings },
+      analytics: { ...defaults.analytics, ...options.analytics },
+    },
     signingKey: await loadOrCreateSigningKey(path.join(os.tmpdir(), `verity-test-key-${randomBytes(6).toString('hex')}.pem`)),
   });
 }
