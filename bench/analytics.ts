@@ -177,21 +177,23 @@ try {
     { name: 'network breakdown over the year', url: '/api/analytics/breakdown' },
     { name: 'device anomaly report', url: '/api/analytics/devices/anomalies?flagged=true' },
   ];
-  const latencies: { name: string; p50: number; p95: number; requests: number }[] = [];
+  const latencies: { name: string; first: number; p50: number; p95: number; requests: number }[] = [];
   for (const call of calls) {
     const count =
       call.url.startsWith('/api/analytics/breakdown?') || call.url === '/api/analytics/breakdown' ? Math.min(requests, 200) : requests;
     const times: number[] = [];
+    let first = 0;
     for (let i = 0; i < count + 10; i++) {
       const begin = performance.now();
       const response = await fetch(`${base}${call.url}`, { headers: { cookie } });
       await response.arrayBuffer();
       if (response.status !== 200) throw new Error(`${call.url} answered ${response.status}`);
-      // The first ten warm the connection and Postgres's caches.
+      // The first ten warm the connection and Postgres's caches; the very first is reported apart.
+      if (i === 0) first = performance.now() - begin;
       if (i >= 10) times.push(performance.now() - begin);
     }
     times.sort((a, b) => a - b);
-    latencies.push({ name: call.name, p50: percentile(times, 50), p95: percentile(times, 95), requests: count });
+    latencies.push({ name: call.name, first, p50: percentile(times, 50), p95: percentile(times, 95), requests: count });
     say(`${call.name}: p50 ${percentile(times, 50).toFixed(1)} ms, p95 ${percentile(times, 95).toFixed(1)} ms over ${count}`);
   }
   await app.close();
@@ -211,9 +213,9 @@ try {
 | incremental aggregation (${newCaptures.toLocaleString('en')} new, ${late.length.toLocaleString('en')} late exclusions; ${incremental.days} days) | ${seconds(incrementalMs)} s |
 | screening again | ${seconds(rescreenMs)} s |
 
-| API call | p50 | p95 | requests |
-| --- | --- | --- | --- |
-${latencies.map((row) => `| ${row.name} | ${row.p50.toFixed(1)} ms | ${row.p95.toFixed(1)} ms | ${row.requests} |`).join('\n')}
+| API call | first request | p50 | p95 | requests |
+| --- | --- | --- | --- | --- |
+${latencies.map((row) => `| ${row.name} | ${row.first.toFixed(1)} ms | ${row.p50.toFixed(1)} ms | ${row.p95.toFixed(1)} ms | ${row.requests} |`).join('\n')}
 
 aggregate rows: ${sizes?.daily.toLocaleString('en')} daily, ${sizes?.hourly.toLocaleString('en')} hourly (${sizes?.aggregate_size}); captures table ${sizes?.captures_size}
 machine: ${machineDescription()}

@@ -1,7 +1,7 @@
 import { and, eq, isNotNull, sql, type SQL } from 'drizzle-orm';
 import { daysBetween, eachDay, isoWeekday, monthOf } from '../../core/analytics-calendar.js';
 import type { Db } from '../../db/client.js';
-import { remediationCases } from '../../db/schema.js';
+import { analyticsWatermarks, remediationCases } from '../../db/schema.js';
 
 /** Daily and hourly counts for the analyst pages, read from the aggregate tables only. */
 export interface Site {
@@ -84,8 +84,30 @@ export interface BreakdownQuery {
   to: string;
 }
 
+type Breakdown = Awaited<ReturnType<typeof countBreakdown>>;
+const NETWORK_CACHE_SIZE = 64;
+/**
+ * The whole network's breakdowns read every hourly row (millions at scale, about a second)
+ * and change only when aggregation runs, so they are kept per database until it runs again.
+ */
+const networkBreakdowns = new WeakMap<Db, Map<string, Breakdown>>();
+
 /** When violations happen: weekday and type over exactly [from, to]; hours over the whole months it touches. */
-export async function breakdown(db: Db, query: BreakdownQuery) {
+export async function breakdown(db: Db, query: BreakdownQuery): Promise<Breakdown> {
+  if (query.site) return countBreakdown(db, query);
+  const [mark] = await db.select().from(analyticsWatermarks).limit(1);
+  const key = JSON.stringify([mark?.auditSeq, mark?.aggregatedAt.getTime(), query]);
+  const cache = networkBreakdowns.get(db) ?? new Map<string, Breakdown>();
+  networkBreakdowns.set(db, cache);
+  const cached = cache.get(key);
+  if (cached) return cached;
+  const fresh = await countBreakdown(db, query);
+  if (cache.size >= NETWORK_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  cache.set(key, fresh);
+  return fresh;
+}
+
+async function countBreakdown(db: Db, query: BreakdownQuery) {
   const where = sql`${siteCondition(query.site)} and ${typeCondition(query.violationType)} and state = ${query.state}`;
   const daily = rows<{ day: string; violation_type: string; count: number }>(
     await db.execute(sql`
