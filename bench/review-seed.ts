@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import sharp from 'sharp';
 import type { MediaStore } from '../core/media-store.js';
 import type { Database } from '../db/client.js';
-import { captureMedia, captures, media } from '../db/schema.js';
-import { buildManifest, signManifest, type MediaFile } from '../device-simulator/device-protocol.js';
+import type { MediaFile } from '../device-simulator/device-protocol.js';
 import { renderScene } from '../device-simulator/scene.js';
+import { insertReviewableCapture } from '../test/support/captures.js';
 import type { TestDevice } from '../test/support/devices.js';
 import { deriveMedia } from '../workers/handlers/derive-media.js';
 import { uniqueJpeg } from './media-pool.js';
@@ -34,7 +33,6 @@ export async function seedCaptures(
   device: TestDevice,
   options: { count: number; frames: Buffer[]; derive: boolean },
 ): Promise<string[]> {
-  const { db } = database;
   const ids: string[] = [];
   const firstAt = Date.now() - (options.count + 10) * 60_000;
   for (let index = 0; index < options.count; index++) {
@@ -45,43 +43,13 @@ export async function seedCaptures(
       capturedAt: new Date(capturedAt.getTime() + frame * 400),
       bytes: uniqueJpeg(options.frames[(index * 2 + frame) % options.frames.length]!, `${device.id} ${index} ${frame} ${randomUUID()}`),
     }));
-    const manifest = buildManifest({
-      deviceId: device.id,
-      capturedAt,
-      clockOffsetMs: 8,
-      location: { latitude: 22.54, longitude: 114.06 },
-      violationType: 'speeding',
-      readings: { speedKmh: 70 + (index % 20), limitKmh: 60, plate: `GD-B${10000 + index}` },
-      media: files,
-    });
-    const signed = signManifest(manifest, device.privateKey, files);
-    for (const file of files) {
-      const { width, height } = await sharp(file.bytes).metadata();
-      const sha256 = await store.put(file.bytes);
-      await db
-        .insert(media)
-        .values({ sha256, sizeBytes: file.bytes.length, contentType: file.contentType, width: width ?? null, height: height ?? null })
-        .onConflictDoNothing();
-    }
-    const [row] = await db
-      .insert(captures)
-      .values({
-        messageSha256: randomUUID(),
-        deviceId: device.id,
-        deviceCaptureId: manifest.captureId,
-        state: 'awaiting_review',
-        violationType: manifest.violationType,
+    ids.push(
+      await insertReviewableCapture(database.db, store, device, {
         capturedAt,
-        latitude: manifest.location.latitude,
-        longitude: manifest.location.longitude,
-        manifest,
-        rawMessage: signed.envelope,
-        reviewRound: 1,
-      })
-      .returning({ id: captures.id });
-    if (!row) throw new Error('capture insert returned nothing');
-    await db.insert(captureMedia).values(manifest.media.map((item) => ({ captureId: row.id, mediaSha256: item.sha256, name: item.name })));
-    ids.push(row.id);
+        readings: { speedKmh: 70 + (index % 20), limitKmh: 60, plate: `GD-B${10000 + index}` },
+        files,
+      }),
+    );
   }
   if (options.derive) {
     // Two at a time, as the workers' default concurrency would.

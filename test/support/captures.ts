@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { MediaStore } from '../../core/media-store.js';
 import type { Db } from '../../db/client.js';
 import { captureMedia, captures, media } from '../../db/schema.js';
-import { buildManifest, signManifest } from '../../device-simulator/device-protocol.js';
+import sharp from 'sharp';
+import { buildManifest, signManifest, type MediaFile } from '../../device-simulator/device-protocol.js';
 import { testMedia, type TestDevice } from './devices.js';
 
 /**
@@ -13,10 +14,10 @@ export async function insertReviewableCapture(
   db: Db,
   store: MediaStore,
   device: TestDevice,
-  options: { capturedAt?: Date; violationType?: string; readings?: Record<string, number | string | boolean> } = {},
+  options: { capturedAt?: Date; violationType?: string; readings?: Record<string, number | string | boolean>; files?: MediaFile[] } = {},
 ): Promise<string> {
   const capturedAt = options.capturedAt ?? new Date(Date.now() - 10 * 60_000);
-  const files = await testMedia(capturedAt);
+  const files = options.files ?? (await testMedia(capturedAt));
   const manifest = buildManifest({
     deviceId: device.id,
     capturedAt,
@@ -29,9 +30,10 @@ export async function insertReviewableCapture(
   const signed = signManifest(manifest, device.privateKey, files);
   for (const [index, file] of files.entries()) {
     const sha256 = await store.put(file.bytes);
+    const { width, height } = await sharp(file.bytes).metadata();
     await db
       .insert(media)
-      .values({ sha256, sizeBytes: file.bytes.length, contentType: file.contentType, width: 1280, height: 720 })
+      .values({ sha256, sizeBytes: file.bytes.length, contentType: file.contentType, width: width ?? null, height: height ?? null })
       .onConflictDoNothing();
     manifest.media[index]!.sha256 = sha256;
   }
