@@ -13,8 +13,8 @@ import { buildTestReviewServer, personLoggedIn, type LoggedIn } from '../test/su
 import { aggregateCaptures } from '../workers/handlers/aggregate-captures.js';
 import { screenHotspots } from '../workers/handlers/screen-hotspots.js';
 
-// Half a year before a fix and four months after it keep the generated network quick to write.
-const settings = { ...loadConfig({}).analytics, screenDays: 180, beforeAfter: { beforeDays: 180, minAfterDays: 28 } };
+// Half a year of screening keeps the generated network quick to write; the server keeps its default settings.
+const settings = { ...loadConfig({}).analytics, screenDays: 180 };
 const NOW = new Date();
 const today = localDay(NOW, settings.timeZone);
 const ACTION_DAY = addDays(today, -(settings.settleDays + 120));
