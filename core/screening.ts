@@ -13,7 +13,14 @@ export type CaptureState =
   | 'rejected';
 
 /** States a malfunction window can still pull a capture out of: not yet used in a decision. */
-export const EXCLUDABLE_STATES: readonly CaptureState[] = ['verified', 'screened', 'awaiting_review', 'awaiting_second_review', 'escalated', 'approved'];
+export const EXCLUDABLE_STATES: readonly CaptureState[] = [
+  'verified',
+  'screened',
+  'awaiting_review',
+  'awaiting_second_review',
+  'escalated',
+  'approved',
+];
 const EXCLUDABLE: ReadonlySet<CaptureState> = new Set(EXCLUDABLE_STATES);
 
 export type ScreeningOutcome =
