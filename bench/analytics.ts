@@ -19,7 +19,6 @@ import { createLogger } from '../core/logger.js';
 import { FilesystemMediaStore } from '../core/media-store.js';
 import { appendAudit } from '../db/audit-log.js';
 import { captures } from '../db/schema.js';
-import { analyticsRoutes } from '../review-ui/routes/analytics.js';
 import { createPerson } from '../review-ui/services/people.js';
 import { createTempDir, createTestDatabase } from '../test/support/isolated.js';
 import { buildTestReviewServer } from '../test/support/review-server.js';
@@ -150,7 +149,6 @@ try {
   const rescreenMs = performance.now() - at;
 
   const app = await buildTestReviewServer({ db: database.db, store: new FilesystemMediaStore(media.dir) });
-  if (!app.hasRoute({ method: 'GET', url: '/api/analytics/hotspots' })) analyticsRoutes(app, { db: database.db, analytics: settings });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   const analyst = { username: 'bench-analyst', password: 'bench analyst password' };
