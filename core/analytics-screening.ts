@@ -84,6 +84,9 @@ export interface ReferenceFit {
 }
 
 const CONFIDENCE = 0.95;
+/** The outlier search looks at up to this share of the sites (at least MIN_OUTLIER_STEPS): hotspots are few, and each step costs a pass over all sites. */
+const MAX_OUTLIER_SHARE = 0.1;
+const MIN_OUTLIER_STEPS = 10;
 
 /**
  * Rates of the reference groups and one overdispersion k for all of them: one violation type
@@ -95,7 +98,7 @@ const CONFIDENCE = 0.95;
  * rates and k, and several together hide each other behind the spread they cause, so
  * outliers are found first with the generalized extreme studentized deviate procedure
  * (Rosner 1983) on negative binomial tails: the most extreme site is set aside and the fit
- * repeated, up to half the sites; the outliers are the first r set aside, r the last step
+ * repeated, for up to a tenth of the sites (at least 10, at most half); the outliers are the first r set aside, r the last step
  * whose site was improbable at α / (n − i + 1) against the sites still in. The reference is
  * then what ordinary sites do, as the HSM calibrates on reference sites.
  */
@@ -118,7 +121,8 @@ export function fitReferenceGroups(members: readonly ReferenceMember[], alpha: n
   const order: number[] = [];
   let outlierCount = 0;
   const groups = new Set(members.map((member) => member.group)).size;
-  for (let step = 1; step <= Math.floor(members.length / 2) && members.length - step >= groups + 2; step++) {
+  const maxOutliers = Math.min(Math.floor(members.length / 2), Math.max(MIN_OUTLIER_STEPS, Math.ceil(members.length * MAX_OUTLIER_SHARE)));
+  for (let step = 1; step <= maxOutliers && members.length - step >= groups + 2; step++) {
     const dispersion = pooledDispersion(members, active, rateOf);
     let candidate = -1;
     let largest = Number.NEGATIVE_INFINITY;
@@ -144,37 +148,59 @@ export function fitReferenceGroups(members: readonly ReferenceMember[], alpha: n
     move(members[index]!, 1);
     active[index] = true;
   }
+  const all = moments(members, active, rateOf);
   const fits = members.map((member, index): MemberFit => {
-    if (!active[index]) return { ratePerDay: rateOf(member.group), dispersion: pooledDispersion(members, active, rateOf) };
+    if (!active[index]) return { ratePerDay: rateOf(member.group), dispersion: dispersionOf(all) };
+    // The member's own terms leave k's sums; the slight shift its absence gives its group's
+    // rate is left out, which keeps this linear in the number of sites.
+    const mean = rateOf(member.group) * member.exposureDays;
+    const without = {
+      ...all,
+      squares: all.squares - (member.observed - mean) ** 2,
+      means: all.means - mean,
+      meanSquares: all.meanSquares - mean * mean,
+      count: all.count - 1,
+    };
     move(member, -1);
-    active[index] = false;
-    const fit = { ratePerDay: rateOf(member.group), dispersion: pooledDispersion(members, active, rateOf) };
+    const ratePerDay = rateOf(member.group);
     move(member, 1);
-    active[index] = true;
-    return fit;
+    return { ratePerDay, dispersion: dispersionOf(without) };
   });
   return { members: fits, outliers: order.slice(0, outlierCount).sort((a, b) => a - b) };
 }
 
-/** Method-of-moments k of the active members around their groups' rates: Σ(N − μ)² = Σμ + kΣμ². */
-function pooledDispersion(members: readonly ReferenceMember[], active: readonly boolean[], rateOf: (key: string) => number): number {
-  let squares = 0;
-  let means = 0;
-  let meanSquares = 0;
-  let count = 0;
+interface Moments {
+  squares: number;
+  means: number;
+  meanSquares: number;
+  count: number;
+  groups: number;
+}
+
+function moments(members: readonly ReferenceMember[], active: readonly boolean[], rateOf: (key: string) => number): Moments {
+  const totals = { squares: 0, means: 0, meanSquares: 0, count: 0 };
   const groups = new Set<string>();
   members.forEach((member, index) => {
     if (!active[index]) return;
     const mean = rateOf(member.group) * member.exposureDays;
-    squares += (member.observed - mean) ** 2;
-    means += mean;
-    meanSquares += mean * mean;
-    count++;
+    totals.squares += (member.observed - mean) ** 2;
+    totals.means += mean;
+    totals.meanSquares += mean * mean;
+    totals.count++;
     groups.add(member.group);
   });
-  if (count - groups.size < 1 || meanSquares <= 0) return 0;
+  return { ...totals, groups: groups.size };
+}
+
+/** Method-of-moments k around the groups' rates: Σ(N − μ)² = Σμ + kΣμ². */
+function dispersionOf(m: Moments): number {
+  if (m.count - m.groups < 1 || m.meanSquares <= 0) return 0;
   // n/(n − g) undoes the spread lost to estimating g rates from the same sites.
-  return Math.max(0, ((squares * count) / (count - groups.size) - means) / meanSquares);
+  return Math.max(0, ((m.squares * m.count) / (m.count - m.groups) - m.means) / m.meanSquares);
+}
+
+function pooledDispersion(members: readonly ReferenceMember[], active: readonly boolean[], rateOf: (key: string) => number): number {
+  return dispersionOf(moments(members, active, rateOf));
 }
 
 /**
