@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FilesystemMediaStore } from '../core/media-store.js';
 import { PROTOCOL_VERSION } from '../core/protocol.js';
-import { auditLog, captures, deviceHealthEvents, outbox } from '../db/schema.js';
+import { analyticsRuns, auditLog, captures, deviceAnomalies, deviceHealthEvents, outbox } from '../db/schema.js';
 import { enrolTestDevice } from '../test/support/devices.js';
 import { createTempDir, createTestDatabase } from '../test/support/isolated.js';
 import { screenCaptures } from '../workers/handlers/screen-captures.js';
@@ -222,9 +222,40 @@ describe('device health: operator windows, timelines and the fleet, over a real 
       openWindows: [{ id: opened.json<WindowBody>().id, source: 'operator', reason: 'pole hit by a van', until: null }],
     });
     expect(byId(silent.id)).toMatchObject({ down: true, openWindows: [], silentSince: new Date(now - 10 * MINUTE).toISOString() });
-    expect(byId(healthy.id)).toMatchObject({ down: false, openWindows: [], silentSince: null, excludedLast24h: 0 });
+    expect(byId(healthy.id)).toMatchObject({ down: false, openWindows: [], silentSince: null, excludedLast24h: 0, rateAnomalies: [] });
     const firstUp = fleet.findIndex((device) => !device.down);
     expect(fleet.slice(firstUp).every((device) => !device.down)).toBe(true);
+  });
+
+  it('shows what the latest hotspot analysis flagged about a device rate, and nothing from older runs', async () => {
+    const device = await enrolTestDevice(database.db);
+    const run = async (finishedAt: Date, rateRatio: number) => {
+      const [row] = await database.db
+        .insert(analyticsRuns)
+        .values({ startedAt: finishedAt, finishedAt, periodFrom: '2026-01-01', periodTo: '2026-06-30', settings: {} })
+        .returning({ id: analyticsRuns.id });
+      await database.db.insert(deviceAnomalies).values({
+        runId: row!.id,
+        deviceId: device.id,
+        metric: 'capture_rate',
+        basis: 'own_history',
+        observed: 100,
+        expected: 10,
+        rateRatio,
+        statistic: 12,
+        pValue: 0.0001,
+        flagged: true,
+      });
+    };
+    await run(new Date(Date.now() - 2 * 3600_000), 4);
+    await run(new Date(Date.now() - 3600_000), 9.8);
+    const fleet = (await app.inject({ method: 'GET', url: '/api/fleet/health', headers })).json<{
+      devices: { id: string; down: boolean; rateAnomalies: unknown[] }[];
+    }>().devices;
+    expect(fleet.find((entry) => entry.id === device.id)).toMatchObject({
+      down: false,
+      rateAnomalies: [{ metric: 'capture_rate', basis: 'own_history', rateRatio: 9.8 }],
+    });
   });
 
   it('lays out a device timeline: reports, heartbeats, windows and what each excluded', async () => {

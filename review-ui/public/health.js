@@ -92,9 +92,24 @@ function lastHeartbeatCell(device) {
   );
 }
 
+/** The hotspot analysis's rate findings, e.g. "captures ×9.8 vs own history". */
+function anomalyText(device) {
+  return device.rateAnomalies
+    .map(
+      (finding) =>
+        `${words(finding.metric)} ${finding.rateRatio === null ? 'rising' : `×${finding.rateRatio.toFixed(1)}`} vs ${words(finding.basis)}`,
+    )
+    .join('; ');
+}
+
 function renderFleet(devices) {
   const down = devices.filter((device) => device.down);
-  fleetSummary.textContent = `${down.length} of ${devices.length} device${devices.length === 1 ? '' : 's'} down.`;
+  const unusual = devices.filter((device) => device.rateAnomalies.length > 0);
+  fleetSummary.textContent =
+    `${down.length} of ${devices.length} device${devices.length === 1 ? '' : 's'} down.` +
+    (unusual.length > 0
+      ? ` Unusual capture rates (hotspot analysis): ${unusual.map((device) => `${device.id}: ${anomalyText(device)}`).join(' · ')}.`
+      : '');
   downTable.tBodies[0].replaceChildren(
     ...down.map((device) => {
       const since = downSince(device);

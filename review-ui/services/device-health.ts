@@ -3,7 +3,7 @@ import type { WindowSource } from '../../core/fault-window.js';
 import { healthReportSchema } from '../../core/protocol.js';
 import type { Db } from '../../db/client.js';
 import { closeWindow, openWindow, withdrawWindow, type WindowRow } from '../../db/malfunction-windows.js';
-import { captures, deviceHealthEvents, devices, malfunctionWindows } from '../../db/schema.js';
+import { analyticsRuns, captures, deviceAnomalies, deviceHealthEvents, devices, malfunctionWindows } from '../../db/schema.js';
 import { DEFAULT_HEALTH_SCAN } from '../../workers/handlers/scan-device-health.js';
 
 const HOUR_MS = 3600 * 1000;
@@ -50,6 +50,12 @@ export interface FleetDeviceHealth {
   /** Windows covering this moment: open-ended, or ending later. */
   openWindows: { id: string; source: WindowSource; since: Date; until: Date | null; reason: string }[];
   excludedLast24h: number;
+  /**
+   * What the latest hotspot analysis flagged about this device's capture or exclusion rate: a
+   * device that suddenly finds many more violations is more likely broken or badly placed
+   * (law L6). A hint for the administrator, never an exclusion by itself.
+   */
+  rateAnomalies: { metric: string; basis: string; rateRatio: number | null }[];
   down: boolean;
 }
 
@@ -204,7 +210,7 @@ function summarise(payload: unknown): string {
  * or the device is enabled and has been silent past the scanner's threshold.
  */
 export async function fleetHealth(db: Db, asOf: Date): Promise<FleetDeviceHealth[]> {
-  const [fleet, heartbeats, windows, excluded] = await Promise.all([
+  const [fleet, heartbeats, windows, excluded, anomalies] = await Promise.all([
     db
       .select({
         id: devices.id,
@@ -245,6 +251,23 @@ export async function fleetHealth(db: Db, asOf: Date): Promise<FleetDeviceHealth
       .from(captures)
       .where(and(eq(captures.state, 'excluded'), gte(captures.capturedAt, new Date(asOf.getTime() - 24 * HOUR_MS))))
       .groupBy(captures.deviceId),
+    db
+      .select({
+        deviceId: deviceAnomalies.deviceId,
+        metric: deviceAnomalies.metric,
+        basis: deviceAnomalies.basis,
+        rateRatio: deviceAnomalies.rateRatio,
+      })
+      .from(deviceAnomalies)
+      .where(
+        and(
+          eq(deviceAnomalies.flagged, true),
+          eq(
+            deviceAnomalies.runId,
+            sql`(SELECT ${analyticsRuns.id} FROM ${analyticsRuns} WHERE ${analyticsRuns.finishedAt} IS NOT NULL ORDER BY ${analyticsRuns.finishedAt} DESC LIMIT 1)`,
+          ),
+        ),
+      ),
   ]);
   const lastHeartbeat = new Map(heartbeats.map((row) => [row.deviceId, row.at]));
   const excludedBy = new Map(excluded.map((row) => [row.deviceId, row.count]));
@@ -261,6 +284,9 @@ export async function fleetHealth(db: Db, asOf: Date): Promise<FleetDeviceHealth
       silentSince,
       openWindows,
       excludedLast24h: excludedBy.get(device.id) ?? 0,
+      rateAnomalies: anomalies
+        .filter((row) => row.deviceId === device.id)
+        .map(({ metric, basis, rateRatio }) => ({ metric, basis, rateRatio })),
       down: openWindows.length > 0 || silentSince !== null,
     };
   });
