@@ -135,7 +135,8 @@ describe('logins and people administration in Chromium', () => {
     expect(new URL(page.url()).pathname).toBe('/audit.html');
     const rows = page.locator('#entries tbody tr');
     await expect.poll(() => rows.count(), { timeout: 10_000 }).toBeGreaterThan(5);
-    expect(await page.locator('#key-fingerprint').textContent()).toMatch(/^[0-9a-f]{64}$/);
+    // Entries and signed heads load side by side: wait for the heads too.
+    await expect.poll(() => page.locator('#key-fingerprint').textContent(), { timeout: 10_000 }).toMatch(/^[0-9a-f]{64}$/);
 
     await page.getByLabel('Action').fill('session.started');
     await page.getByRole('button', { name: 'Filter' }).click();
