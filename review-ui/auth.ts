@@ -3,6 +3,7 @@ import fastifyCookie from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { mayUse, permissionsOf, type Certificate, type Permission, type Role } from '../core/roles.js';
 import type { Db } from '../db/client.js';
+import type { Person } from './services/people.js';
 import { csrfTokenMatches, resolveSession } from './services/sessions.js';
 
 export const SESSION_COOKIE = 'verity_session';
@@ -73,18 +74,22 @@ export async function installAuthentication(app: FastifyInstance, deps: { db: Db
     if (!SAFE_METHODS.has(request.method) && !csrfTokenMatches(token, request.headers['x-csrf-token'] as string | undefined)) {
       return reply.code(403).send({ error: 'missing or wrong CSRF token: reload the page and try again' });
     }
-    const { person } = session;
     request.sessionToken = token;
-    request.principal = {
-      kind: 'person',
-      id: person.id,
-      actor: `person:${person.username}`,
-      username: person.username,
-      displayName: person.displayName,
-      roles: person.roles,
-      certificate: person.certificate,
-    };
+    request.principal = personPrincipal(session.person);
   });
+}
+
+/** A logged-in person as routes and the audit log see them. */
+export function personPrincipal(person: Person): Principal {
+  return {
+    kind: 'person',
+    id: person.id,
+    actor: `person:${person.username}`,
+    username: person.username,
+    displayName: person.displayName,
+    roles: person.roles,
+    certificate: person.certificate,
+  };
 }
 
 function refusal(principal: Principal, permission: Permission): string {

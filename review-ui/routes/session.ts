@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { PERMISSIONS, mayUse } from '../../core/roles.js';
 import { appendAudit } from '../../db/audit-log.js';
 import type { Db } from '../../db/client.js';
-import { SESSION_COOKIE, principalOf, type Principal } from '../auth.js';
+import { SESSION_COOKIE, personPrincipal, principalOf, type Principal } from '../auth.js';
 import { authenticate, passwordSchema, setPassword } from '../services/people.js';
 import { csrfTokenFor, endAllSessions, endSession, startSession } from '../services/sessions.js';
 
@@ -48,10 +48,11 @@ export async function sessionRoutes(app: FastifyInstance, deps: { db: Db; sessio
         );
         return reply.code(401).send({ error: 'wrong username or password' });
       }
+      const principal = personPrincipal(person);
       const session = await deps.db.transaction(async (tx) => {
         const started = await startSession(tx, person.id, deps.sessionTtlMs);
         await appendAudit(tx, {
-          actor: `person:${person.username}`,
+          actor: principal.actor,
           action: 'session.started',
           subjectType: 'person',
           subjectId: person.id,
@@ -67,15 +68,7 @@ export async function sessionRoutes(app: FastifyInstance, deps: { db: Db; sessio
         expires: session.expiresAt,
       });
       return {
-        person: describe({
-          kind: 'person',
-          id: person.id,
-          actor: `person:${person.username}`,
-          username: person.username,
-          displayName: person.displayName,
-          roles: person.roles,
-          certificate: person.certificate,
-        }),
+        person: describe(principal),
         csrfToken: csrfTokenFor(session.token),
         expiresAt: session.expiresAt,
       };
