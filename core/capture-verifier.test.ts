@@ -103,7 +103,7 @@ describe('readEnvelope', () => {
       const reading = readInvalid(Buffer.isBuffer(payload) ? payload : Buffer.from(payload));
       expect(reading.reasons).toHaveLength(1);
       expect(reading.reasons[0]?.code).toBe('message_malformed');
-      expect(reading.reasons[0]?.detail).toMatch(/^not JSON: /);
+      expect(reading.reasons[0]?.detail).toMatch(/^not JSON: |^not valid UTF-8$/);
       expect(reading.claimed).toEqual({});
     });
 
@@ -149,7 +149,7 @@ describe('readEnvelope', () => {
     ])('a manifest that is not JSON: %s', (_label, text) => {
       const reading = readInvalid(envelopeOf(text));
       expect(reading.reasons.map((r) => r.code)).toEqual(['manifest_invalid']);
-      expect(reading.reasons[0]?.detail).toMatch(/^not JSON: /);
+      expect(reading.reasons[0]?.detail).toMatch(/^not JSON: |^not valid UTF-8$/);
       expect(reading.claimed).toEqual({});
     });
 
@@ -473,9 +473,11 @@ describe('properties', () => {
   });
 
   const noNegativeZero = (n: number) => n + 0;
+  // Within ±2^53: JSON.stringify writes larger doubles as integers other parsers read exactly, which readEnvelope refuses.
+  const measurement = fc.double({ min: -(2 ** 53), max: 2 ** 53, noNaN: true }).map(noNegativeZero);
   const readingValue = fc.oneof(
     fc.integer(),
-    fc.double({ noNaN: true, noDefaultInfinity: true }).map(noNegativeZero),
+    measurement,
     fc.string({ maxLength: 256 }),
     // Up to 128 code points is at most 256 UTF-16 units, the schema's limit.
     fc.string({ unit: 'binary', maxLength: 128 }),
@@ -487,7 +489,7 @@ describe('properties', () => {
     deviceId: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/),
     captureId: fc.uuid(),
     capturedAt: fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2099-12-31T23:59:59Z'), noInvalidDate: true }),
-    clockOffsetMs: fc.double({ noNaN: true, noDefaultInfinity: true }).map(noNegativeZero),
+    clockOffsetMs: measurement,
     location: fc.record({
       latitude: fc.double({ min: -90, max: 90, noNaN: true }).map(noNegativeZero),
       longitude: fc.double({ min: -180, max: 180, noNaN: true }).map(noNegativeZero),
@@ -557,5 +559,47 @@ describe('signed content the parsed manifest would silently lose is refused', ()
     const valid = buildManifest(draft());
     const manifest = { ...valid, media: [{ ...valid.media[0], gps: '52.37,4.89' }] };
     expect(readEnvelope(envelopeOf(manifest)).ok).toBe(false);
+  });
+});
+
+describe('a signed manifest two JSON parsers would read differently is refused', () => {
+  /** The valid manifest's JSON text with one member written a second time, just after its first. */
+  const withRepeat = (text: string, member: string, repeat: string) => {
+    const at = text.indexOf(member);
+    if (at < 0) throw new Error(`${member} not in ${text}`);
+    return `${text.slice(0, at + member.length)},${repeat}${text.slice(at + member.length)}`;
+  };
+  const manifestText = JSON.stringify(buildManifest(draft()));
+
+  it.each([
+    ['in the readings (92 would need a second reviewer, 61 not)', '"speedKmh":92', '"speedKmh":61', 'readings'],
+    ['at the top level', '"violationType":"speeding"', '"violationType":"parking"', 'the top-level object'],
+    ['in a nested object', '"latitude":52.37', '"latitude":22.5', 'location'],
+    ['in a media item', '"name":"frame-1.jpg"', '"name":"frame-9.jpg"', 'media[]'],
+  ])('a repeated name %s', (_where, member, repeat, path) => {
+    const text = withRepeat(manifestText, member, repeat);
+    const reading = readEnvelope(envelopeOf(text));
+    expect(reading.ok).toBe(false);
+    if (!reading.ok) {
+      expect(reading.reasons.map((r) => r.code)).toEqual(['manifest_invalid']);
+      expect(reading.reasons[0]?.detail).toContain(`appears twice in ${path}`);
+    }
+  });
+
+  it('a repeated name in the envelope itself', () => {
+    const manifest = Buffer.from(manifestText).toString('base64');
+    const envelope = `{"manifest":"${manifest}","signature":"${Buffer.alloc(64).toString('base64')}","manifest":"e30="}`;
+    const reading = readEnvelope(Buffer.from(envelope));
+    expect(reading.ok).toBe(false);
+    if (!reading.ok) expect(reading.reasons.map((r) => r.code)).toEqual(['message_malformed']);
+  });
+
+  it('a lone surrogate in a plate, or bytes that are not UTF-8', () => {
+    const surrogate = readEnvelope(envelopeOf(manifestText.replace('"lane":"left"', '"lane":"\\ud83d"')));
+    expect(surrogate.ok ? [] : surrogate.reasons.map((r) => r.code)).toEqual(['manifest_invalid']);
+    const latin1 = Buffer.concat([Buffer.from(manifestText.slice(0, -1) + ',"x":"'), Buffer.from([0xe9]), Buffer.from('"}')]);
+    const envelope = Buffer.from(JSON.stringify({ manifest: latin1.toString('base64'), signature: Buffer.alloc(64).toString('base64') }));
+    const broken = readEnvelope(envelope);
+    expect(broken.ok ? [] : broken.reasons.map((r) => r.detail)).toEqual(['not valid UTF-8']);
   });
 });

@@ -2,6 +2,7 @@ import { verify, type KeyObject } from 'node:crypto';
 import { certificationGapsAt, type CertificationPeriod } from './certification.js';
 import { envelopeSchema, manifestSchema, type Manifest, type MediaItem } from './protocol.js';
 import { reason, type QuarantineReason } from './quarantine-reasons.js';
+import { parseStrictJson } from './strict-json.js';
 
 export type EnvelopeReading =
   | { ok: true; manifest: Manifest; manifestBytes: Buffer; signature: Buffer }
@@ -32,24 +33,17 @@ function hasProtoKey(value: unknown): boolean {
 
 /** Parses a captures-topic payload into the signed manifest bytes, the signature and the manifest. */
 export function readEnvelope(payload: Buffer): EnvelopeReading {
-  let envelopeJson: unknown;
-  try {
-    envelopeJson = JSON.parse(payload.toString('utf8'));
-  } catch (error) {
-    return { ok: false, reasons: [reason('message_malformed', `not JSON: ${(error as Error).message}`)], claimed: {} };
-  }
-  const envelope = envelopeSchema.safeParse(envelopeJson);
+  const envelopeJson = parseStrictJson(payload);
+  if (!envelopeJson.ok) return { ok: false, reasons: [reason('message_malformed', envelopeJson.problem)], claimed: {} };
+  const envelope = envelopeSchema.safeParse(envelopeJson.value);
   if (!envelope.success) {
     return { ok: false, reasons: [reason('message_malformed', describeIssues(envelope.error.issues))], claimed: {} };
   }
   const manifestBytes = Buffer.from(envelope.data.manifest, 'base64');
   const signature = Buffer.from(envelope.data.signature, 'base64');
-  let manifestJson: unknown;
-  try {
-    manifestJson = JSON.parse(manifestBytes.toString('utf8'));
-  } catch (error) {
-    return { ok: false, reasons: [reason('manifest_invalid', `not JSON: ${(error as Error).message}`)], claimed: {} };
-  }
+  const parsed = parseStrictJson(manifestBytes);
+  if (!parsed.ok) return { ok: false, reasons: [reason('manifest_invalid', parsed.problem)], claimed: {} };
+  const manifestJson = parsed.value;
   if (hasProtoKey(manifestJson)) {
     // JSON.parse keeps "__proto__" as a key but schema parsing drops it, so the stored manifest
     // would silently differ from the bytes the device signed: refuse it instead.

@@ -1,3 +1,4 @@
+import { parseStrictJson } from '../core/strict-json.js';
 import { envelopeSchema, healthReportSchema, type HealthReport } from '../core/protocol.js';
 import { signatureVerifies } from '../core/capture-verifier.js';
 import type { CapturePolicy } from '../core/capture-policy.js';
@@ -23,19 +24,17 @@ export class HealthIntake {
   ) {}
 
   async ingest(topicDeviceId: string, payload: Buffer): Promise<HealthOutcome> {
-    let envelope;
-    try {
-      envelope = envelopeSchema.parse(JSON.parse(payload.toString('utf8')));
-    } catch {
-      return { accepted: false, problem: 'not a JSON envelope with base64 manifest and signature' };
+    const envelopeJson = parseStrictJson(payload);
+    const envelopeParsed = envelopeJson.ok ? envelopeSchema.safeParse(envelopeJson.value) : undefined;
+    if (!envelopeParsed?.success) {
+      const problem = envelopeJson.ok ? '' : ` (${envelopeJson.problem})`;
+      return { accepted: false, problem: `not a JSON envelope with base64 manifest and signature${problem}` };
     }
+    const envelope = envelopeParsed.data;
     const bytes = Buffer.from(envelope.manifest, 'base64');
-    let parsed;
-    try {
-      parsed = healthReportSchema.safeParse(JSON.parse(bytes.toString('utf8')));
-    } catch {
-      return { accepted: false, problem: 'report is not JSON' };
-    }
+    const reportJson = parseStrictJson(bytes);
+    if (!reportJson.ok) return { accepted: false, problem: `report: ${reportJson.problem}` };
+    const parsed = healthReportSchema.safeParse(reportJson.value);
     if (!parsed.success)
       return { accepted: false, problem: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ') };
     const report = parsed.data;
