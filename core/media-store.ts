@@ -14,6 +14,29 @@ export function sha256Hex(bytes: Buffer | Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+export type VerifiedRead = { ok: true; bytes: Buffer } | { ok: false; problem: string };
+
+/**
+ * Reads a file and proves it is still the file its hash names. Storage can be edited behind
+ * the database's back; a swapped file must be refused, not shown as evidence.
+ */
+export async function readVerified(store: MediaStore, sha256: string): Promise<VerifiedRead> {
+  let bytes: Buffer;
+  try {
+    bytes = await store.get(sha256);
+  } catch (error) {
+    return {
+      ok: false,
+      problem: `the stored file ${sha256} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}): it is missing from storage`,
+    };
+  }
+  const actual = sha256Hex(bytes);
+  if (actual !== sha256) {
+    return { ok: false, problem: `the stored file ${sha256} was changed: its bytes now hash to ${actual}, so it is not served` };
+  }
+  return { ok: true, bytes };
+}
+
 /** Local-filesystem store: `root/ab/cd/abcd…`, written to a temporary name and renamed so readers never see half a file. */
 export class FilesystemMediaStore implements MediaStore {
   constructor(private readonly root: string) {}

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { MediaStore } from '../../core/media-store.js';
+import { readVerified, type MediaStore } from '../../core/media-store.js';
 import type { Db } from '../../db/client.js';
 import { captures } from '../../db/schema.js';
 import { requirePermission } from '../auth.js';
@@ -41,11 +41,10 @@ export function captureRoutes(app: FastifyInstance, deps: { db: Db; store: Media
     async (request, reply) => {
       const { sha256 } = request.params;
       if (!(await isThumbnail(deps.db, sha256))) return reply.code(404).send({ error: 'no such thumbnail' });
-      // Content-addressed: the bytes behind a hash can never change.
-      return reply
-        .header('cache-control', 'private, max-age=31536000, immutable')
-        .type('image/jpeg')
-        .send(await deps.store.get(sha256));
+      const read = await readVerified(deps.store, sha256);
+      if (!read.ok) return reply.code(409).send({ error: read.problem });
+      // Content-addressed and verified just now: the bytes behind a hash can never change.
+      return reply.header('cache-control', 'private, max-age=31536000, immutable').type('image/jpeg').send(read.bytes);
     },
   );
 }

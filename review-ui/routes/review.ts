@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { MediaStore } from '../../core/media-store.js';
+import { readVerified, type MediaStore } from '../../core/media-store.js';
 import { REVIEW_STATES } from '../../core/review-policy.js';
 import { mayUse } from '../../core/roles.js';
 import { appendAudit } from '../../db/audit-log.js';
@@ -121,11 +121,10 @@ export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaS
       const { captureId, sha256 } = request.params;
       const file = await belongsToCapture(deps.db, captureId, sha256);
       if (!file) return reply.code(404).send({ error: 'no such file in this capture' });
+      const read = await readVerified(deps.store, sha256);
+      if (!read.ok) return reply.code(409).send({ error: read.problem });
       // Content-addressed and private: the bytes behind a hash never change, but only this browser may keep them.
-      return reply
-        .header('cache-control', 'private, max-age=86400, immutable')
-        .type(file.contentType)
-        .send(await deps.store.get(sha256));
+      return reply.header('cache-control', 'private, max-age=86400, immutable').type(file.contentType).send(read.bytes);
     },
   );
 
@@ -147,8 +146,13 @@ export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaS
       const viewer = await viewerOf(deps.db, request);
       const certificateNumber = principal.certificate?.number;
       if (!certificateNumber) return reply.code(403).send({ error: 'deciding needs an enforcement certificate' });
-      const result = await decide(deps.db, { ...viewer, certificateNumber }, request.params.captureId, request.body, review, (capture) =>
-        checkIntegrity(deps.db, deps.store, capture),
+      const result = await decide(
+        deps.db,
+        { ...viewer, certificateNumber },
+        request.params.captureId,
+        request.body,
+        review,
+        (tx, capture) => checkIntegrity(tx, deps.store, capture),
       );
       if (!result.ok) return reply.code(result.status).send({ error: result.error });
       return result;
