@@ -17,7 +17,13 @@ describe('loadConfig', () => {
     const dataDir = path.resolve('data');
     expect(loadConfig({})).toEqual({
       dataDir,
-      database: { url: undefined, pgliteDir: path.join(dataDir, 'pglite') },
+      database: {
+        url: undefined,
+        pgliteDir: path.join(dataDir, 'pglite'),
+        poolSize: 10,
+        acquireTimeoutMs: 5000,
+        statementTimeoutMs: 30_000,
+      },
       mqtt: { url: undefined, embeddedPort: 1884, topicRoot: 'verity/v1', sharedGroup: undefined, clientId: undefined },
       redis: { url: undefined },
       queue: { prefix: 'verity' },
@@ -99,6 +105,9 @@ describe('loadConfig', () => {
       S3_ACCESS_KEY_ID: 'key',
       S3_SECRET_ACCESS_KEY: 'secret',
       S3_FORCE_PATH_STYLE: 'false',
+      DATABASE_POOL_SIZE: '25',
+      DATABASE_ACQUIRE_TIMEOUT_MS: '2000',
+      DATABASE_STATEMENT_TIMEOUT_MS: '15000',
       LOG_LEVEL: 'silent',
       SIGNING_KEY_FILE: '/etc/verity/signing.pem',
       AUDIT_SIGN_INTERVAL_MS: '60000',
@@ -131,7 +140,13 @@ describe('loadConfig', () => {
     });
     expect(config).toEqual({
       dataDir: '/srv/verity',
-      database: { url: 'postgres://u:p@db:5432/verity', pgliteDir: '/srv/verity/pglite' },
+      database: {
+        url: 'postgres://u:p@db:5432/verity',
+        pgliteDir: '/srv/verity/pglite',
+        poolSize: 25,
+        acquireTimeoutMs: 2000,
+        statementTimeoutMs: 15_000,
+      },
       mqtt: { url: 'mqtt://broker:1883', embeddedPort: 1999, topicRoot: 'tenant-a/v1', sharedGroup: 'ingest', clientId: 'gateway-1' },
       redis: { url: 'redis://cache:6379' },
       queue: { prefix: 'tenant_a' },

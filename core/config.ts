@@ -27,6 +27,9 @@ const optionalText = z
 const environmentSchema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: optionalUrl,
+  DATABASE_POOL_SIZE: positiveInt.max(200).default(10),
+  DATABASE_ACQUIRE_TIMEOUT_MS: positiveInt.default(5000),
+  DATABASE_STATEMENT_TIMEOUT_MS: positiveInt.default(30_000),
   MQTT_URL: optionalUrl,
   MQTT_EMBEDDED_PORT: port.default(1884),
   MQTT_TOPIC_ROOT: z
@@ -103,9 +106,20 @@ const environmentSchema = z.object({
 
 export type Environment = z.input<typeof environmentSchema>;
 
+/** Where the database is and how long anyone may wait on it: a request never waits forever. */
+export interface DatabaseSettings {
+  url: string | undefined;
+  pgliteDir: string;
+  poolSize: number;
+  /** Longest wait for a free pooled connection before the request is answered 503. */
+  acquireTimeoutMs: number;
+  /** Longest any one statement may run; long analytics work raises it for its own transactions. */
+  statementTimeoutMs: number;
+}
+
 export interface Config {
   dataDir: string;
-  database: { url: string | undefined; pgliteDir: string };
+  database: DatabaseSettings;
   mqtt: { url: string | undefined; embeddedPort: number; topicRoot: string; sharedGroup: string | undefined; clientId: string | undefined };
   redis: { url: string | undefined };
   queue: { prefix: string };
@@ -184,7 +198,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const dataDir = path.resolve(e.DATA_DIR);
   return {
     dataDir,
-    database: { url: e.DATABASE_URL, pgliteDir: path.join(dataDir, 'pglite') },
+    database: {
+      url: e.DATABASE_URL,
+      pgliteDir: path.join(dataDir, 'pglite'),
+      poolSize: e.DATABASE_POOL_SIZE,
+      acquireTimeoutMs: e.DATABASE_ACQUIRE_TIMEOUT_MS,
+      statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+    },
     mqtt: {
       url: e.MQTT_URL,
       embeddedPort: e.MQTT_EMBEDDED_PORT,

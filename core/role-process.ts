@@ -23,7 +23,7 @@ export function beginRoleProcess(): RoleProcess {
 /** Opens and migrates the shared Postgres (split mode has no embedded database). */
 export async function openRoleDatabase({ config, lifecycle }: RoleProcess, role: string): Promise<Database> {
   const url = requireSetting(config.database.url, 'DATABASE_URL', role);
-  const database = await openDatabase({ url, pgliteDir: config.database.pgliteDir });
+  const database = await openDatabase({ ...config.database, url });
   lifecycle.add('database', () => database.close());
   await database.migrate();
   return database;

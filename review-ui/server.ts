@@ -10,6 +10,7 @@ import type { Db } from '../db/client.js';
 import type { Config } from '../core/config.js';
 import type { ServerSigningKey } from '../core/signing-key.js';
 import { installAuthentication } from './auth.js';
+import { installDependencyErrors } from './dependency-errors.js';
 import { analyticsRoutes } from './routes/analytics.js';
 import { auditRoutes } from './routes/audit.js';
 import { vendorRoutes } from './routes/vendor.js';
@@ -53,6 +54,7 @@ const publicDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'publi
 /** The review server: JSON API and the browser app, every asset served from this process. */
 export async function buildReviewServer(deps: ReviewServerDeps): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.logger });
+  installDependencyErrors(app);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // The OpenAPI document is generated from the same zod schemas that validate requests, so it cannot drift.

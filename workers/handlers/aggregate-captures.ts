@@ -100,6 +100,8 @@ export async function aggregateCaptures(
 }
 
 async function lock(tx: Tx): Promise<void> {
+  // A month of a large network takes longer than the pool's statement timeout, which is sized for requests.
+  await tx.execute(sql`set local statement_timeout = '15min'`);
   await tx.execute(sql`select pg_advisory_xact_lock(${ANALYTICS_LOCK})`);
 }
 
