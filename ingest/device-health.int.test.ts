@@ -13,7 +13,7 @@ import { testServices } from '../test/support/services.js';
 import { startWorkersRole } from '../workers/service.js';
 import { createPerson } from '../review-ui/services/people.js';
 import { checkIntegrity } from '../review-ui/services/capture-detail.js';
-import { decide } from '../review-ui/services/review-decisions.js';
+import { decide, type IntegrityCheck } from '../review-ui/services/review-decisions.js';
 import { claimCapture } from '../review-ui/services/review-queue.js';
 import { startIngestRole, type IngestRole } from './service.js';
 
@@ -125,7 +125,7 @@ describe('malfunction screening, from health reports to exclusions', () => {
     expect((await claimCapture(database.db, reviewer, captureId, 60_000)).ok).toBe(true);
     const policy = { twoPersonViolationTypes: [], twoPersonSpeedExcessPercent: 1000, incidentWindowMs: 60_000 };
     const store = new FilesystemMediaStore(mediaDir.dir);
-    const integrityOf = (capture: Parameters<typeof checkIntegrity>[2]) => checkIntegrity(database.db, store, capture);
+    const integrityOf: IntegrityCheck = (tx, capture) => checkIntegrity(tx, store, capture);
     expect(await decide(database.db, reviewer, captureId, { outcome: 'approved' }, policy, integrityOf)).toMatchObject({
       ok: true,
       state: 'approved',

@@ -1,5 +1,14 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { logIn, startAllInOne, waitForThumbnailedCapture, type AllInOneProcess } from './support/all-in-one-process.js';
+import {
+  callApi,
+  logIn,
+  openSession,
+  startAllInOne,
+  waitForThumbnailedCapture,
+  type AllInOneProcess,
+  type HttpSession,
+} from './support/all-in-one-process.js';
 import { createTempDir, waitFor } from './support/isolated.js';
 
 function isRunning(pid: number): boolean {
@@ -63,4 +72,76 @@ describe('all-in-one mode on its embedded defaults', () => {
       await killedDir.remove();
     }
   });
+});
+
+interface NextCapture {
+  claim: { captureId: string };
+  detail: { capture: { id: string; twoPersonRule: boolean } };
+}
+
+describe('all-in-one mode: the main job, decided over HTTP as the demo reviewers', () => {
+  let dataDir: Awaited<ReturnType<typeof createTempDir>>;
+  let system: AllInOneProcess | undefined;
+
+  beforeAll(async () => {
+    dataDir = await createTempDir('all-in-one-decisions');
+    // Many devices and a short interval, so captures needing one and two approvals both arrive soon.
+    system = await startAllInOne({ DATA_DIR: dataDir.dir, SIMULATOR_DEVICES: '3', SIMULATOR_INTERVAL_MS: '700' });
+  });
+
+  afterAll(async () => {
+    await system?.kill();
+    await dataDir?.remove();
+  });
+
+  it(
+    'approves, rejects with a reason and takes a two-person approval, each answered within seconds, on PGlite',
+    { timeout: 150_000 },
+    async () => {
+      const { reviewUrl } = system!;
+      const first = await openSession(reviewUrl, await system!.demoAccount('reviewer1'));
+      const second = await openSession(reviewUrl, await system!.demoAccount('reviewer2'));
+      await waitForThumbnailedCapture(reviewUrl, first.cookie);
+
+      const done = { approved: false, rejected: false, twoPerson: false };
+      const claimNext = async (who: HttpSession, skip: string[]) => {
+        const next = await callApi(reviewUrl, who, 'POST', '/api/review/next', { skip });
+        return next.status === 200 ? (next.json as NextCapture) : undefined;
+      };
+      const skipped: string[] = [];
+      // Errors are not retried: a decision that hangs or fails ends the test at once with its cause.
+      const deadline = Date.now() + 60_000;
+      while (!(done.approved && done.rejected && done.twoPerson)) {
+        if (Date.now() > deadline) throw new Error(`no capture for every kind of decision within 60 s: ${JSON.stringify(done)}`);
+        const next = await claimNext(first, skipped.slice(-20));
+        if (!next) {
+          await sleep(500);
+          continue;
+        }
+        const id = next.detail.capture.id;
+        const decision = (body: unknown, who = first) => callApi(reviewUrl, who, 'POST', `/api/review/captures/${id}/decision`, body);
+        if (next.detail.capture.twoPersonRule && !done.twoPerson) {
+          const firstStep = await decision({ outcome: 'approved' });
+          expect(firstStep).toMatchObject({ status: 200, json: { state: 'awaiting_second_review', step: 'first' } });
+          expect((await callApi(reviewUrl, second, 'POST', `/api/review/captures/${id}/claim`)).status).toBe(200);
+          const secondStep = await decision({ outcome: 'approved' }, second);
+          expect(secondStep).toMatchObject({ status: 200, json: { state: 'approved', step: 'second' } });
+          expect((secondStep.json as { incidentId: unknown }).incidentId).toEqual(expect.stringMatching(/^[0-9a-f-]{36}$/));
+          done.twoPerson = true;
+        } else if (!next.detail.capture.twoPersonRule && !done.approved) {
+          expect(await decision({ outcome: 'approved' })).toMatchObject({ status: 200, json: { state: 'approved' } });
+          done.approved = true;
+        } else if (!done.rejected) {
+          const rejected = await decision({ outcome: 'rejected', reasonCode: 'unclear_record', note: 'plate not legible' });
+          expect(rejected).toMatchObject({ status: 200, json: { state: 'rejected' } });
+          done.rejected = true;
+        } else {
+          expect((await callApi(reviewUrl, first, 'DELETE', `/api/review/captures/${id}/claim`)).status).toBe(204);
+          skipped.push(id);
+        }
+      }
+      const health = await fetch(new URL('/health', reviewUrl), { signal: AbortSignal.timeout(5000) });
+      expect(health.status).toBe(200);
+    },
+  );
 });

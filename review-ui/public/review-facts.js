@@ -101,11 +101,17 @@ function manifestPanel(detail) {
 }
 
 function integrityPanel(detail) {
-  const { signature, media, intact } = detail.integrity;
+  const { signature, media, intact, record, problems } = detail.integrity;
   return panel(
     'Integrity',
     element('p', {}, verdict(intact, 'intact: what you see is what the device signed', 'NOT intact: do not rely on this capture')),
+    problems.length > 0 ? element('ul', { class: 'integrity-problems' }, ...problems.map((problem) => element('li', {}, problem))) : '',
     table([
+      [
+        'Stored record',
+        verdict(record.matchesSigned, 'matches the signed bytes', 'differs from the signed bytes'),
+        record.differences.length > 0 ? record.differences.map((difference) => difference.field).join(', ') : scalar(null),
+      ],
       [
         'Signature',
         verdict(signature.valid, 'valid', 'invalid'),

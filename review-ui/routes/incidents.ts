@@ -59,6 +59,7 @@ export function incidentRoutes(app: FastifyInstance, deps: EvidencePackageDeps):
         case 'not_found':
           return reply.code(404).send({ error: `no incident ${request.params.incidentId}` });
         case 'not_approved':
+        case 'not_intact':
           return reply.code(409).send({ error: built.detail });
         case 'built':
           return reply

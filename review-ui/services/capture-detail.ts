@@ -1,11 +1,18 @@
 import { createPublicKey } from 'node:crypto';
 import { and, asc, desc, eq, gte, inArray, isNull, lte, ne, or, sql } from 'drizzle-orm';
-import { readEnvelope, signatureVerifies } from '../../core/capture-verifier.js';
+import { signatureVerifies } from '../../core/capture-verifier.js';
 import { certificationGapsAt } from '../../core/certification.js';
 import { incidentSubject } from '../../core/incidents.js';
 import { sha256Hex, type MediaStore } from '../../core/media-store.js';
 import { needsSecondApproval, reviewDeadline, type TwoPersonPolicy } from '../../core/review-policy.js';
-import type { Db } from '../../db/client.js';
+import {
+  describeDifferences,
+  mediaDifferences,
+  signedEvidenceOf,
+  type EvidenceDifference,
+  type StoredCapture,
+} from '../../core/signed-evidence.js';
+import type { Db, Executor } from '../../db/client.js';
 import {
   captureAnnotations,
   captureMedia,
@@ -40,7 +47,9 @@ export async function captureDetail(
   const [capture] = await db.select().from(captures).where(eq(captures.id, captureId));
   if (!capture?.deviceId || !capture.capturedAt || capture.state === 'quarantined') return undefined;
   const { deviceId, capturedAt } = capture;
-  const manifest = capture.manifest as { readings?: Record<string, unknown>; clockOffsetMs?: number };
+  // What the reviewer reads is the signed manifest itself; the stored copy is only compared with it.
+  const signed = signedEvidenceOf(capture);
+  const manifest = (signed.readable ? signed.manifest : capture.manifest) as { readings?: Record<string, unknown>; clockOffsetMs?: number };
   const [device] = await db.select().from(devices).where(eq(devices.id, deviceId));
   if (!device) return undefined;
 
@@ -158,16 +167,19 @@ export async function captureDetail(
     capture: {
       id: capture.id,
       state: capture.state,
-      deviceCaptureId: capture.deviceCaptureId,
-      violationType: capture.violationType,
-      capturedAt,
+      deviceCaptureId: signed.readable ? signed.manifest.captureId : capture.deviceCaptureId,
+      violationType: signed.readable ? signed.manifest.violationType : capture.violationType,
+      capturedAt: signed.readable ? new Date(signed.manifest.capturedAt) : capturedAt,
       receivedAt: capture.receivedAt,
       deadline,
       overdue: deadline.getTime() < now.getTime(),
       reviewRound: capture.reviewRound,
       incidentId: capture.incidentId,
-      manifest: capture.manifest,
-      twoPersonRule: needsSecondApproval({ violationType: capture.violationType, readings: manifest.readings }, settings),
+      manifest,
+      twoPersonRule: needsSecondApproval(
+        { violationType: signed.readable ? signed.manifest.violationType : capture.violationType, readings: manifest.readings },
+        settings,
+      ),
     },
     device: {
       id: device.id,
@@ -251,51 +263,73 @@ export async function belongsToCapture(db: Db, captureId: string, sha256: string
 
 export interface Integrity {
   signature: { valid: boolean; keyFingerprint: string | null };
+  /** Whether the database's copies of the signed fields (columns, jsonb manifest, media links) agree with the signed bytes. */
+  record: { matchesSigned: boolean; differences: EvidenceDifference[]; unreadable: string | null };
   media: { name: string; expected: string; actual: string | null; matches: boolean }[];
   intact: boolean;
+  /** Why it is not intact, in words a reviewer and an error message can use; empty when intact. */
+  problems: string[];
 }
 
 /**
  * Re-checks a capture now: the device's signature over the manifest bytes with the key valid
- * when it arrived, and every media file re-hashed from storage, so what a reviewer sees and
- * approves is what the device signed, not what the database remembers.
+ * when it arrived, the database's copies of what was signed against the signed bytes, and
+ * every media file re-hashed from storage, so what a reviewer sees and approves is what the
+ * device signed, not what the database remembers. Pass the transaction when inside one.
  */
 export async function checkIntegrity(
-  db: Db,
+  db: Executor,
   store: MediaStore,
-  capture: { id: string; deviceId: string; receivedAt: Date; rawMessage: Buffer },
+  capture: StoredCapture & { id: string; deviceId: string; receivedAt: Date },
 ): Promise<Integrity> {
-  const [[key], files] = await Promise.all([
-    db
-      .select()
-      .from(deviceKeys)
-      .where(
-        and(
-          eq(deviceKeys.deviceId, capture.deviceId),
-          lte(deviceKeys.validFrom, capture.receivedAt),
-          or(isNull(deviceKeys.validTo), gte(deviceKeys.validTo, capture.receivedAt)),
-        ),
-      )
-      .orderBy(desc(deviceKeys.validFrom))
-      .limit(1),
-    db
-      .select({ name: captureMedia.name, sha256: captureMedia.mediaSha256 })
-      .from(captureMedia)
-      .where(eq(captureMedia.captureId, capture.id))
-      .orderBy(asc(captureMedia.name)),
-  ]);
-  const envelope = readEnvelope(capture.rawMessage);
+  const [key] = await db
+    .select()
+    .from(deviceKeys)
+    .where(
+      and(
+        eq(deviceKeys.deviceId, capture.deviceId),
+        lte(deviceKeys.validFrom, capture.receivedAt),
+        or(isNull(deviceKeys.validTo), gte(deviceKeys.validTo, capture.receivedAt)),
+      ),
+    )
+    .orderBy(desc(deviceKeys.validFrom))
+    .limit(1);
+  const files = await db
+    .select({ name: captureMedia.name, sha256: captureMedia.mediaSha256 })
+    .from(captureMedia)
+    .where(eq(captureMedia.captureId, capture.id))
+    .orderBy(asc(captureMedia.name));
+  const signed = signedEvidenceOf(capture);
   const signatureValid =
-    key && envelope.ok ? signatureVerifies(envelope.manifestBytes, envelope.signature, createPublicKey(key.publicKeyPem)) : false;
+    key && signed.readable ? signatureVerifies(signed.manifestBytes, signed.signature, createPublicKey(key.publicKeyPem)) : false;
+  const differences = signed.readable ? [...signed.differences, ...mediaDifferences(signed.manifest, files)] : [];
   const media = await Promise.all(
     files.map(async (file) => {
       const actual = await store.get(file.sha256).then(sha256Hex, () => null);
       return { name: file.name, expected: file.sha256, actual, matches: actual === file.sha256 };
     }),
   );
+  const problems = [
+    ...(signed.readable ? [] : [`the signed message cannot be read: ${signed.problem}`]),
+    ...(signed.readable && !signatureValid ? ['the device signature does not verify'] : []),
+    ...(differences.length > 0 ? [`the database differs from what the device signed: ${describeDifferences(differences)}`] : []),
+    ...(media.length === 0 ? ['no media is linked to it'] : []),
+    ...media
+      .filter((file) => !file.matches)
+      .map(
+        (file) =>
+          `${file.name}: ${file.actual ? `stored bytes hash to ${file.actual}, signed ${file.expected}` : 'file missing from storage'}`,
+      ),
+  ];
   return {
     signature: { valid: signatureValid, keyFingerprint: key?.fingerprint ?? null },
+    record: {
+      matchesSigned: signed.readable && differences.length === 0,
+      differences,
+      unreadable: signed.readable ? null : signed.problem,
+    },
     media,
-    intact: signatureValid && media.length > 0 && media.every((file) => file.matches),
+    intact: problems.length === 0,
+    problems,
   };
 }

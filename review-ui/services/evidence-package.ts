@@ -13,7 +13,8 @@ import {
   type DecisionsFile,
   type IncidentRecord,
 } from '../../core/evidence-verifier.js';
-import { sha256Hex, type MediaStore } from '../../core/media-store.js';
+import { readVerified, sha256Hex, type MediaStore } from '../../core/media-store.js';
+import { describeDifferences, mediaDifferences, signedEvidenceOf } from '../../core/signed-evidence.js';
 import type { Manifest } from '../../core/protocol.js';
 import type { ServerSigningKey } from '../../core/signing-key.js';
 import { appendAudit } from '../../db/audit-log.js';
@@ -60,7 +61,9 @@ export type EvidencePackageOutcome =
       checks: CheckResult[];
     }
   | { outcome: 'not_found' }
-  | { outcome: 'not_approved'; detail: string };
+  | { outcome: 'not_approved'; detail: string }
+  /** A stored capture no longer agrees with what its device signed: no package may present it as evidence. */
+  | { outcome: 'not_intact'; detail: string };
 
 /** Health is shown for this long either side of the captures: enough to see the device working before and after. */
 const HEALTH_MARGIN_MS = 24 * 3600 * 1000;
@@ -110,6 +113,11 @@ export async function buildEvidencePackage(
     const createdAt = new Date();
     const material: CaptureMaterial[] = [];
     for (const row of rows) material.push(await captureMaterial(tx, row as CaptureRow));
+    const damaged = await Promise.all(material.map((capture) => integrityProblems(deps.store, capture)));
+    const problems = damaged.flatMap((found, index) =>
+      found.length > 0 ? [`capture ${material[index]!.row.id}: ${found.join('; ')}`] : [],
+    );
+    if (problems.length > 0) return { outcome: 'not_intact', detail: problems.join(' | ') };
     const files = new Map<string, Uint8Array>();
     const captureIds = material.map(({ row }) => row.id);
     const incidentRecord: IncidentRecord = {
@@ -178,6 +186,17 @@ export async function buildEvidencePackage(
   });
 }
 
+/** What makes a capture's stored record differ from what its device signed; empty when it agrees. */
+async function integrityProblems(store: MediaStore, capture: CaptureMaterial): Promise<string[]> {
+  const signed = signedEvidenceOf(capture.row);
+  const differences = signed.readable ? [...signed.differences, ...mediaDifferences(signed.manifest, capture.media)] : [];
+  const reads = await Promise.all(capture.media.map((item) => readVerified(store, item.sha256)));
+  return [
+    ...(differences.length > 0 ? [`the database differs from what the device signed: ${describeDifferences(differences)}`] : []),
+    ...reads.flatMap((read) => (read.ok ? [] : [read.problem])),
+  ];
+}
+
 async function captureMaterial(tx: Tx, row: CaptureRow): Promise<CaptureMaterial> {
   const reading = readEnvelope(row.rawMessage);
   // Only verified captures can be approved, so this means the stored row itself was damaged.
@@ -233,7 +252,9 @@ async function addCapture(files: Map<string, Uint8Array>, store: MediaStore, inc
   for (const item of manifest.media) {
     const stored = items.find((candidate) => candidate.name === item.name);
     if (!stored) throw new Error(`capture ${row.id}: no stored medium named ${item.name}`);
-    files.set(packagePaths.media(row.id, item.name), await store.get(stored.sha256));
+    const read = await readVerified(store, stored.sha256);
+    if (!read.ok) throw new Error(`capture ${row.id}: ${read.problem}`);
+    files.set(packagePaths.media(row.id, item.name), read.bytes);
   }
   files.set(
     packagePaths.quality(row.id),

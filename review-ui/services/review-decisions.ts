@@ -10,7 +10,8 @@ import {
   type TwoPersonPolicy,
 } from '../../core/review-policy.js';
 import { appendAudit } from '../../db/audit-log.js';
-import type { Db, Tx } from '../../db/client.js';
+import type { Db, Executor, Tx } from '../../db/client.js';
+import { signedEvidenceOf, type StoredCapture } from '../../core/signed-evidence.js';
 import { captures, devices, incidents, rejectReasons, reviewClaims, reviewDecisions } from '../../db/schema.js';
 import type { QueueViewer } from './review-queue.js';
 
@@ -24,23 +25,24 @@ export interface DecisionInput {
   note?: string | undefined;
 }
 
-/** Re-checks signature and media just before an approval; see checkIntegrity in capture-detail.ts. */
-export type IntegrityCheck = (capture: {
-  id: string;
-  deviceId: string;
-  receivedAt: Date;
-  rawMessage: Buffer;
-}) => Promise<{ intact: boolean }>;
+/**
+ * Re-checks signature, the signed fields and media just before an approval, inside the
+ * decision's transaction (it is handed the transaction); see checkIntegrity in capture-detail.ts.
+ */
+export type IntegrityCheck = (
+  executor: Executor,
+  capture: StoredCapture & { id: string; deviceId: string; receivedAt: Date },
+) => Promise<{ intact: boolean; problems: string[] }>;
 
 export type DecisionResult =
   | { ok: true; state: string; step: 'first' | 'second'; incidentId: string | null }
   | { ok: false; status: 403 | 404 | 409 | 422; error: string };
 
 const UNIQUE_VIOLATION = '23505';
+const LOCK_NOT_AVAILABLE = '55P03';
 
-function isUniqueViolation(error: unknown): boolean {
-  const code = (error as { code?: string; cause?: { code?: string } }).code ?? (error as { cause?: { code?: string } }).cause?.code;
-  return code === UNIQUE_VIOLATION;
+function errorCode(error: unknown): string | undefined {
+  return (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
 }
 
 /**
@@ -62,19 +64,33 @@ export async function decide(
   if (input.outcome === 'escalated' && !input.note?.trim()) return { ok: false, status: 422, error: 'say why you escalate, in the note' };
   try {
     return await db.transaction(async (tx) => {
-      const [capture] = await tx.select().from(captures).where(eq(captures.id, captureId)).for('update');
+      // Only the claim holder may decide, so only the holder's requests ever lock anything: the
+      // claim row is locked first, without waiting, so a second decision of the same person
+      // racing this one is told at once instead of queueing with a pooled connection held
+      // (twenty double-clicks must not exhaust the pool), and someone else's request, which
+      // finds no claim of theirs, can never block the holder.
+      const [claim] = await tx
+        .select()
+        .from(reviewClaims)
+        .where(and(eq(reviewClaims.captureId, captureId), eq(reviewClaims.personId, decider.id), gt(reviewClaims.expiresAt, now)))
+        .for('update', { noWait: true });
+      const read = tx.select().from(captures).where(eq(captures.id, captureId));
+      const [capture] = claim ? await read.for('update') : await read;
       if (!capture?.deviceId || !capture.capturedAt) return { ok: false, status: 404, error: `no capture ${captureId}` };
       if (!(REVIEW_STATES as readonly string[]).includes(capture.state)) {
         return { ok: false, status: 409, error: `this capture is no longer in review (state ${capture.state})` };
       }
-      const [claim] = await tx
-        .select()
-        .from(reviewClaims)
-        .where(and(eq(reviewClaims.captureId, captureId), eq(reviewClaims.personId, decider.id), gt(reviewClaims.expiresAt, now)));
       if (!claim) return { ok: false, status: 409, error: 'claim this capture before deciding: your claim is missing or lapsed' };
       // Law L2: a record whose signature or media no longer check out is not true evidence, whatever a reviewer thinks of it.
-      if (input.outcome === 'approved' && !(await integrityOf({ ...capture, deviceId: capture.deviceId })).intact) {
-        return { ok: false, status: 409, error: 'this capture fails its integrity check (signature or media hash): it cannot be approved' };
+      if (input.outcome === 'approved') {
+        const integrity = await integrityOf(tx, { ...capture, deviceId: capture.deviceId });
+        if (!integrity.intact) {
+          return {
+            ok: false,
+            status: 409,
+            error: `this capture fails its integrity check, so it cannot be approved: ${integrity.problems.join('; ')}`,
+          };
+        }
       }
       if (input.outcome === 'rejected') {
         const [known] = await tx
@@ -94,8 +110,13 @@ export async function decide(
             eq(reviewDecisions.outcome, 'approved'),
           ),
         );
-      const readings = (capture.manifest as { readings?: Record<string, unknown> } | null)?.readings;
-      const needsSecond = needsSecondApproval({ violationType: capture.violationType, readings }, policy);
+      // The rule reads the signed readings: an edited copy in the database must not change who has to approve.
+      const signed = signedEvidenceOf(capture);
+      const readings = signed.readable
+        ? signed.manifest.readings
+        : (capture.manifest as { readings?: Record<string, unknown> } | null)?.readings;
+      const violationType = signed.readable ? signed.manifest.violationType : capture.violationType;
+      const needsSecond = needsSecondApproval({ violationType, readings }, policy);
       const allowed = eligibility(
         {
           state: capture.state as ReviewState,
@@ -125,7 +146,12 @@ export async function decide(
           ? await joinIncident(
               tx,
               decider.actor,
-              { ...capture, deviceId: capture.deviceId, capturedAt: capture.capturedAt },
+              {
+                id: capture.id,
+                deviceId: capture.deviceId,
+                capturedAt: signed.readable ? new Date(signed.manifest.capturedAt) : capture.capturedAt,
+                violationType,
+              },
               readings,
               policy.incidentWindowMs,
             )
@@ -150,7 +176,11 @@ export async function decide(
     });
   } catch (error) {
     // The unique indexes on decisions are the last word when two requests race past the checks above.
-    if (isUniqueViolation(error)) return { ok: false, status: 409, error: 'someone decided this step at the same moment; reload' };
+    if (errorCode(error) === UNIQUE_VIOLATION)
+      return { ok: false, status: 409, error: 'someone decided this step at the same moment; reload' };
+    if (errorCode(error) === LOCK_NOT_AVAILABLE) {
+      return { ok: false, status: 409, error: 'another decision on this capture is being recorded right now; reload to see it' };
+    }
     throw error;
   }
 }

@@ -401,10 +401,12 @@ describe('the review workspace in Chromium, against a real review server and Pos
     await expect.poll(() => stateOf(linked)).toBe('approved');
     expect(await decisionsOn(linked)).toHaveLength(1);
 
-    // The API itself: both claim and both decide at once.
+    // The API itself: both claim and both decide at once. The pages leave the review page first,
+    // so that neither claims the new capture in advance by itself while the requests race.
+    await Promise.all(racers.map((page) => page.goto(new URL('/', baseUrl).toString())));
     const raced = await insertReviewableCapture(database.db, store, cameraC);
     const claimed = await Promise.all(racers.map((page) => fetchFromPage(page, `/api/review/captures/${raced}/claim`, 'POST')));
-    expect(claimed.map((answer) => answer.status).sort()).toEqual([200, 409]);
+    expect(claimed.map((answer) => answer.status).sort(), JSON.stringify(claimed)).toEqual([200, 409]);
     const decided = await Promise.all(
       racers.map((page) => fetchFromPage(page, `/api/review/captures/${raced}/decision`, 'POST', { outcome: 'approved' })),
     );

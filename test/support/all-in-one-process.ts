@@ -91,15 +91,58 @@ export interface CaptureList {
 
 /** Logs in over HTTP as a browser would; returns the Cookie header that carries the session. */
 export async function logIn(reviewUrl: string, account: { username: string; password: string }): Promise<string> {
+  return (await openSession(reviewUrl, account)).cookie;
+}
+
+export interface HttpSession {
+  cookie: string;
+  csrfToken: string;
+}
+
+/** Logs in and keeps what a browser keeps: the session cookie and the CSRF token changes need. */
+export async function openSession(reviewUrl: string, account: { username: string; password: string }): Promise<HttpSession> {
   const response = await fetch(new URL('/api/session', reviewUrl), {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ username: account.username, password: account.password }),
+    signal: AbortSignal.timeout(10_000),
   });
   if (!response.ok) throw new Error(`${account.username} could not log in: ${response.status} ${await response.text()}`);
   const cookie = response.headers.getSetCookie().find((header) => header.startsWith('verity_session='));
   if (!cookie) throw new Error('the login answer set no session cookie');
-  return cookie.split(';')[0]!;
+  const { csrfToken } = (await response.json()) as { csrfToken: string };
+  return { cookie: cookie.split(';')[0]!, csrfToken };
+}
+
+/**
+ * Calls the review API as a logged-in person and fails, instead of waiting forever, when the
+ * server does not answer within `timeoutMs`: a hang is the defect these calls look for.
+ */
+export async function callApi(
+  reviewUrl: string,
+  session: HttpSession,
+  method: 'GET' | 'POST' | 'DELETE',
+  route: string,
+  body?: unknown,
+  timeoutMs = 10_000,
+): Promise<{ status: number; json: unknown }> {
+  const started = Date.now();
+  try {
+    const response = await fetch(new URL(route, reviewUrl), {
+      method,
+      headers: {
+        cookie: session.cookie,
+        'x-csrf-token': session.csrfToken,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await response.text();
+    return { status: response.status, json: text ? (JSON.parse(text) as unknown) : null };
+  } catch (error) {
+    throw new Error(`${method} ${route} gave no answer within ${Date.now() - started} ms: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /** Waits until the review API lists a capture accepted for review whose images all have thumbnails. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { MediaStore } from '../../core/media-store.js';
+import { sha256Hex, type MediaStore } from '../../core/media-store.js';
 import type { Db } from '../../db/client.js';
 import { captureMedia, captures, media } from '../../db/schema.js';
 import sharp from 'sharp';
@@ -40,7 +40,7 @@ export async function insertReviewableCapture(
   const [row] = await db
     .insert(captures)
     .values({
-      messageSha256: randomUUID(),
+      messageSha256: sha256Hex(signed.envelope),
       deviceId: device.id,
       deviceCaptureId: manifest.captureId,
       state: 'awaiting_review',
