@@ -109,8 +109,8 @@ function integrityPanel(detail) {
     table([
       [
         'Stored record',
-        verdict(record.matchesSigned, 'matches the signed bytes', 'differs from the signed bytes'),
-        record.differences.length > 0 ? record.differences.map((difference) => difference.field).join(', ') : scalar(null),
+        verdict(record.matchesSigned, 'matches signed bytes', 'differs from signed bytes'),
+        record.differences.map((difference) => difference.field).join(', '),
       ],
       [
         'Signature',
