@@ -6,7 +6,7 @@ import { Lifecycle, loadConfigOrExit, listeningPort, publicUrl, startOrExit } fr
 import { createLogger } from './core/logger.js';
 import { createMediaStore } from './core/media-store-factory.js';
 import { brokerCheck, databaseCheck, redisCheck } from './core/probes.js';
-import { createRedisConnection } from './core/redis.js';
+import { createRedisConnection, requireNoEviction } from './core/redis.js';
 import { loadOrCreateSigningKey } from './core/signing-key.js';
 import { openDatabase } from './db/client.js';
 import { startSimulatorRole } from './device-simulator/service.js';
@@ -41,6 +41,7 @@ await startOrExit(log, lifecycle, async () => {
   }
   const redis = createRedisConnection(redisUrl);
   lifecycle.add('redis connection', () => redis.quit());
+  await requireNoEviction(redis, redisUrl);
 
   let mqttUrl = config.mqtt.url;
   if (!mqttUrl) {

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Database } from '../db/client.js';
 import type { HealthCheck } from './health.js';
+import { evictionProblem } from './redis.js';
 
 export const databaseCheck = (database: Database): HealthCheck => ({ name: 'database', probe: () => database.ping() });
 
@@ -8,7 +9,9 @@ export const redisCheck = (redis: Redis): HealthCheck => ({
   name: 'redis',
   probe: async () => {
     if (redis.status !== 'ready') throw new Error(`connection ${redis.status}`);
-    await redis.ping();
+    // Checked on every probe too: a Redis reconfigured after start-up must not go unnoticed.
+    const problem = await evictionProblem(redis);
+    if (problem) throw new Error(problem);
   },
 });
 

@@ -10,7 +10,7 @@ const { config, log, lifecycle } = role;
 
 await startOrExit(log, lifecycle, async () => {
   const database = await openRoleDatabase(role, 'the workers');
-  const redis = connectRoleRedis(role, 'the workers');
+  const redis = await connectRoleRedis(role, 'the workers');
   const workers = await startWorkersRole({
     database,
     store: createMediaStore(config),
