@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FilesystemMediaStore } from '../core/media-store.js';
-import { databaseCheck, redisCheck } from '../core/probes.js';
+import { databaseCheck, redisCheck, strandedCapturesCheck } from '../core/probes.js';
 import { createTempDir, createTestDatabase } from '../test/support/isolated.js';
 import { captures, mediaChunks, outbox } from '../db/schema.js';
 import { buildTestReviewServer, personLoggedIn } from '../test/support/review-server.js';
@@ -187,6 +187,16 @@ describe('review server over a real Postgres', () => {
     expect(body.stranded.screening.oldestAgeSeconds).toBeGreaterThanOrEqual(599);
     // Neither has media rows, so no derivation is awaited.
     expect(body.stranded.media).toEqual({ count: 0, oldestAgeSeconds: null });
+    // The stranded capture degrades /health without making it 503: the server still serves.
+    const report = await (
+      await build([databaseCheck(database), strandedCapturesCheck(database, 300_000)])
+    ).inject({
+      method: 'GET',
+      url: '/health',
+    });
+    expect(report.statusCode).toBe(200);
+    expect(report.json()).toMatchObject({ status: 'degraded', failing: [], degraded: ['stranded-captures'] });
+    expect(report.body).toContain('1 waiting for screening');
   });
 
   it('describes its API as OpenAPI, generated from the validating schemas', async () => {
