@@ -5,8 +5,8 @@ import { startEmbeddedRedis } from './core/embedded-redis.js';
 import { Lifecycle, loadConfigOrExit, listeningPort, publicUrl, startOrExit } from './core/lifecycle.js';
 import { createLogger } from './core/logger.js';
 import { createMediaStore } from './core/media-store-factory.js';
-import { brokerCheck, databaseCheck, redisCheck } from './core/probes.js';
-import { createRedisConnection } from './core/redis.js';
+import { brokerCheck, databaseCheck, redisCheck, strandedCapturesCheck } from './core/probes.js';
+import { createRedisConnection, requireNoEviction } from './core/redis.js';
 import { loadOrCreateSigningKey } from './core/signing-key.js';
 import { openDatabase } from './db/client.js';
 import { startSimulatorRole } from './device-simulator/service.js';
@@ -41,6 +41,7 @@ await startOrExit(log, lifecycle, async () => {
   }
   const redis = createRedisConnection(redisUrl);
   lifecycle.add('redis connection', () => redis.quit());
+  await requireNoEviction(redis, redisUrl);
 
   let mqttUrl = config.mqtt.url;
   if (!mqttUrl) {
@@ -59,6 +60,8 @@ await startOrExit(log, lifecycle, async () => {
     healthScanEveryMs: config.workers.healthScanEveryMs,
     signing: config.signing,
     analytics: config.analytics,
+    jobs: config.jobs,
+    housekeeping: config.housekeeping,
   });
   lifecycle.add('workers', () => workers.stop());
 
@@ -70,7 +73,12 @@ await startOrExit(log, lifecycle, async () => {
     adminToken,
     settings: reviewSettings(config),
     signingKey: await loadOrCreateSigningKey(config.signing.keyFile),
-    checks: [databaseCheck(database), redisCheck(redis), brokerCheck(() => ingest.gateway.connected)],
+    checks: [
+      databaseCheck(database),
+      redisCheck(redis),
+      brokerCheck(() => ingest.gateway.connected),
+      strandedCapturesCheck(database, config.jobs.stuckAfterMs),
+    ],
   });
   lifecycle.add('review server', () => server.close());
   await server.listen({ host: config.http.host, port: config.http.reviewPort });

@@ -10,7 +10,7 @@ export default defineConfig({
           name: 'unit',
           sequence: { groupOrder: 0 },
           include: ['**/*.test.ts'],
-          exclude: [...generated, '**/*.int.test.ts', '**/*.e2e.test.ts'],
+          exclude: [...generated, '**/*.int.test.ts', '**/*.e2e.test.ts', '**/*.resilience.test.ts'],
         },
       },
       {
@@ -37,6 +37,19 @@ export default defineConfig({
           // A page on a loaded CI machine can take seconds to claim and render; the default
           // one-second poll then fails a correct page. Waiting longer costs nothing when it passes.
           expect: { poll: { timeout: 15_000 } },
+          maxWorkers: 1,
+        },
+      },
+      {
+        test: {
+          name: 'resilience',
+          sequence: { groupOrder: 3 },
+          // Each file starts its own Redis, Postgres or Mosquitto and kills them on purpose.
+          include: ['test/resilience/**/*.resilience.test.ts'],
+          exclude: generated,
+          globalSetup: ['test/support/services-available.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 90_000,
           maxWorkers: 1,
         },
       },

@@ -63,6 +63,13 @@ const environmentSchema = z.object({
   SIMULATOR_FAULT_EVERY_MS: z.coerce.number().int().min(0).default(180_000),
   WORKER_CONCURRENCY: positiveInt.max(64).default(2),
   HEALTH_SCAN_INTERVAL_MS: positiveInt.default(60_000),
+  JOB_STUCK_AFTER_MS: positiveInt.default(300_000),
+  JOB_RECONCILE_INTERVAL_MS: positiveInt.default(30_000),
+  HOUSEKEEPING_INTERVAL_MS: positiveInt.default(3_600_000),
+  OUTBOX_KEEP_DAYS: positiveInt.default(7),
+  ENDED_SESSION_KEEP_DAYS: positiveInt.default(7),
+  STAGED_CHUNK_KEEP_HOURS: positiveInt.default(24),
+  FAILED_JOB_KEEP_DAYS: positiveInt.default(30),
   INGEST_CONNECTIONS: positiveInt.max(64).default(4),
   COMPLETENESS_TIMEOUT_MS: positiveInt.default(60_000),
   CAPTURE_MAX_AGE_HOURS: positiveInt.default(120),
@@ -106,6 +113,8 @@ const environmentSchema = z.object({
 
 export type Environment = z.input<typeof environmentSchema>;
 
+const DAY_MS = 24 * 3600 * 1000;
+
 /** Where the database is and how long anyone may wait on it: a request never waits forever. */
 export interface DatabaseSettings {
   url: string | undefined;
@@ -139,6 +148,10 @@ export interface Config {
   admin: { token: string | undefined };
   simulator: { devices: number; intervalMs: number; apiUrl: string | undefined; heartbeatEveryMs: number; faultEveryMs: number };
   workers: { concurrency: number; healthScanEveryMs: number };
+  /** When a capture counts as stranded, and how often the job reconciler looks for such captures. */
+  jobs: { stuckAfterMs: number; reconcileEveryMs: number };
+  /** How long finished work is kept before housekeeping deletes it. */
+  housekeeping: { everyMs: number; outboxKeepMs: number; endedSessionKeepMs: number; stagedChunkKeepMs: number; failedJobKeepMs: number };
   ingest: { connections: number; completenessTimeoutMs: number; maxCaptureAgeMs: number };
   log: { level: string };
   signing: { keyFile: string; auditSignEveryMs: number };
@@ -241,6 +254,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       faultEveryMs: e.SIMULATOR_FAULT_EVERY_MS,
     },
     workers: { concurrency: e.WORKER_CONCURRENCY, healthScanEveryMs: e.HEALTH_SCAN_INTERVAL_MS },
+    jobs: { stuckAfterMs: e.JOB_STUCK_AFTER_MS, reconcileEveryMs: e.JOB_RECONCILE_INTERVAL_MS },
+    housekeeping: {
+      everyMs: e.HOUSEKEEPING_INTERVAL_MS,
+      outboxKeepMs: e.OUTBOX_KEEP_DAYS * DAY_MS,
+      endedSessionKeepMs: e.ENDED_SESSION_KEEP_DAYS * DAY_MS,
+      stagedChunkKeepMs: e.STAGED_CHUNK_KEEP_HOURS * 3600 * 1000,
+      failedJobKeepMs: e.FAILED_JOB_KEEP_DAYS * DAY_MS,
+    },
     ingest: {
       connections: e.INGEST_CONNECTIONS,
       completenessTimeoutMs: e.COMPLETENESS_TIMEOUT_MS,

@@ -58,6 +58,9 @@ export async function startEmbeddedRedis(dataDir: string): Promise<EmbeddedRedis
     dataDir,
     '--loglevel',
     'warning',
+    // Said explicitly, though it is Redis's default: start-up refuses any other policy.
+    '--maxmemory-policy',
+    'noeviction',
   ];
   // Where util-linux's setpriv exists, the kernel stops redis-server if this process dies
   // without cleaning up (SIGKILL, a crash), so not even a hard kill leaves it running.

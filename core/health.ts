@@ -4,6 +4,12 @@ import Fastify, { type FastifyInstance } from 'fastify';
 export interface HealthCheck {
   name: string;
   probe: () => Promise<unknown>;
+  /**
+   * A failure that only degrades the role (work is stranded, but the process serves and a
+   * restart would not help): reported as `degraded` with HTTP 200, so an orchestrator does
+   * not restart it in a loop while monitoring still sees the status and the reason.
+   */
+  degradesOnly?: boolean;
 }
 
 const PROBE_TIMEOUT_MS = 2000;
@@ -34,15 +40,19 @@ export async function checkHealth(checks: readonly HealthCheck[]) {
       }
     }),
   );
-  const failing = results.filter((result) => !result.ok).map((result) => result.name);
-  return { status: failing.length === 0 ? ('ok' as const) : ('unavailable' as const), failing, checks: results };
+  const failed = (degradesOnly: boolean) =>
+    results.filter((result, index) => !result.ok && (checks[index]?.degradesOnly ?? false) === degradesOnly).map((result) => result.name);
+  const failing = failed(false);
+  const degraded = failed(true);
+  const status = failing.length > 0 ? ('unavailable' as const) : degraded.length > 0 ? ('degraded' as const) : ('ok' as const);
+  return { status, failing, degraded, checks: results };
 }
 
-/** `GET /health`: 200 when every dependency answers, 503 naming the ones that do not. */
+/** `GET /health`: 200 when every dependency answers (status `degraded` if work is stranded), 503 naming the ones that do not. */
 export function registerHealthRoute(app: FastifyInstance, role: string, checks: readonly HealthCheck[]): void {
   app.get('/health', async (_request, reply) => {
     const report = await checkHealth(checks);
-    return reply.code(report.status === 'ok' ? 200 : 503).send({ role, ...report });
+    return reply.code(report.status === 'unavailable' ? 503 : 200).send({ role, ...report });
   });
 }
 

@@ -61,7 +61,7 @@ export async function startOrExit(log: Logger, lifecycle: Lifecycle, start: () =
   try {
     await start();
   } catch (error) {
-    if (error instanceof ConfigError || (error instanceof Error && error.name === 'RedisUnavailableError')) {
+    if (error instanceof ConfigError || (error instanceof Error && ['RedisUnavailableError', 'RedisRefusedError'].includes(error.name))) {
       console.error(`\n${error.message}\n`);
     } else {
       log.fatal({ err: error }, 'start-up failed');

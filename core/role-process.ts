@@ -3,7 +3,7 @@ import { openDatabase, type Database } from '../db/client.js';
 import { loadConfig, requireSetting, type Config } from './config.js';
 import { Lifecycle, loadConfigOrExit } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
-import { createRedisConnection } from './redis.js';
+import { createRedisConnection, requireNoEviction } from './redis.js';
 
 export interface RoleProcess {
   config: Config;
@@ -29,8 +29,11 @@ export async function openRoleDatabase({ config, lifecycle }: RoleProcess, role:
   return database;
 }
 
-export function connectRoleRedis({ config, lifecycle }: RoleProcess, role: string): Redis {
-  const redis = createRedisConnection(requireSetting(config.redis.url, 'REDIS_URL', role));
+/** Connects to REDIS_URL and refuses a Redis that evicts keys, before any queue is created on it. */
+export async function connectRoleRedis({ config, lifecycle }: RoleProcess, role: string): Promise<Redis> {
+  const url = requireSetting(config.redis.url, 'REDIS_URL', role);
+  const redis = createRedisConnection(url);
   lifecycle.add('redis connection', () => redis.quit());
+  await requireNoEviction(redis, url);
   return redis;
 }

@@ -90,8 +90,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       // A transaction left open by a bug holds row locks; the server ends it rather than let it block others forever.
       idle_in_transaction_session_timeout: Math.max(statementTimeoutMs, 60_000),
     });
-    // An idle client losing its server must not crash the process; the next query reports it.
+    // A client losing its server must not crash the process; the next query on it reports the
+    // loss (and the pool then discards it). The pool listens only while a client is idle: one
+    // checked out for a transaction that is between statements (hashing media, say) when
+    // Postgres restarts emits 'error' on itself, which without this listener ends the process.
     pool.on('error', () => undefined);
+    pool.on('connect', (client) => client.on('error', () => undefined));
     guardPool(pool, acquireTimeoutMs);
     const db = guardTransactions(drizzleNodePg(pool, { schema }));
     const safeUrl = new URL(options.url);

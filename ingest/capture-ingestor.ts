@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import { checkCaptureTiming, DEFAULT_CAPTURE_POLICY, type CapturePolicy } from '../core/capture-policy.js';
 import { checkDeviceStanding, checkMediaFile, checkProvenance, readEnvelope, UNTRUSTED_PROVENANCE } from '../core/capture-verifier.js';
 import { checkEvidenceMinimum, type MediaFacts } from '../core/evidence-minimum.js';
-import { jobIdFor } from '../core/jobs.js';
+import { mediaJobFor, screeningJobFor } from '../core/capture-jobs.js';
 import { sha256Hex, type MediaStore } from '../core/media-store.js';
 import { MAX_CAPTURE_MESSAGE_BYTES, MAX_CHUNK_BYTES, type Acknowledgement, type Manifest } from '../core/protocol.js';
 import { reason, type QuarantineReason } from '../core/quarantine-reasons.js';
@@ -218,11 +218,13 @@ export class CaptureIngestor {
       if (files.length > 0)
         await tx.insert(captureMedia).values(files.map((file) => ({ captureId, mediaSha256: file.sha256, name: file.name })));
       if (state === 'verified') {
-        const screening = { deviceId: manifest.deviceId, from: manifest.capturedAt, to: manifest.capturedAt };
-        await tx.insert(outbox).values([
-          { queue: 'media', jobName: 'derive-thumbnails', jobId: jobIdFor('derive-thumbnails', captureId), payload: { captureId } },
-          { queue: 'screening', jobName: 'screen-captures', jobId: jobIdFor('screen-captures', captureId), payload: screening },
-        ]);
+        const jobs = [
+          mediaJobFor(captureId),
+          screeningJobFor({ id: captureId, deviceId: manifest.deviceId, capturedAt: manifest.capturedAt }),
+        ];
+        await tx
+          .insert(outbox)
+          .values(jobs.map((job) => ({ queue: job.queue, jobName: job.name, jobId: job.jobId, payload: job.payload })));
       }
       await appendAudit(tx, {
         actor: GATEWAY_ACTOR,

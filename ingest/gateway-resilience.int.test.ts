@@ -178,7 +178,7 @@ describe('gateway resilience against the real broker', () => {
       expect(first!.captureMessages).toBeGreaterThan(0);
       expect(second!.captureMessages).toBeGreaterThan(0);
       expect(first!.duplicates + second!.duplicates).toBe(0);
-      const tally = await reconcile(database.db);
+      const tally = await reconcile(database.db, 300_000);
       expect([tally.inFlight, tally.quarantined, tally.stagedChunks]).toEqual([0, 0, 0]);
       // Past a sweep of received captures: a completion raced by two paths must answer once.
       await sleep(6000);

@@ -13,7 +13,7 @@ const { config, log, lifecycle } = role;
 await startOrExit(log, lifecycle, async () => {
   const mqttUrl = requireSetting(config.mqtt.url, 'MQTT_URL', 'the ingest gateway');
   const database = await openRoleDatabase(role, 'the ingest gateway');
-  const redis = connectRoleRedis(role, 'the ingest gateway');
+  const redis = await connectRoleRedis(role, 'the ingest gateway');
   const ingest = await startIngestRole({
     database,
     store: createMediaStore(config),

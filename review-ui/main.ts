@@ -1,6 +1,6 @@
 import { listeningPort, publicUrl, startOrExit } from '../core/lifecycle.js';
 import { createMediaStore } from '../core/media-store-factory.js';
-import { databaseCheck } from '../core/probes.js';
+import { databaseCheck, strandedCapturesCheck } from '../core/probes.js';
 import { beginRoleProcess, openRoleDatabase } from '../core/role-process.js';
 import { loadOrCreateSigningKey } from '../core/signing-key.js';
 import { buildReviewServer, reviewSettings } from './server.js';
@@ -16,7 +16,7 @@ await startOrExit(log, lifecycle, async () => {
     adminToken: config.admin.token,
     settings: reviewSettings(config),
     signingKey: await loadOrCreateSigningKey(config.signing.keyFile),
-    checks: [databaseCheck(database)],
+    checks: [databaseCheck(database), strandedCapturesCheck(database, config.jobs.stuckAfterMs)],
     logger: log.child({ role: 'review-ui' }),
   });
   lifecycle.add('review server', () => server.close());

@@ -3,11 +3,12 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FilesystemMediaStore } from '../core/media-store.js';
-import { databaseCheck, redisCheck } from '../core/probes.js';
+import { databaseCheck, redisCheck, strandedCapturesCheck } from '../core/probes.js';
 import { createTempDir, createTestDatabase } from '../test/support/isolated.js';
 import { captures, mediaChunks, outbox } from '../db/schema.js';
 import { buildTestReviewServer, personLoggedIn } from '../test/support/review-server.js';
 import { API_VERSION } from './server.js';
+import type { Reconciliation } from './services/capture-listing.js';
 
 const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
@@ -156,7 +157,8 @@ describe('review server over a real Postgres', () => {
   it('reconciles every capture message: accepted + quarantined + in flight', async () => {
     const base = { deviceId: 'RECON-1', capturedAt: new Date(), manifest: {}, rawMessage: Buffer.from('x') };
     await database.db.insert(captures).values([
-      { ...base, messageSha256: 'r1', deviceCaptureId: 'c1', state: 'verified' },
+      // Verified ten minutes ago and still not screened: past the default five minutes, so stranded.
+      { ...base, messageSha256: 'r1', deviceCaptureId: 'c1', state: 'verified', receivedAt: new Date(Date.now() - 600_000) },
       { ...base, messageSha256: 'r2', deviceCaptureId: 'c2', state: 'awaiting_review' },
       { ...base, messageSha256: 'r3', deviceCaptureId: 'c3', state: 'received' },
       {
@@ -174,7 +176,27 @@ describe('review server over a real Postgres', () => {
     const response = await (
       await build()
     ).inject({ method: 'GET', url: '/api/ingest/reconciliation', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-    expect(response.json()).toEqual({ received: 4, accepted: 2, quarantined: 1, inFlight: 1, stagedChunks: 1, jobsAwaitingQueue: 1 });
+    const body = response.json<Reconciliation>();
+    expect(body).toMatchObject({ received: 4, accepted: 2, quarantined: 1, inFlight: 1, stagedChunks: 1, jobsAwaitingQueue: 1 });
+    expect(Object.keys(body.states).sort()).toEqual([...captures.state.enumValues].sort());
+    expect(body.states.verified.count).toBe(1);
+    expect(body.states.verified.oldestAgeSeconds).toBeGreaterThanOrEqual(599);
+    expect(body.states.approved).toEqual({ count: 0, oldestAgeSeconds: null });
+    expect(body.stranded.stuckAfterSeconds).toBe(300);
+    expect(body.stranded.screening.count).toBe(1);
+    expect(body.stranded.screening.oldestAgeSeconds).toBeGreaterThanOrEqual(599);
+    // Neither has media rows, so no derivation is awaited.
+    expect(body.stranded.media).toEqual({ count: 0, oldestAgeSeconds: null });
+    // The stranded capture degrades /health without making it 503: the server still serves.
+    const report = await (
+      await build([databaseCheck(database), strandedCapturesCheck(database, 300_000)])
+    ).inject({
+      method: 'GET',
+      url: '/health',
+    });
+    expect(report.statusCode).toBe(200);
+    expect(report.json()).toMatchObject({ status: 'degraded', failing: [], degraded: ['stranded-captures'] });
+    expect(report.body).toContain('1 waiting for screening');
   });
 
   it('describes its API as OpenAPI, generated from the validating schemas', async () => {

@@ -28,10 +28,12 @@ export interface ReviewSettings {
   sessionTtlMs: number;
   review: Config['review'];
   analytics: Config['analytics'];
+  /** When a capture counts as stranded, for the reconciliation report. */
+  jobs: Config['jobs'];
 }
 
 export function reviewSettings(config: Config): ReviewSettings {
-  return { sessionTtlMs: config.sessions.ttlMs, review: config.review, analytics: config.analytics };
+  return { sessionTtlMs: config.sessions.ttlMs, review: config.review, analytics: config.analytics, jobs: config.jobs };
 }
 
 export interface ReviewServerDeps {
@@ -67,7 +69,7 @@ export async function buildReviewServer(deps: ReviewServerDeps): Promise<Fastify
   await installAuthentication(app, deps);
   await sessionRoutes(app, { db: deps.db, sessionTtlMs: deps.settings.sessionTtlMs });
   peopleRoutes(app, deps);
-  captureRoutes(app, deps);
+  captureRoutes(app, { ...deps, stuckAfterMs: deps.settings.jobs.stuckAfterMs });
   deviceRoutes(app, deps);
   deviceHealthRoutes(app, deps);
   publicDeviceRoutes(app, deps);

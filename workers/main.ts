@@ -1,7 +1,7 @@
 import { buildHealthServer } from '../core/health.js';
 import { startOrExit } from '../core/lifecycle.js';
 import { createMediaStore } from '../core/media-store-factory.js';
-import { databaseCheck, redisCheck } from '../core/probes.js';
+import { databaseCheck, redisCheck, strandedCapturesCheck } from '../core/probes.js';
 import { beginRoleProcess, connectRoleRedis, openRoleDatabase } from '../core/role-process.js';
 import { startWorkersRole } from './service.js';
 
@@ -10,7 +10,7 @@ const { config, log, lifecycle } = role;
 
 await startOrExit(log, lifecycle, async () => {
   const database = await openRoleDatabase(role, 'the workers');
-  const redis = connectRoleRedis(role, 'the workers');
+  const redis = await connectRoleRedis(role, 'the workers');
   const workers = await startWorkersRole({
     database,
     store: createMediaStore(config),
@@ -20,10 +20,16 @@ await startOrExit(log, lifecycle, async () => {
     healthScanEveryMs: config.workers.healthScanEveryMs,
     signing: config.signing,
     analytics: config.analytics,
+    jobs: config.jobs,
+    housekeeping: config.housekeeping,
     log,
   });
   lifecycle.add('workers', () => workers.stop());
-  const health = buildHealthServer('workers', [databaseCheck(database), redisCheck(redis)]);
+  const health = buildHealthServer('workers', [
+    databaseCheck(database),
+    redisCheck(redis),
+    strandedCapturesCheck(database, config.jobs.stuckAfterMs),
+  ]);
   lifecycle.add('health server', () => health.close());
   await health.listen({ host: config.http.host, port: config.http.workersHealthPort });
   log.info({ concurrency: config.workers.concurrency, health: config.http.workersHealthPort }, 'workers started');

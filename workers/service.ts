@@ -11,6 +11,8 @@ import { scanDeviceHealth } from './handlers/scan-device-health.js';
 import { signAuditHead } from './handlers/sign-audit-head.js';
 import { screenCaptures } from './handlers/screen-captures.js';
 import { screenHotspots } from './handlers/screen-hotspots.js';
+import { scheduleHousekeeping } from './housekeeping.js';
+import { JobReconciler } from './job-reconciler.js';
 import { QueueRegistry } from './queues.js';
 import { startWorkers, type JobHandlers } from './worker-host.js';
 
@@ -26,11 +28,21 @@ export interface WorkersRoleOptions {
   signing?: Config['signing'];
   /** Hotspot analysis settings; without them the analytics jobs run on the defaults and nothing schedules them. */
   analytics?: Config['analytics'];
+  /** When captures count as stranded; with it, this worker re-sends the jobs the queue lost. */
+  jobs?: Config['jobs'];
+  /** With it, this worker deletes finished work on a schedule. */
+  housekeeping?: Config['housekeeping'];
   log: Logger;
 }
 
+export interface WorkersRole {
+  /** Null when started without `jobs`. */
+  reconciler: JobReconciler | null;
+  stop(): Promise<void>;
+}
+
 /** Starts a BullMQ worker for every queue, each job name bound to its one handler, and the health-scan and audit-signing schedules. */
-export async function startWorkersRole(options: WorkersRoleOptions): Promise<{ stop(): Promise<void> }> {
+export async function startWorkersRole(options: WorkersRoleOptions): Promise<WorkersRole> {
   const deps = { database: options.database, store: options.store };
   const log = options.log.child({ role: 'workers' });
   // Loaded before any worker starts, so an unreadable key stops start-up instead of failing every signing job.
@@ -74,22 +86,41 @@ export async function startWorkersRole(options: WorkersRoleOptions): Promise<{ s
     concurrency: options.concurrency,
     log,
   });
-  if (options.healthScanEveryMs) {
-    // One scheduler id for the whole fleet of workers: BullMQ keeps a single schedule however many start.
-    await queues
-      .get('screening')
-      .upsertJobScheduler('device-health-scan', { every: options.healthScanEveryMs }, { name: 'scan-device-health', data: {} });
-  }
-  if (signing) {
-    await queues.get('audit').upsertJobScheduler('audit-head-signing', { every: signing.everyMs }, { name: 'sign-chain-head', data: {} });
-  }
-  if (options.analytics) {
-    await queues
-      .get('analytics')
-      .upsertJobScheduler('analytics-aggregation', { every: options.analytics.everyMs }, { name: 'aggregate-captures', data: {} });
-  }
+  // Upserted at start and again before every reconciliation: the schedules live in Redis, so a
+  // FLUSHALL or a restart of a Redis without persistence would otherwise end them for good.
+  const ensureSchedules = async () => {
+    if (options.healthScanEveryMs) {
+      // One scheduler id for the whole fleet of workers: BullMQ keeps a single schedule however many start.
+      await queues
+        .get('screening')
+        .upsertJobScheduler('device-health-scan', { every: options.healthScanEveryMs }, { name: 'scan-device-health', data: {} });
+    }
+    if (signing) {
+      await queues.get('audit').upsertJobScheduler('audit-head-signing', { every: signing.everyMs }, { name: 'sign-chain-head', data: {} });
+    }
+    if (options.analytics) {
+      await queues
+        .get('analytics')
+        .upsertJobScheduler('analytics-aggregation', { every: options.analytics.everyMs }, { name: 'aggregate-captures', data: {} });
+    }
+  };
+  await ensureSchedules();
+  const reconciler = options.jobs
+    ? new JobReconciler(
+        options.database.db,
+        queues,
+        { stuckAfterMs: options.jobs.stuckAfterMs, everyMs: options.jobs.reconcileEveryMs },
+        log,
+        ensureSchedules,
+      )
+    : null;
+  reconciler?.start();
+  const housekeeping = options.housekeeping ? scheduleHousekeeping(options.database.db, queues, options.housekeeping, log) : null;
   return {
+    reconciler,
     stop: async () => {
+      await reconciler?.stop();
+      await housekeeping?.stop();
       await host.close();
       await queues.close();
     },

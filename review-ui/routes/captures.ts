@@ -7,7 +7,7 @@ import { captures } from '../../db/schema.js';
 import { requirePermission } from '../auth.js';
 import { countByState, isThumbnail, listCaptures, reconcile } from '../services/capture-listing.js';
 
-export function captureRoutes(app: FastifyInstance, deps: { db: Db; store: MediaStore }): void {
+export function captureRoutes(app: FastifyInstance, deps: { db: Db; store: MediaStore; stuckAfterMs: number }): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
 
   routes.get(
@@ -32,7 +32,9 @@ export function captureRoutes(app: FastifyInstance, deps: { db: Db; store: Media
     },
   );
 
-  routes.get('/api/ingest/reconciliation', { onRequest: requirePermission('captures.list', 'audit.read') }, async () => reconcile(deps.db));
+  routes.get('/api/ingest/reconciliation', { onRequest: requirePermission('captures.list', 'audit.read') }, async () =>
+    reconcile(deps.db, deps.stuckAfterMs),
+  );
 
   routes.get(
     '/api/thumbnails/:sha256',

@@ -1,6 +1,7 @@
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { captureMedia, captures, malfunctionWindows, media, mediaChunks, mediaDerivatives, outbox } from '../../db/schema.js';
+import { ageSeconds, tallyStuckCaptures, type StuckNeed, type StuckTally } from '../../db/stuck-captures.js';
 
 type CaptureState = (typeof captures.$inferSelect)['state'];
 
@@ -106,12 +107,26 @@ export interface Reconciliation {
   quarantined: number;
   inFlight: number;
   stagedChunks: number;
+  /** Outbox rows not yet handed to the queue; a job the queue later lost shows in `stranded`, not here. */
   jobsAwaitingQueue: number;
+  /** Every state, with how many captures are in it and how long ago the oldest of them was received. */
+  states: Record<CaptureState, StuckTally>;
+  /** Captures waiting longer than `stuckAfterSeconds` for a job, by the job they wait for. */
+  stranded: { stuckAfterSeconds: number } & Record<StuckNeed, StuckTally>;
 }
 
 /** Where every capture message stands, so published and stored counts can be reconciled. */
-export async function reconcile(db: Db): Promise<Reconciliation> {
-  const counts = await countByState(db);
+export async function reconcile(db: Db, stuckAfterMs: number): Promise<Reconciliation> {
+  const now = new Date();
+  const byState = await db
+    .select({ state: captures.state, count: sql<number>`count(*)::int`, oldest: sql<string | null>`min(${captures.receivedAt})` })
+    .from(captures)
+    .groupBy(captures.state);
+  const states = Object.fromEntries(
+    captures.state.enumValues.map((state) => [state, { count: 0, oldestAgeSeconds: null as number | null }]),
+  ) as Record<CaptureState, StuckTally>;
+  for (const row of byState) states[row.state] = { count: Number(row.count), oldestAgeSeconds: ageSeconds(row.oldest, now) };
+  const counts = Object.fromEntries(Object.entries(states).map(([state, tally]) => [state, tally.count])) as Record<CaptureState, number>;
   const [chunks] = await db.select({ count: sql<number>`count(*)::int` }).from(mediaChunks);
   const [jobs] = await db
     .select({ count: sql<number>`count(*)::int` })
@@ -127,5 +142,7 @@ export async function reconcile(db: Db): Promise<Reconciliation> {
     inFlight,
     stagedChunks: chunks?.count ?? 0,
     jobsAwaitingQueue: jobs?.count ?? 0,
+    states,
+    stranded: { stuckAfterSeconds: Math.round(stuckAfterMs / 1000), ...(await tallyStuckCaptures(db, stuckAfterMs, now)) },
   };
 }
