@@ -59,6 +59,7 @@ await startOrExit(log, lifecycle, async () => {
     healthScanEveryMs: config.workers.healthScanEveryMs,
     signing: config.signing,
     analytics: config.analytics,
+    incidentWindowMs: config.review.incidentWindowMs,
   });
   lifecycle.add('workers', () => workers.stop());
 

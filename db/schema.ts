@@ -496,8 +496,15 @@ export const incidents = pgTable(
     firstCapturedAt: moment('first_captured_at').notNull(),
     lastCapturedAt: moment('last_captured_at').notNull(),
     createdAt: moment('created_at').notNull().defaultNow(),
+    /** Set when the incident holds no captures any more: merged into others, or emptied by exclusions. Kept, never deleted. */
+    closedAt: moment('closed_at'),
+    /** The incidents that took its captures; empty when none are left. */
+    closedInto: jsonb('closed_into').$type<string[]>(),
   },
-  (table) => [index('incidents_grouping_idx').on(table.subject, table.violationType, table.road, table.direction, table.lastCapturedAt)],
+  (table) => [
+    index('incidents_grouping_idx').on(table.subject, table.violationType, table.road, table.direction, table.lastCapturedAt),
+    check('incident_closure_complete', sql`(${table.closedAt} IS NULL) = (${table.closedInto} IS NULL)`),
+  ],
 );
 
 /** Signed chain heads: a later rewrite of the whole log after one of these no longer matches it. */

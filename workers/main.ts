@@ -20,6 +20,7 @@ await startOrExit(log, lifecycle, async () => {
     healthScanEveryMs: config.workers.healthScanEveryMs,
     signing: config.signing,
     analytics: config.analytics,
+    incidentWindowMs: config.review.incidentWindowMs,
     log,
   });
   lifecycle.add('workers', () => workers.stop());

@@ -26,12 +26,18 @@ export interface WorkersRoleOptions {
   signing?: Config['signing'];
   /** Hotspot analysis settings; without them the analytics jobs run on the defaults and nothing schedules them. */
   analytics?: Config['analytics'];
+  /** How far apart two captures of one act may be and still be one incident; the default when absent. */
+  incidentWindowMs?: number;
   log: Logger;
 }
 
 /** Starts a BullMQ worker for every queue, each job name bound to its one handler, and the health-scan and audit-signing schedules. */
 export async function startWorkersRole(options: WorkersRoleOptions): Promise<{ stop(): Promise<void> }> {
-  const deps = { database: options.database, store: options.store };
+  const deps = {
+    database: options.database,
+    store: options.store,
+    incidentWindowMs: options.incidentWindowMs ?? loadConfig({}).review.incidentWindowMs,
+  };
   const log = options.log.child({ role: 'workers' });
   // Loaded before any worker starts, so an unreadable key stops start-up instead of failing every signing job.
   const signing = options.signing && {

@@ -16,7 +16,13 @@ export function incidentRoutes(app: FastifyInstance, deps: EvidencePackageDeps):
     '/api/incidents',
     { onRequest: readable, schema: { querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }) } },
     async (request) => {
-      const rows = await deps.db.select().from(incidents).orderBy(desc(incidents.lastCapturedAt)).limit(request.query.limit);
+      // A merged or emptied incident holds no captures: it is kept for its history (GET by id), not listed as an act.
+      const rows = await deps.db
+        .select()
+        .from(incidents)
+        .where(isNull(incidents.closedAt))
+        .orderBy(desc(incidents.lastCapturedAt))
+        .limit(request.query.limit);
       return { incidents: rows };
     },
   );

@@ -1,5 +1,5 @@
-import { and, eq, gt, gte, isNull, lte, sql } from 'drizzle-orm';
-import { fallsInIncident, incidentSubject } from '../../core/incidents.js';
+import { and, eq, gt, isNull } from 'drizzle-orm';
+import { incidentSubject, type IncidentKey } from '../../core/incidents.js';
 import {
   REVIEW_STATES,
   eligibility,
@@ -10,9 +10,10 @@ import {
   type TwoPersonPolicy,
 } from '../../core/review-policy.js';
 import { appendAudit } from '../../db/audit-log.js';
+import { regroupIncidents } from '../../db/incidents.js';
 import type { Db, Executor, Tx } from '../../db/client.js';
 import { signedEvidenceOf, type StoredCapture } from '../../core/signed-evidence.js';
-import { captures, devices, incidents, rejectReasons, reviewClaims, reviewDecisions } from '../../db/schema.js';
+import { captures, devices, rejectReasons, reviewClaims, reviewDecisions } from '../../db/schema.js';
 import type { QueueViewer } from './review-queue.js';
 
 export interface Decider extends QueueViewer {
@@ -143,17 +144,13 @@ export async function decide(
       await tx.delete(reviewClaims).where(eq(reviewClaims.captureId, captureId));
       const incidentId =
         next === 'approved'
-          ? await joinIncident(
+          ? await regroupIncidents(
               tx,
               decider.actor,
-              {
-                id: capture.id,
-                deviceId: capture.deviceId,
-                capturedAt: signed.readable ? new Date(signed.manifest.capturedAt) : capture.capturedAt,
-                violationType,
-              },
-              readings,
+              await actOf(tx, { id: capture.id, deviceId: capture.deviceId, violationType }, readings),
+              { kind: 'joined', captureId, capturedAt: signed.readable ? new Date(signed.manifest.capturedAt) : capture.capturedAt },
               policy.incidentWindowMs,
+              'approved',
             )
           : null;
       await appendAudit(tx, {
@@ -185,67 +182,21 @@ export async function decide(
   }
 }
 
-/** Puts a newly approved capture into the incident of the same act, or opens one (law L10). */
-async function joinIncident(
+/** The act an approved capture is part of (law L10): who, what, and which stretch of road. */
+async function actOf(
   tx: Tx,
-  actor: string,
-  capture: { id: string; deviceId: string; capturedAt: Date; violationType: string | null },
+  capture: { id: string; deviceId: string; violationType: string | null },
   readings: Record<string, unknown> | undefined,
-  windowMs: number,
-): Promise<string> {
+): Promise<IncidentKey> {
   const [device] = await tx
     .select({ road: devices.road, direction: devices.direction })
     .from(devices)
     .where(eq(devices.id, capture.deviceId));
   if (!device) throw new Error(`capture ${capture.id} names unknown device ${capture.deviceId}`);
-  const key = {
+  return {
     subject: incidentSubject(capture.id, readings),
     violationType: capture.violationType ?? 'unspecified',
     road: device.road,
     direction: device.direction,
   };
-  // Two approvals of the same act at once must not open two incidents.
-  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${JSON.stringify(key)}))`);
-  const candidates = await tx
-    .select()
-    .from(incidents)
-    .where(
-      and(
-        eq(incidents.subject, key.subject),
-        eq(incidents.violationType, key.violationType),
-        eq(incidents.road, key.road),
-        eq(incidents.direction, key.direction),
-        gte(incidents.lastCapturedAt, new Date(capture.capturedAt.getTime() - windowMs)),
-        lte(incidents.firstCapturedAt, new Date(capture.capturedAt.getTime() + windowMs)),
-      ),
-    );
-  const existing = candidates.find((incident) => fallsInIncident(incident, capture.capturedAt, windowMs));
-  if (existing) {
-    const first = existing.firstCapturedAt < capture.capturedAt ? existing.firstCapturedAt : capture.capturedAt;
-    const last = existing.lastCapturedAt > capture.capturedAt ? existing.lastCapturedAt : capture.capturedAt;
-    await tx.update(incidents).set({ firstCapturedAt: first, lastCapturedAt: last }).where(eq(incidents.id, existing.id));
-    await tx.update(captures).set({ incidentId: existing.id }).where(eq(captures.id, capture.id));
-    await appendAudit(tx, {
-      actor,
-      action: 'incident.capture_added',
-      subjectType: 'incident',
-      subjectId: existing.id,
-      details: { captureId: capture.id },
-    });
-    return existing.id;
-  }
-  const [opened] = await tx
-    .insert(incidents)
-    .values({ ...key, firstCapturedAt: capture.capturedAt, lastCapturedAt: capture.capturedAt })
-    .returning({ id: incidents.id });
-  if (!opened) throw new Error('incident insert returned nothing');
-  await tx.update(captures).set({ incidentId: opened.id }).where(eq(captures.id, capture.id));
-  await appendAudit(tx, {
-    actor,
-    action: 'incident.opened',
-    subjectType: 'incident',
-    subjectId: opened.id,
-    details: { ...key, captureId: capture.id },
-  });
-  return opened.id;
 }
