@@ -108,6 +108,8 @@ export const decisionsFileSchema = z.object({
       certificateNumber: z.string(),
       reasonCode: z.string().nullable(),
       note: z.string().nullable(),
+      /** Set on an approval given after the statutory review deadline: the reviewer's reason. Absent in packages made before it existed. */
+      lateReason: z.string().nullable().optional(),
       decidedAt: isoTime,
     }),
   ),

@@ -452,6 +452,8 @@ export const reviewDecisions = pgTable(
     certificateNumber: text('certificate_number').notNull(),
     reasonCode: text('reason_code').references(() => rejectReasons.code),
     note: text('note'),
+    /** Why an approval came after the statutory review deadline; evidence packages flag it. */
+    lateReason: text('late_reason'),
     decidedAt: moment('decided_at').notNull().defaultNow(),
   },
   (table) => [
@@ -463,6 +465,10 @@ export const reviewDecisions = pgTable(
       .where(sql`${table.outcome} <> 'escalated'`),
     check('rejection_has_reason', sql`(${table.outcome} = 'rejected') = (${table.reasonCode} IS NOT NULL)`),
     check('escalation_is_explained', sql`${table.outcome} <> 'escalated' OR length(${table.note}) > 0`),
+    check(
+      'late_reason_on_approvals',
+      sql`${table.lateReason} IS NULL OR (${table.outcome} = 'approved' AND length(${table.lateReason}) > 0)`,
+    ),
   ],
 );
 

@@ -414,6 +414,7 @@ async function decisionsOf(tx: Tx, captureIds: string[]): Promise<DecisionsFile>
       certificateNumber: decision.certificateNumber,
       reasonCode: decision.reasonCode,
       note: decision.note,
+      lateReason: decision.lateReason,
       decidedAt: decision.decidedAt.toISOString(),
     })),
   };

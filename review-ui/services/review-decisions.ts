@@ -3,7 +3,9 @@ import { incidentSubject, type IncidentKey } from '../../core/incidents.js';
 import {
   REVIEW_STATES,
   eligibility,
+  lateApprovalRefusal,
   needsSecondApproval,
+  reviewDeadline,
   stateAfter,
   type ReviewOutcome,
   type ReviewState,
@@ -24,6 +26,8 @@ export interface DecisionInput {
   outcome: ReviewOutcome;
   reasonCode?: string | undefined;
   note?: string | undefined;
+  /** Why an approval comes after the statutory deadline; required then, refused otherwise. */
+  lateReason?: string | undefined;
 }
 
 /**
@@ -56,7 +60,7 @@ export async function decide(
   decider: Decider,
   captureId: string,
   input: DecisionInput,
-  policy: TwoPersonPolicy & { incidentWindowMs: number },
+  policy: TwoPersonPolicy & { incidentWindowMs: number; deadlineDays: number },
   integrityOf: IntegrityCheck,
   now = new Date(),
 ): Promise<DecisionResult> {
@@ -82,6 +86,18 @@ export async function decide(
         return { ok: false, status: 409, error: `this capture is no longer in review (state ${capture.state})` };
       }
       if (!claim) return { ok: false, status: 409, error: 'claim this capture before deciding: your claim is missing or lapsed' };
+      // The clock runs from the signed capture time, which no stored copy can move.
+      const signed = signedEvidenceOf(capture);
+      const capturedAt = signed.readable ? new Date(signed.manifest.capturedAt) : capture.capturedAt;
+      const deadline = reviewDeadline(capturedAt, policy.deadlineDays);
+      const late = input.outcome === 'approved' && now.getTime() > deadline.getTime();
+      if (input.outcome === 'approved') {
+        const refusal = lateApprovalRefusal(deadline, input.lateReason, now);
+        if (refusal) return { ok: false, status: 422, error: refusal };
+      }
+      if (!late && input.lateReason !== undefined) {
+        return { ok: false, status: 422, error: 'lateReason is only for approvals after the review deadline' };
+      }
       // Law L2: a record whose signature or media no longer check out is not true evidence, whatever a reviewer thinks of it.
       if (input.outcome === 'approved') {
         const integrity = await integrityOf(tx, { ...capture, deviceId: capture.deviceId });
@@ -112,7 +128,6 @@ export async function decide(
           ),
         );
       // The rule reads the signed readings: an edited copy in the database must not change who has to approve.
-      const signed = signedEvidenceOf(capture);
       const readings = signed.readable
         ? signed.manifest.readings
         : (capture.manifest as { readings?: Record<string, unknown> } | null)?.readings;
@@ -137,6 +152,7 @@ export async function decide(
         certificateNumber: decider.certificateNumber,
         reasonCode: input.outcome === 'rejected' ? (input.reasonCode ?? null) : null,
         note: input.note?.trim() || null,
+        lateReason: late ? (input.lateReason?.trim() ?? null) : null,
         decidedAt: now,
       });
       const next = stateAfter(input.outcome, allowed.step, needsSecond);
@@ -148,7 +164,7 @@ export async function decide(
               tx,
               decider.actor,
               await actOf(tx, { id: capture.id, deviceId: capture.deviceId, violationType }, readings),
-              { kind: 'joined', captureId, capturedAt: signed.readable ? new Date(signed.manifest.capturedAt) : capture.capturedAt },
+              { kind: 'joined', captureId, capturedAt },
               policy.incidentWindowMs,
               'approved',
             )
@@ -166,6 +182,7 @@ export async function decide(
           certificateNumber: decider.certificateNumber,
           reasonCode: input.reasonCode ?? null,
           note: input.note ?? null,
+          lateReason: late ? (input.lateReason?.trim() ?? null) : null,
           incidentId,
         },
       });
