@@ -80,10 +80,17 @@ export const deviceCertifications = pgTable(
     validTo: moment('valid_to').notNull(),
     documentSha256: text('document_sha256'),
     recordedAt: moment('recorded_at').notNull().defaultNow(),
+    /** Who made the record; null on records kept before this was. */
+    recordedBy: text('recorded_by'),
+    /** A back-dated record (valid before it was made) counts for that past only once a second person confirms it. */
+    confirmedBy: text('confirmed_by'),
+    confirmedAt: moment('confirmed_at'),
   },
   (table) => [
     index('device_certifications_device_idx').on(table.deviceId),
     check('certification_period_ordered', sql`${table.validTo} > ${table.validFrom}`),
+    check('certification_confirmation_complete', sql`(${table.confirmedBy} IS NULL) = (${table.confirmedAt} IS NULL)`),
+    check('certification_needs_two_people', sql`${table.confirmedBy} IS NULL OR ${table.confirmedBy} IS DISTINCT FROM ${table.recordedBy}`),
   ],
 );
 

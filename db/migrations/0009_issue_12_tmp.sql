@@ -1,2 +1,0 @@
-ALTER TABLE "review_decisions" ADD COLUMN "late_reason" text;--> statement-breakpoint
-ALTER TABLE "review_decisions" ADD CONSTRAINT "late_reason_on_approvals" CHECK ("review_decisions"."late_reason" IS NULL OR ("review_decisions"."outcome" = 'approved' AND length("review_decisions"."late_reason") > 0));
