@@ -62,6 +62,7 @@ await startOrExit(log, lifecycle, async () => {
     analytics: config.analytics,
     jobs: config.jobs,
     housekeeping: config.housekeeping,
+    incidentWindowMs: config.review.incidentWindowMs,
   });
   lifecycle.add('workers', () => workers.stop());
 

@@ -7,14 +7,17 @@ export interface CapturePolicy {
   maxClockOffsetMs: number;
   /** How far capturedAt may lie after the gateway's receipt: the device's allowed clock error. */
   futureToleranceMs: number;
-  /** Older captures could no longer be reviewed within the statutory 5 days, and smell of replay. */
+  /**
+   * Older captures smell of replay, and could not be reviewed well within the statutory 5 days:
+   * 72 h leaves every accepted capture at least two days of review time.
+   */
   maxAgeMs: number;
 }
 
 export const DEFAULT_CAPTURE_POLICY: CapturePolicy = {
   maxClockOffsetMs: 1000,
   futureToleranceMs: 1000,
-  maxAgeMs: 5 * 24 * 3600 * 1000,
+  maxAgeMs: 72 * 3600 * 1000,
 };
 
 function seconds(ms: number): string {

@@ -51,13 +51,14 @@ describe('loadConfig', () => {
         stagedChunkKeepMs: 24 * 3600 * 1000,
         failedJobKeepMs: 30 * 24 * 3600 * 1000,
       },
-      ingest: { connections: 4, completenessTimeoutMs: 60_000, maxCaptureAgeMs: 120 * 3600 * 1000 },
+      ingest: { connections: 4, completenessTimeoutMs: 60_000, maxCaptureAgeMs: 72 * 3600 * 1000 },
       log: { level: 'info' },
       signing: { keyFile: path.resolve('data/keys/server-signing.pem'), auditSignEveryMs: 600_000 },
       sessions: { ttlMs: 12 * 3600 * 1000 },
       review: {
         claimLeaseMs: 300_000,
         deadlineDays: 5,
+        dueSoonMs: 24 * 3600 * 1000,
         twoPersonViolationTypes: ['red_light'],
         twoPersonSpeedExcessPercent: 50,
         incidentWindowMs: 30 * 60_000,
@@ -129,6 +130,7 @@ describe('loadConfig', () => {
       SESSION_TTL_HOURS: '8',
       REVIEW_CLAIM_LEASE_SECONDS: '120',
       REVIEW_DEADLINE_DAYS: '3',
+      REVIEW_DUE_SOON_HOURS: '12',
       REVIEW_TWO_PERSON_VIOLATIONS: 'red_light, wrong_way',
       REVIEW_TWO_PERSON_SPEED_EXCESS_PERCENT: '20',
       INCIDENT_WINDOW_MINUTES: '10',
@@ -196,6 +198,7 @@ describe('loadConfig', () => {
       review: {
         claimLeaseMs: 120_000,
         deadlineDays: 3,
+        dueSoonMs: 12 * 3600 * 1000,
         twoPersonViolationTypes: ['red_light', 'wrong_way'],
         twoPersonSpeedExcessPercent: 20,
         incidentWindowMs: 10 * 60_000,
@@ -406,6 +409,13 @@ describe('analytics settings', () => {
     ['ANALYTICS_K_ANONYMITY', '0'],
   ])('refuses %s=%s', (name, value) => {
     expect(configErrorOf({ [name]: value }).problems[0]).toMatch(new RegExp(`^${name}: `));
+  });
+
+  it('accepts captures only while there is still time to review them', () => {
+    expect(configErrorOf({ CAPTURE_MAX_AGE_HOURS: '120' }).problems).toEqual([
+      'CAPTURE_MAX_AGE_HOURS: must be shorter than REVIEW_DEADLINE_DAYS, so every accepted capture can still be reviewed in time',
+    ]);
+    expect(loadConfig({ CAPTURE_MAX_AGE_HOURS: '119' }).ingest.maxCaptureAgeMs).toBe(119 * 3600 * 1000);
   });
 
   it('needs a recent trend window shorter than the screening period', () => {

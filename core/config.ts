@@ -72,12 +72,13 @@ const environmentSchema = z.object({
   FAILED_JOB_KEEP_DAYS: positiveInt.default(30),
   INGEST_CONNECTIONS: positiveInt.max(64).default(4),
   COMPLETENESS_TIMEOUT_MS: positiveInt.default(60_000),
-  CAPTURE_MAX_AGE_HOURS: positiveInt.default(120),
+  CAPTURE_MAX_AGE_HOURS: positiveInt.default(72),
   SIGNING_KEY_FILE: optionalText,
   AUDIT_SIGN_INTERVAL_MS: positiveInt.default(600_000),
   SESSION_TTL_HOURS: positiveInt.max(168).default(12),
   REVIEW_CLAIM_LEASE_SECONDS: positiveInt.max(3600).default(300),
   REVIEW_DEADLINE_DAYS: positiveInt.default(5),
+  REVIEW_DUE_SOON_HOURS: positiveInt.default(24),
   REVIEW_TWO_PERSON_VIOLATIONS: z
     .string()
     .regex(/^[a-z0-9_,\s]*$/, 'a comma-separated list of snake_case violation types')
@@ -159,6 +160,8 @@ export interface Config {
   review: {
     claimLeaseMs: number;
     deadlineDays: number;
+    /** How long before the deadline the queue marks a capture due soon. */
+    dueSoonMs: number;
     twoPersonViolationTypes: string[];
     /** Speed over the limit, in percent, from which an approval needs a second person. */
     twoPersonSpeedExcessPercent: number;
@@ -207,6 +210,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.ANALYTICS_TREND_RECENT_DAYS >= e.ANALYTICS_SCREEN_DAYS) {
     // The trend compares the recent days with the rest of the screening period, which must not be empty.
     throw new ConfigError(['ANALYTICS_TREND_RECENT_DAYS: must be fewer than ANALYTICS_SCREEN_DAYS']);
+  }
+  if (e.CAPTURE_MAX_AGE_HOURS >= e.REVIEW_DEADLINE_DAYS * 24) {
+    // A capture accepted that late would enter the queue with no time left for the statutory review.
+    throw new ConfigError([
+      'CAPTURE_MAX_AGE_HOURS: must be shorter than REVIEW_DEADLINE_DAYS, so every accepted capture can still be reviewed in time',
+    ]);
   }
   const dataDir = path.resolve(e.DATA_DIR);
   return {
@@ -276,6 +285,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     review: {
       claimLeaseMs: e.REVIEW_CLAIM_LEASE_SECONDS * 1000,
       deadlineDays: e.REVIEW_DEADLINE_DAYS,
+      dueSoonMs: e.REVIEW_DUE_SOON_HOURS * 3600 * 1000,
       twoPersonViolationTypes: e.REVIEW_TWO_PERSON_VIOLATIONS.split(',')
         .map((type) => type.trim())
         .filter((type) => type !== ''),

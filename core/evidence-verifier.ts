@@ -90,6 +90,10 @@ export const certificationsFileSchema = z.object({
       validTo: isoTime,
       documentSha256: z.string().nullable(),
       recordedAt: isoTime,
+      /** Who recorded it and who confirmed a back-dated record; absent in packages made before they were kept. */
+      recordedBy: z.string().nullable().optional(),
+      confirmedBy: z.string().nullable().optional(),
+      confirmedAt: isoTime.nullable().optional(),
     }),
   ),
 });
@@ -108,6 +112,8 @@ export const decisionsFileSchema = z.object({
       certificateNumber: z.string(),
       reasonCode: z.string().nullable(),
       note: z.string().nullable(),
+      /** Set on an approval given after the statutory review deadline: the reviewer's reason. Absent in packages made before it existed. */
+      lateReason: z.string().nullable().optional(),
       decidedAt: isoTime,
     }),
   ),
@@ -473,9 +479,14 @@ function checkCertifications(files: Files, captures: readonly CaptureMaterial[])
       continue;
     }
     const periods = read.value.certifications.map((entry) => ({
-      ...entry,
+      kind: entry.kind,
+      reference: entry.reference,
       validFrom: new Date(entry.validFrom),
       validTo: new Date(entry.validTo),
+      // A package from before confirmations were kept says nothing about them: its records count as given.
+      ...(entry.confirmedAt === undefined
+        ? {}
+        : { recordedAt: new Date(entry.recordedAt), confirmedAt: entry.confirmedAt ? new Date(entry.confirmedAt) : null }),
     }));
     const gaps = certificationGapsAt(periods, new Date(capture.manifest.capturedAt));
     if (gaps.length > 0) {

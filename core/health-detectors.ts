@@ -1,4 +1,4 @@
-import type { CertificationPeriod } from './certification.js';
+import { countsFrom, type CertificationPeriod } from './certification.js';
 import { poissonCusum } from './rate-jump.js';
 import { READING_LIMITS, outOfRange } from './sensor-plausibility.js';
 
@@ -32,15 +32,18 @@ export function detectVerificationGaps(certifications: readonly CertificationPer
   for (const certificate of verifications) {
     const lapse = certificate.validTo;
     if (lapse.getTime() > now.getTime()) continue;
+    // A back-dated renewal counts from its recording until a second person confirms it.
     const covered = verifications.some(
-      (other) => other.validFrom.getTime() <= lapse.getTime() && lapse.getTime() < other.validTo.getTime(),
+      (other) => countsFrom(other).getTime() <= lapse.getTime() && lapse.getTime() < other.validTo.getTime(),
     );
     if (covered) continue;
-    const next = verifications.find((other) => other.validFrom.getTime() > lapse.getTime());
+    const next = verifications
+      .filter((other) => countsFrom(other).getTime() > lapse.getTime())
+      .sort((a, b) => countsFrom(a).getTime() - countsFrom(b).getTime())[0];
     gaps.push({
       source: 'verification_expired',
       startsAt: lapse,
-      endsAt: next?.validFrom ?? null,
+      endsAt: next ? countsFrom(next) : null,
       reason: `metrological verification ${certificate.reference} expired`,
     });
   }

@@ -44,11 +44,21 @@ export interface Reviewer {
 
 export type Eligibility = { eligible: true; step: ReviewStep } | { eligible: false; reason: string };
 
+/**
+ * Separation of duties where evidence is read (laws L7, L9): nobody sees a capture, its media
+ * or an evidence package holding it when they administer a device that took it. The queue,
+ * every decision and every read route apply this one rule. Returns why not, or undefined.
+ */
+export function readRefusal(deviceIds: readonly string[], reader: { administeredDeviceIds: readonly string[] }): string | undefined {
+  const own = deviceIds.filter((deviceId) => reader.administeredDeviceIds.includes(deviceId));
+  if (own.length === 0) return undefined;
+  return `you administer device ${[...new Set(own)].join(', ')}, so you may not review or see its captures`;
+}
+
 /** Whether this person may take the next decision on this capture, and which step it would be. */
 export function eligibility(context: ReviewContext, reviewer: Reviewer): Eligibility {
-  if (reviewer.administeredDeviceIds.includes(context.deviceId)) {
-    return { eligible: false, reason: 'you administer the device that took this capture, so you may not review it' };
-  }
+  const refusal = readRefusal([context.deviceId], reviewer);
+  if (refusal) return { eligible: false, reason: refusal };
   if (context.firstApproverId === reviewer.id) {
     return { eligible: false, reason: 'you approved the first step: the second approval must come from someone else' };
   }
@@ -70,4 +80,13 @@ export function stateAfter(outcome: ReviewOutcome, step: ReviewStep, needsSecond
 /** The statutory clock: a capture must be reviewed within `days` of being taken (MPS order 157, art. 19). */
 export function reviewDeadline(capturedAt: Date, days: number): Date {
   return new Date(capturedAt.getTime() + days * 24 * 3600 * 1000);
+}
+
+/**
+ * An approval after the statutory deadline is not silently allowed: it needs the reviewer's
+ * reason, which the decision and every evidence package holding it carry. Returns the refusal, or undefined.
+ */
+export function lateApprovalRefusal(deadline: Date, lateReason: string | undefined, now: Date): string | undefined {
+  if (now.getTime() <= deadline.getTime() || lateReason?.trim()) return undefined;
+  return `the statutory review deadline passed at ${deadline.toISOString()}: approving now needs a reason (lateReason)`;
 }

@@ -80,10 +80,17 @@ export const deviceCertifications = pgTable(
     validTo: moment('valid_to').notNull(),
     documentSha256: text('document_sha256'),
     recordedAt: moment('recorded_at').notNull().defaultNow(),
+    /** Who made the record; null on records kept before this was. */
+    recordedBy: text('recorded_by'),
+    /** A back-dated record (valid before it was made) counts for that past only once a second person confirms it. */
+    confirmedBy: text('confirmed_by'),
+    confirmedAt: moment('confirmed_at'),
   },
   (table) => [
     index('device_certifications_device_idx').on(table.deviceId),
     check('certification_period_ordered', sql`${table.validTo} > ${table.validFrom}`),
+    check('certification_confirmation_complete', sql`(${table.confirmedBy} IS NULL) = (${table.confirmedAt} IS NULL)`),
+    check('certification_needs_two_people', sql`${table.confirmedBy} IS NULL OR ${table.confirmedBy} IS DISTINCT FROM ${table.recordedBy}`),
   ],
 );
 
@@ -452,6 +459,8 @@ export const reviewDecisions = pgTable(
     certificateNumber: text('certificate_number').notNull(),
     reasonCode: text('reason_code').references(() => rejectReasons.code),
     note: text('note'),
+    /** Why an approval came after the statutory review deadline; evidence packages flag it. */
+    lateReason: text('late_reason'),
     decidedAt: moment('decided_at').notNull().defaultNow(),
   },
   (table) => [
@@ -463,6 +472,10 @@ export const reviewDecisions = pgTable(
       .where(sql`${table.outcome} <> 'escalated'`),
     check('rejection_has_reason', sql`(${table.outcome} = 'rejected') = (${table.reasonCode} IS NOT NULL)`),
     check('escalation_is_explained', sql`${table.outcome} <> 'escalated' OR length(${table.note}) > 0`),
+    check(
+      'late_reason_on_approvals',
+      sql`${table.lateReason} IS NULL OR (${table.outcome} = 'approved' AND length(${table.lateReason}) > 0)`,
+    ),
   ],
 );
 
@@ -496,8 +509,15 @@ export const incidents = pgTable(
     firstCapturedAt: moment('first_captured_at').notNull(),
     lastCapturedAt: moment('last_captured_at').notNull(),
     createdAt: moment('created_at').notNull().defaultNow(),
+    /** Set when the incident holds no captures any more: merged into others, or emptied by exclusions. Kept, never deleted. */
+    closedAt: moment('closed_at'),
+    /** The incidents that took its captures; empty when none are left. */
+    closedInto: jsonb('closed_into').$type<string[]>(),
   },
-  (table) => [index('incidents_grouping_idx').on(table.subject, table.violationType, table.road, table.direction, table.lastCapturedAt)],
+  (table) => [
+    index('incidents_grouping_idx').on(table.subject, table.violationType, table.road, table.direction, table.lastCapturedAt),
+    check('incident_closure_complete', sql`(${table.closedAt} IS NULL) = (${table.closedInto} IS NULL)`),
+  ],
 );
 
 /** Signed chain heads: a later rewrite of the whole log after one of these no longer matches it. */

@@ -24,6 +24,8 @@ export class DeviceDirectory {
         reference: deviceCertifications.reference,
         validFrom: deviceCertifications.validFrom,
         validTo: deviceCertifications.validTo,
+        recordedAt: deviceCertifications.recordedAt,
+        confirmedAt: deviceCertifications.confirmedAt,
       })
       .from(deviceCertifications)
       .where(eq(deviceCertifications.deviceId, deviceId));

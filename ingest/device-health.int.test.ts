@@ -123,7 +123,7 @@ describe('malfunction screening, from health reports to exclusions', () => {
       certificateNumber: 'ENF-1',
     };
     expect((await claimCapture(database.db, reviewer, captureId, 60_000)).ok).toBe(true);
-    const policy = { twoPersonViolationTypes: [], twoPersonSpeedExcessPercent: 1000, incidentWindowMs: 60_000 };
+    const policy = { twoPersonViolationTypes: [], twoPersonSpeedExcessPercent: 1000, incidentWindowMs: 60_000, deadlineDays: 5 };
     const store = new FilesystemMediaStore(mediaDir.dir);
     const integrityOf: IntegrityCheck = (tx, capture) => checkIntegrity(tx, store, capture);
     expect(await decide(database.db, reviewer, captureId, { outcome: 'approved' }, policy, integrityOf)).toMatchObject({

@@ -70,7 +70,10 @@ describe('device health: operator windows, timelines and the fleet, over a real 
       .orderBy(asc(outbox.id));
     for (const job of queued.filter((row) => !screened.has(row.id))) {
       screened.add(job.id);
-      await screenCaptures({ database }, job.payload as { deviceId: string; from: string; to: string | null });
+      await screenCaptures(
+        { database, incidentWindowMs: 30 * 60_000 },
+        job.payload as { deviceId: string; from: string; to: string | null },
+      );
     }
   }
 

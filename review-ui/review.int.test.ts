@@ -72,7 +72,9 @@ describe('review: claims, decisions, the two-person rule and incidents, over a r
     expect(original.statusCode).toBe(200);
     expect(original.headers['content-type']).toBe('image/jpeg');
 
-    const approved = await decideAs(li, captureId, { outcome: 'approved' });
+    // Six days old, a day past the statutory deadline: approving it takes a stated reason.
+    expect((await decideAs(li, captureId, { outcome: 'approved' })).statusCode).toBe(422);
+    const approved = await decideAs(li, captureId, { outcome: 'approved', lateReason: 'arrived after a network outage' });
     expect(approved.json()).toMatchObject({ ok: true, state: 'approved', step: 'first' });
     expect((await stateOf(captureId))?.incidentId).toEqual(expect.any(String));
     const trail = await database.db

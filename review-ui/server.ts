@@ -49,7 +49,7 @@ export interface ReviewServerDeps {
 }
 
 /** Bumped with every incompatible change to a route; docs/api.md keeps the history. */
-export const API_VERSION = '2.0.0';
+export const API_VERSION = '2.1.0';
 
 const publicDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
 

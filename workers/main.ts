@@ -22,6 +22,7 @@ await startOrExit(log, lifecycle, async () => {
     analytics: config.analytics,
     jobs: config.jobs,
     housekeeping: config.housekeeping,
+    incidentWindowMs: config.review.incidentWindowMs,
     log,
   });
   lifecycle.add('workers', () => workers.stop());

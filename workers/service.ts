@@ -32,6 +32,8 @@ export interface WorkersRoleOptions {
   jobs?: Config['jobs'];
   /** With it, this worker deletes finished work on a schedule. */
   housekeeping?: Config['housekeeping'];
+  /** How far apart two captures of one act may be and still be one incident; the default when absent. */
+  incidentWindowMs?: number;
   log: Logger;
 }
 
@@ -43,7 +45,11 @@ export interface WorkersRole {
 
 /** Starts a BullMQ worker for every queue, each job name bound to its one handler, and the health-scan and audit-signing schedules. */
 export async function startWorkersRole(options: WorkersRoleOptions): Promise<WorkersRole> {
-  const deps = { database: options.database, store: options.store };
+  const deps = {
+    database: options.database,
+    store: options.store,
+    incidentWindowMs: options.incidentWindowMs ?? loadConfig({}).review.incidentWindowMs,
+  };
   const log = options.log.child({ role: 'workers' });
   // Loaded before any worker starts, so an unreadable key stops start-up instead of failing every signing job.
   const signing = options.signing && {

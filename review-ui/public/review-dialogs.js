@@ -1,5 +1,5 @@
 // The questions the page asks before acting: a reason to reject (picked by its number), why to
-// escalate, a pre-screen note, why to open evidence one does not hold. Each resolves with the
+// escalate, why an approval comes after the deadline, a pre-screen note, why to open evidence one does not hold. Each resolves with the
 // answer, or null when the reviewer closes it (Esc, Cancel).
 import { element } from './dom.js';
 
@@ -9,6 +9,8 @@ const rejectNote = document.getElementById('reject-note');
 const rejectError = document.getElementById('reject-error');
 const escalateDialog = document.getElementById('escalate-dialog');
 const escalateNote = document.getElementById('escalate-note');
+const lateDialog = document.getElementById('late-dialog');
+const lateReason = document.getElementById('late-reason');
 const annotateDialog = document.getElementById('annotate-dialog');
 const annotateTitle = document.getElementById('annotate-title');
 const annotateNote = document.getElementById('annotate-note');
@@ -102,6 +104,12 @@ export function askRejection() {
 export function askEscalation() {
   escalateNote.value = '';
   return ask(escalateDialog, () => ({ note: escalateNote.value.trim() }), escalateNote);
+}
+
+/** Asks why an approval comes after the statutory deadline: { lateReason } or null. */
+export function askLateReason() {
+  lateReason.value = '';
+  return ask(lateDialog, () => ({ lateReason: lateReason.value.trim() }), lateReason);
 }
 
 const ANNOTATIONS = {

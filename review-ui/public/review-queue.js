@@ -73,7 +73,7 @@ function row(item, { openId, upcomingId, onOpen }) {
   const button = element(
     'button',
     { type: 'button', class: 'queue-item', 'data-capture-id': item.id },
-    element('span', { class: `clock${clock.overdue ? ' overdue' : clock.urgent ? ' urgent' : ''}` }, clock.text),
+    element('span', { class: `clock${clock.overdue ? ' overdue' : item.dueSoon ? ' urgent' : ''}` }, clock.text),
     element(
       'span',
       { class: 'queue-what' },
@@ -100,6 +100,7 @@ export async function refreshQueue({ openId, upcomingId, onOpen }) {
   counts.replaceChildren(
     element('strong', {}, `${queue.total} in queue`),
     queue.overdue > 0 ? element('strong', { class: 'bad' }, ` · ${queue.overdue} overdue`) : ' · none overdue',
+    queue.dueSoon > 0 ? element('strong', { class: 'due-soon' }, ` · ${queue.dueSoon} due soon`) : '',
     queue.total > queue.items.length ? element('small', { class: 'muted' }, ` (the ${queue.items.length} most urgent shown)`) : '',
   );
   list.replaceChildren(

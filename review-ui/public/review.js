@@ -4,7 +4,15 @@
 import { mayUse, openPage, showRefusal } from './page.js';
 import { api, ApiError } from './session.js';
 import * as claims from './review-claims.js';
-import { askAnnotation, askEscalation, askRejection, askViewReason, setRejectReasons, showShortcuts } from './review-dialogs.js';
+import {
+  askAnnotation,
+  askEscalation,
+  askLateReason,
+  askRejection,
+  askViewReason,
+  setRejectReasons,
+  showShortcuts,
+} from './review-dialogs.js';
 import { showFacts, tickDeadline } from './review-facts.js';
 import { currentFilter, refreshQueue, watchFilters } from './review-queue.js';
 import { clearFrames, fullResolution, prepareFrames, selectFrame, showFrames, zoom } from './review-viewer.js';
@@ -229,6 +237,12 @@ async function approve() {
   if (!mayDecideNow()) return;
   if (!open.detail.integrity.intact)
     return say('This capture failed its integrity check, so it cannot be approved: reject or escalate it.');
+  // Past the statutory deadline the server wants the reason, which the evidence package shows.
+  if (new Date(open.detail.capture.deadline).getTime() < Date.now()) {
+    const answer = await askLateReason();
+    if (answer) await decide('approved', answer);
+    return;
+  }
   await decide('approved');
 }
 

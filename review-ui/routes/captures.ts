@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { readVerified, type MediaStore } from '../../core/media-store.js';
 import type { Db } from '../../db/client.js';
 import { captures } from '../../db/schema.js';
-import { requirePermission } from '../auth.js';
+import { principalOf, requirePermission } from '../auth.js';
+import { readerOf, refusalToRead } from '../services/capture-access.js';
 import { countByState, isThumbnail, listCaptures, reconcile } from '../services/capture-listing.js';
 
 export function captureRoutes(app: FastifyInstance, deps: { db: Db; store: MediaStore; stuckAfterMs: number }): void {
@@ -43,6 +44,8 @@ export function captureRoutes(app: FastifyInstance, deps: { db: Db; store: Media
     async (request, reply) => {
       const { sha256 } = request.params;
       if (!(await isThumbnail(deps.db, sha256))) return reply.code(404).send({ error: 'no such thumbnail' });
+      const refusal = await refusalToRead(deps.db, await readerOf(deps.db, principalOf(request)), { mediaSha256: sha256 });
+      if (refusal) return reply.code(403).send({ error: refusal });
       const read = await readVerified(deps.store, sha256);
       if (!read.ok) return reply.code(409).send({ error: read.problem });
       // Content-addressed and verified just now: the bytes behind a hash can never change.

@@ -1,12 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { isBackdated } from '../../core/certification.js';
 import { certificationSchema, enrolmentSchema } from '../../core/device-registration.js';
 import { deviceIdSchema } from '../../core/protocol.js';
 import type { Db } from '../../db/client.js';
 import { devices } from '../../db/schema.js';
 import { principalOf, requirePermission } from '../auth.js';
 import { listExpiringCertifications } from '../services/certification-expiry.js';
+import { confirmCertification } from '../services/certification-rejudging.js';
 import { listDevices } from '../services/device-listing.js';
 import { addCertification, changeDeviceStatus, enrolDevice, rotateDeviceKey } from '../services/device-registry.js';
 
@@ -38,9 +40,24 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db }): void {
     '/api/devices/:deviceId/certifications',
     { onRequest, schema: { params, body: certificationSchema } },
     async (request, reply) => {
-      const id = await addCertification(deps.db, principalOf(request).actor, request.params.deviceId, request.body);
+      const now = new Date();
+      const id = await addCertification(deps.db, principalOf(request).actor, request.params.deviceId, request.body, now);
       if (!id) return reply.code(404).send({ error: `no device ${request.params.deviceId}` });
-      return reply.code(201).send({ id });
+      return reply.code(201).send({ id, needsConfirmation: isBackdated({ validFrom: new Date(request.body.validFrom), recordedAt: now }) });
+    },
+  );
+
+  routes.post(
+    '/api/certifications/:certificationId/confirm',
+    { onRequest, schema: { params: z.object({ certificationId: z.uuid() }) } },
+    async (request, reply) => {
+      const person = principalOf(request);
+      const outcome = await confirmCertification(deps.db, request.params.certificationId, {
+        actor: person.actor,
+        isPerson: person.kind === 'person',
+      });
+      if (!outcome.ok) return reply.code(outcome.status).send({ error: outcome.error });
+      return outcome;
     },
   );
 

@@ -1,10 +1,11 @@
-import { and, asc, desc, eq, isNull } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, notExists, sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { appendAudit } from '../../db/audit-log.js';
 import { captures, incidents, rejectReasons } from '../../db/schema.js';
 import { principalOf, requirePermission } from '../auth.js';
+import { readerOf, refusalToRead } from '../services/capture-access.js';
 import { buildEvidencePackage, type EvidencePackageDeps } from '../services/evidence-package.js';
 
 /** Incidents (one act, law L10) and the maintained list of reasons to reject. */
@@ -16,7 +17,27 @@ export function incidentRoutes(app: FastifyInstance, deps: EvidencePackageDeps):
     '/api/incidents',
     { onRequest: readable, schema: { querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }) } },
     async (request) => {
-      const rows = await deps.db.select().from(incidents).orderBy(desc(incidents.lastCapturedAt)).limit(request.query.limit);
+      const reader = await readerOf(deps.db, principalOf(request));
+      // A merged or emptied incident holds no captures: it is kept for its history (GET by id), not listed as an act.
+      const rows = await deps.db
+        .select()
+        .from(incidents)
+        .where(
+          and(
+            isNull(incidents.closedAt),
+            // The subject is a plate: incidents holding captures of a device the reader administers are not theirs to see.
+            reader.administeredDeviceIds.length > 0
+              ? notExists(
+                  deps.db
+                    .select({ one: sql`1` })
+                    .from(captures)
+                    .where(and(eq(captures.incidentId, incidents.id), inArray(captures.deviceId, [...reader.administeredDeviceIds]))),
+                )
+              : undefined,
+          ),
+        )
+        .orderBy(desc(incidents.lastCapturedAt))
+        .limit(request.query.limit);
       return { incidents: rows };
     },
   );
@@ -25,6 +46,8 @@ export function incidentRoutes(app: FastifyInstance, deps: EvidencePackageDeps):
     '/api/incidents/:incidentId',
     { onRequest: readable, schema: { params: z.object({ incidentId: z.uuid() }) } },
     async (request, reply) => {
+      const refusal = await refusalToRead(deps.db, await readerOf(deps.db, principalOf(request)), request.params);
+      if (refusal) return reply.code(403).send({ error: refusal });
       const [incident] = await deps.db.select().from(incidents).where(eq(incidents.id, request.params.incidentId));
       if (!incident) return reply.code(404).send({ error: `no incident ${request.params.incidentId}` });
       const members = await deps.db
@@ -50,6 +73,8 @@ export function incidentRoutes(app: FastifyInstance, deps: EvidencePackageDeps):
     },
     async (request, reply) => {
       const person = principalOf(request);
+      const refusal = await refusalToRead(deps.db, await readerOf(deps.db, person), { incidentId: request.params.incidentId });
+      if (refusal) return reply.code(403).send({ error: refusal });
       const built = await buildEvidencePackage(deps, request.params.incidentId, {
         personId: person.id,
         actor: person.actor,
@@ -115,6 +140,11 @@ export function incidentRoutes(app: FastifyInstance, deps: EvidencePackageDeps):
     async (request, reply) => {
       const actor = principalOf(request).actor;
       const retired = await deps.db.transaction(async (tx) => {
+        const [current] = await tx
+          .select({ statutory: rejectReasons.statutory })
+          .from(rejectReasons)
+          .where(and(eq(rejectReasons.code, request.params.code), isNull(rejectReasons.retiredAt)));
+        if (current?.statutory) return 'statutory' as const;
         const [row] = await tx
           .update(rejectReasons)
           .set({ retiredAt: new Date() })
@@ -124,6 +154,12 @@ export function incidentRoutes(app: FastifyInstance, deps: EvidencePackageDeps):
           await appendAudit(tx, { actor, action: 'reject_reason.retired', subjectType: 'reject_reason', subjectId: row.code, details: {} });
         return row;
       });
+      // The erasure cases of MPS order 157 art. 22 are the law's, not ours to retire; the database refuses it too.
+      if (retired === 'statutory') {
+        return reply
+          .code(409)
+          .send({ error: `${request.params.code} is a statutory erasure case (MPS order 157, art. 22): it cannot be retired or edited` });
+      }
       // Retired, never deleted: past decisions keep pointing at the reason they gave.
       if (!retired) return reply.code(404).send({ error: `no current reason ${request.params.code}` });
       return retired;

@@ -4,15 +4,14 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { readVerified, type MediaStore } from '../../core/media-store.js';
 import { REVIEW_STATES } from '../../core/review-policy.js';
-import { mayUse } from '../../core/roles.js';
 import { appendAudit } from '../../db/audit-log.js';
 import type { Db } from '../../db/client.js';
 import { captureAnnotations, captures } from '../../db/schema.js';
 import { principalOf, requirePermission } from '../auth.js';
 import type { ReviewSettings } from '../server.js';
 import { belongsToCapture, captureDetail, checkIntegrity } from '../services/capture-detail.js';
-import { administeredDevices } from '../services/people.js';
-import { claimCapture, claimNext, listQueue, releaseClaim, type QueueViewer } from '../services/review-queue.js';
+import { readerOf, refusalToRead } from '../services/capture-access.js';
+import { claimCapture, claimNext, listQueue, releaseClaim } from '../services/review-queue.js';
 import { decide } from '../services/review-decisions.js';
 
 const filterSchema = z.object({
@@ -30,15 +29,7 @@ const captureParams = z.object({ captureId: z.uuid() });
 /** Law L7 and the video-image regulation (art. 16): every look at evidence says why. */
 const viewReasonSchema = z.string().trim().min(5, 'reason: say why you open this evidence (at least 5 characters)').max(500);
 
-async function viewerOf(db: Db, request: FastifyRequest): Promise<QueueViewer> {
-  const principal = principalOf(request);
-  return {
-    id: principal.id,
-    actor: principal.actor,
-    administeredDeviceIds: principal.kind === 'person' ? await administeredDevices(db, principal.id) : [],
-    mayDecideEscalated: mayUse(principal, 'review.decide_escalated', new Date()),
-  };
-}
+const viewerOf = (db: Db, request: FastifyRequest) => readerOf(db, principalOf(request));
 
 /** The review workflow: queue, claims, the capture under review, its media, and decisions. */
 export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaStore; settings: ReviewSettings }): void {
@@ -101,6 +92,8 @@ export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaS
     },
     async (request, reply) => {
       const principal = principalOf(request);
+      const refusal = await refusalToRead(deps.db, await viewerOf(deps.db, request), { captureId: request.params.captureId });
+      if (refusal) return reply.code(403).send({ error: refusal });
       const detail = await captureDetail(deps.db, deps.store, request.params.captureId, review);
       if (!detail) return reply.code(404).send({ error: `no reviewable capture ${request.params.captureId}` });
       const holdsClaim = detail.claim?.personId === principal.id;
@@ -119,6 +112,8 @@ export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaS
     },
     async (request, reply) => {
       const { captureId, sha256 } = request.params;
+      const refusal = await refusalToRead(deps.db, await viewerOf(deps.db, request), { captureId });
+      if (refusal) return reply.code(403).send({ error: refusal });
       const file = await belongsToCapture(deps.db, captureId, sha256);
       if (!file) return reply.code(404).send({ error: 'no such file in this capture' });
       const read = await readVerified(deps.store, sha256);
@@ -138,6 +133,12 @@ export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaS
           outcome: z.enum(['approved', 'rejected', 'escalated']),
           reasonCode: z.string().max(64).optional(),
           note: z.string().trim().max(2000).optional(),
+          lateReason: z
+            .string()
+            .trim()
+            .min(5, 'lateReason: say why this approval comes after the deadline (at least 5 characters)')
+            .max(2000)
+            .optional(),
         }),
       },
     },
@@ -171,6 +172,8 @@ export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaS
     async (request, reply) => {
       const principal = principalOf(request);
       const { captureId } = request.params;
+      const refusal = await refusalToRead(deps.db, await viewerOf(deps.db, request), { captureId });
+      if (refusal) return reply.code(403).send({ error: refusal });
       const created = await deps.db.transaction(async (tx) => {
         const [exists] = await tx.select({ id: captures.id }).from(captures).where(eq(captures.id, captureId));
         if (!exists) return undefined;

@@ -1,9 +1,12 @@
+import { eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { confirmTamperingFinding, recordTamperingFinding } from '../../db/tampering-findings.js';
+import { tamperingFindings } from '../../db/schema.js';
 import { principalOf, requirePermission } from '../auth.js';
+import { readerOf, refusalToRead } from '../services/capture-access.js';
 
 /**
  * Tampering findings: the only way back from a malfunction exclusion (law L4). Both the person
@@ -26,6 +29,8 @@ export function tamperingRoutes(app: FastifyInstance, deps: { db: Db }): void {
     async (request, reply) => {
       const { windowId, evidence } = request.body;
       const person = principalOf(request);
+      const refusal = await refusalToRead(deps.db, await readerOf(deps.db, person), { captureId: request.params.captureId });
+      if (refusal) return reply.code(403).send({ error: refusal });
       const outcome = await deps.db.transaction((tx) =>
         recordTamperingFinding(tx, {
           captureId: request.params.captureId,
@@ -45,6 +50,12 @@ export function tamperingRoutes(app: FastifyInstance, deps: { db: Db }): void {
     { onRequest, schema: { params: z.object({ findingId: z.uuid() }) } },
     async (request, reply) => {
       const person = principalOf(request);
+      const [finding] = await deps.db
+        .select({ captureId: tamperingFindings.captureId })
+        .from(tamperingFindings)
+        .where(eq(tamperingFindings.id, request.params.findingId));
+      const refusal = finding && (await refusalToRead(deps.db, await readerOf(deps.db, person), { captureId: finding.captureId }));
+      if (refusal) return reply.code(403).send({ error: refusal });
       const outcome = await deps.db.transaction((tx) =>
         confirmTamperingFinding(tx, request.params.findingId, person.actor, person.certificate?.number ?? null),
       );

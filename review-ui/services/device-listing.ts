@@ -11,6 +11,11 @@ export interface CertificationView {
   validFrom: Date;
   validTo: Date;
   documentSha256: string | null;
+  recordedAt: Date;
+  recordedBy: string | null;
+  /** Set once a second person confirmed a back-dated record. */
+  confirmedAt: Date | null;
+  confirmedBy: string | null;
 }
 
 export interface DeviceView {
@@ -45,6 +50,10 @@ export async function listDevices(db: Db, at: Date): Promise<DeviceView[]> {
         validFrom: deviceCertifications.validFrom,
         validTo: deviceCertifications.validTo,
         documentSha256: deviceCertifications.documentSha256,
+        recordedAt: deviceCertifications.recordedAt,
+        recordedBy: deviceCertifications.recordedBy,
+        confirmedAt: deviceCertifications.confirmedAt,
+        confirmedBy: deviceCertifications.confirmedBy,
       })
       .from(deviceCertifications)
       .orderBy(asc(deviceCertifications.kind), asc(deviceCertifications.validFrom)),

@@ -1,8 +1,10 @@
 import { and, eq, isNull } from 'drizzle-orm';
+import { isBackdated } from '../../core/certification.js';
 import type { CertificationInput, Enrolment } from '../../core/device-registration.js';
 import { appendAudit } from '../../db/audit-log.js';
 import type { Db } from '../../db/client.js';
 import { deviceCertifications, deviceKeys, devices } from '../../db/schema.js';
+import { rejudgeDevice } from './certification-rejudging.js';
 import { keyFingerprint } from './key-fingerprint.js';
 
 export type EnrolmentOutcome = 'enrolled' | 'unchanged' | 'conflict';
@@ -37,7 +39,13 @@ export async function enrolDevice(db: Db, actor: string, id: string, enrolment: 
 }
 
 /** Records a certification; returns undefined when the device does not exist. */
-export async function addCertification(db: Db, actor: string, deviceId: string, input: CertificationInput): Promise<string | undefined> {
+export async function addCertification(
+  db: Db,
+  actor: string,
+  deviceId: string,
+  input: CertificationInput,
+  now = new Date(),
+): Promise<string | undefined> {
   return db.transaction(async (tx) => {
     const [device] = await tx.select({ id: devices.id }).from(devices).where(eq(devices.id, deviceId));
     if (!device) return undefined;
@@ -50,16 +58,21 @@ export async function addCertification(db: Db, actor: string, deviceId: string, 
         validFrom: new Date(input.validFrom),
         validTo: new Date(input.validTo),
         documentSha256: input.documentSha256 ?? null,
+        recordedAt: now,
+        recordedBy: actor,
       })
       .returning({ id: deviceCertifications.id });
     if (!row) throw new Error('certification insert returned nothing');
+    const backdated = isBackdated({ validFrom: new Date(input.validFrom), recordedAt: now });
     await appendAudit(tx, {
       actor,
       action: 'device.certification_added',
       subjectType: 'device',
       subjectId: deviceId,
-      details: { certificationId: row.id, ...input },
+      details: { certificationId: row.id, ...input, needsConfirmation: backdated },
     });
+    // A record valid from now on can already end a lapse; a back-dated one rewrites the past only once confirmed.
+    await rejudgeDevice(tx, deviceId, actor, `certification ${input.reference}`, now);
     return row.id;
   });
 }

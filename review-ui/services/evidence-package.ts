@@ -332,6 +332,9 @@ async function addDevice(
       validTo: entry.validTo.toISOString(),
       documentSha256: entry.documentSha256,
       recordedAt: entry.recordedAt.toISOString(),
+      recordedBy: entry.recordedBy,
+      confirmedBy: entry.confirmedBy,
+      confirmedAt: entry.confirmedAt?.toISOString() ?? null,
     }));
   files.set(packagePaths.certifications(deviceId), packageJson({ deviceId, certifications } satisfies CertificationsFile));
 
@@ -414,6 +417,7 @@ async function decisionsOf(tx: Tx, captureIds: string[]): Promise<DecisionsFile>
       certificateNumber: decision.certificateNumber,
       reasonCode: decision.reasonCode,
       note: decision.note,
+      lateReason: decision.lateReason,
       decidedAt: decision.decidedAt.toISOString(),
     })),
   };

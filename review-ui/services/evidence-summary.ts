@@ -74,7 +74,9 @@ export function renderSummary(input: {
         decision.outcome,
         decision.displayName,
         decision.certificateNumber,
-        decision.reasonCode ?? decision.note,
+        [decision.reasonCode ?? decision.note, decision.lateReason ? `APPROVED AFTER THE REVIEW DEADLINE: ${decision.lateReason}` : null]
+          .filter((part) => part)
+          .join(' · ') || null,
         decision.decidedAt,
       ]);
     return `<section class="capture"><h3>Capture ${position + 1}: ${escapeHtml(manifest.capturedAt)}, device ${escapeHtml(row.deviceId)}</h3>

@@ -1,18 +1,21 @@
-import { and, eq, gt, gte, isNull, lte, sql } from 'drizzle-orm';
-import { fallsInIncident, incidentSubject } from '../../core/incidents.js';
+import { and, eq, gt, isNull } from 'drizzle-orm';
+import { incidentSubject, type IncidentKey } from '../../core/incidents.js';
 import {
   REVIEW_STATES,
   eligibility,
+  lateApprovalRefusal,
   needsSecondApproval,
+  reviewDeadline,
   stateAfter,
   type ReviewOutcome,
   type ReviewState,
   type TwoPersonPolicy,
 } from '../../core/review-policy.js';
 import { appendAudit } from '../../db/audit-log.js';
+import { regroupIncidents } from '../../db/incidents.js';
 import type { Db, Executor, Tx } from '../../db/client.js';
 import { signedEvidenceOf, type StoredCapture } from '../../core/signed-evidence.js';
-import { captures, devices, incidents, rejectReasons, reviewClaims, reviewDecisions } from '../../db/schema.js';
+import { captures, devices, rejectReasons, reviewClaims, reviewDecisions } from '../../db/schema.js';
 import type { QueueViewer } from './review-queue.js';
 
 export interface Decider extends QueueViewer {
@@ -23,6 +26,8 @@ export interface DecisionInput {
   outcome: ReviewOutcome;
   reasonCode?: string | undefined;
   note?: string | undefined;
+  /** Why an approval comes after the statutory deadline; required then, refused otherwise. */
+  lateReason?: string | undefined;
 }
 
 /**
@@ -55,7 +60,7 @@ export async function decide(
   decider: Decider,
   captureId: string,
   input: DecisionInput,
-  policy: TwoPersonPolicy & { incidentWindowMs: number },
+  policy: TwoPersonPolicy & { incidentWindowMs: number; deadlineDays: number },
   integrityOf: IntegrityCheck,
   now = new Date(),
 ): Promise<DecisionResult> {
@@ -81,6 +86,18 @@ export async function decide(
         return { ok: false, status: 409, error: `this capture is no longer in review (state ${capture.state})` };
       }
       if (!claim) return { ok: false, status: 409, error: 'claim this capture before deciding: your claim is missing or lapsed' };
+      // The clock runs from the signed capture time, which no stored copy can move.
+      const signed = signedEvidenceOf(capture);
+      const capturedAt = signed.readable ? new Date(signed.manifest.capturedAt) : capture.capturedAt;
+      const deadline = reviewDeadline(capturedAt, policy.deadlineDays);
+      const late = input.outcome === 'approved' && now.getTime() > deadline.getTime();
+      if (input.outcome === 'approved') {
+        const refusal = lateApprovalRefusal(deadline, input.lateReason, now);
+        if (refusal) return { ok: false, status: 422, error: refusal };
+      }
+      if (!late && input.lateReason !== undefined) {
+        return { ok: false, status: 422, error: 'lateReason is only for approvals after the review deadline' };
+      }
       // Law L2: a record whose signature or media no longer check out is not true evidence, whatever a reviewer thinks of it.
       if (input.outcome === 'approved') {
         const integrity = await integrityOf(tx, { ...capture, deviceId: capture.deviceId });
@@ -111,7 +128,6 @@ export async function decide(
           ),
         );
       // The rule reads the signed readings: an edited copy in the database must not change who has to approve.
-      const signed = signedEvidenceOf(capture);
       const readings = signed.readable
         ? signed.manifest.readings
         : (capture.manifest as { readings?: Record<string, unknown> } | null)?.readings;
@@ -136,6 +152,7 @@ export async function decide(
         certificateNumber: decider.certificateNumber,
         reasonCode: input.outcome === 'rejected' ? (input.reasonCode ?? null) : null,
         note: input.note?.trim() || null,
+        lateReason: late ? (input.lateReason?.trim() ?? null) : null,
         decidedAt: now,
       });
       const next = stateAfter(input.outcome, allowed.step, needsSecond);
@@ -143,17 +160,13 @@ export async function decide(
       await tx.delete(reviewClaims).where(eq(reviewClaims.captureId, captureId));
       const incidentId =
         next === 'approved'
-          ? await joinIncident(
+          ? await regroupIncidents(
               tx,
               decider.actor,
-              {
-                id: capture.id,
-                deviceId: capture.deviceId,
-                capturedAt: signed.readable ? new Date(signed.manifest.capturedAt) : capture.capturedAt,
-                violationType,
-              },
-              readings,
+              await actOf(tx, { id: capture.id, deviceId: capture.deviceId, violationType }, readings),
+              { kind: 'joined', captureId, capturedAt },
               policy.incidentWindowMs,
+              'approved',
             )
           : null;
       await appendAudit(tx, {
@@ -169,6 +182,7 @@ export async function decide(
           certificateNumber: decider.certificateNumber,
           reasonCode: input.reasonCode ?? null,
           note: input.note ?? null,
+          lateReason: late ? (input.lateReason?.trim() ?? null) : null,
           incidentId,
         },
       });
@@ -185,67 +199,21 @@ export async function decide(
   }
 }
 
-/** Puts a newly approved capture into the incident of the same act, or opens one (law L10). */
-async function joinIncident(
+/** The act an approved capture is part of (law L10): who, what, and which stretch of road. */
+async function actOf(
   tx: Tx,
-  actor: string,
-  capture: { id: string; deviceId: string; capturedAt: Date; violationType: string | null },
+  capture: { id: string; deviceId: string; violationType: string | null },
   readings: Record<string, unknown> | undefined,
-  windowMs: number,
-): Promise<string> {
+): Promise<IncidentKey> {
   const [device] = await tx
     .select({ road: devices.road, direction: devices.direction })
     .from(devices)
     .where(eq(devices.id, capture.deviceId));
   if (!device) throw new Error(`capture ${capture.id} names unknown device ${capture.deviceId}`);
-  const key = {
+  return {
     subject: incidentSubject(capture.id, readings),
     violationType: capture.violationType ?? 'unspecified',
     road: device.road,
     direction: device.direction,
   };
-  // Two approvals of the same act at once must not open two incidents.
-  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${JSON.stringify(key)}))`);
-  const candidates = await tx
-    .select()
-    .from(incidents)
-    .where(
-      and(
-        eq(incidents.subject, key.subject),
-        eq(incidents.violationType, key.violationType),
-        eq(incidents.road, key.road),
-        eq(incidents.direction, key.direction),
-        gte(incidents.lastCapturedAt, new Date(capture.capturedAt.getTime() - windowMs)),
-        lte(incidents.firstCapturedAt, new Date(capture.capturedAt.getTime() + windowMs)),
-      ),
-    );
-  const existing = candidates.find((incident) => fallsInIncident(incident, capture.capturedAt, windowMs));
-  if (existing) {
-    const first = existing.firstCapturedAt < capture.capturedAt ? existing.firstCapturedAt : capture.capturedAt;
-    const last = existing.lastCapturedAt > capture.capturedAt ? existing.lastCapturedAt : capture.capturedAt;
-    await tx.update(incidents).set({ firstCapturedAt: first, lastCapturedAt: last }).where(eq(incidents.id, existing.id));
-    await tx.update(captures).set({ incidentId: existing.id }).where(eq(captures.id, capture.id));
-    await appendAudit(tx, {
-      actor,
-      action: 'incident.capture_added',
-      subjectType: 'incident',
-      subjectId: existing.id,
-      details: { captureId: capture.id },
-    });
-    return existing.id;
-  }
-  const [opened] = await tx
-    .insert(incidents)
-    .values({ ...key, firstCapturedAt: capture.capturedAt, lastCapturedAt: capture.capturedAt })
-    .returning({ id: incidents.id });
-  if (!opened) throw new Error('incident insert returned nothing');
-  await tx.update(captures).set({ incidentId: opened.id }).where(eq(captures.id, capture.id));
-  await appendAudit(tx, {
-    actor,
-    action: 'incident.opened',
-    subjectType: 'incident',
-    subjectId: opened.id,
-    details: { ...key, captureId: capture.id },
-  });
-  return opened.id;
 }

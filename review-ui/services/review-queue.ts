@@ -31,6 +31,8 @@ export interface QueueItem {
   capturedAt: string;
   deadline: string;
   overdue: boolean;
+  /** Not overdue yet, but within the due-soon margin of the deadline. */
+  dueSoon: boolean;
   claim: { by: string; mine: boolean; expiresAt: string } | null;
   thumbnailSha256: string | null;
 }
@@ -59,10 +61,10 @@ export async function listQueue(
   db: Db,
   viewer: QueueViewer,
   filter: QueueFilter,
-  settings: { deadlineDays: number },
+  settings: { deadlineDays: number; dueSoonMs: number },
   limit: number,
   now = new Date(),
-): Promise<{ items: QueueItem[]; total: number; overdue: number }> {
+): Promise<{ items: QueueItem[]; total: number; overdue: number; dueSoon: number }> {
   const where = eligibleFor(viewer, filter, now);
   const rows = await db
     .select({
@@ -85,10 +87,12 @@ export async function listQueue(
     .orderBy(asc(captures.capturedAt), asc(captures.id))
     .limit(limit);
   const overdueBefore = new Date(now.getTime() - settings.deadlineDays * 24 * 3600_000);
+  const dueSoonBefore = new Date(overdueBefore.getTime() + settings.dueSoonMs);
   const [counts] = await db
     .select({
       total: sql<number>`count(*)::int`,
       overdue: sql<number>`count(*) FILTER (WHERE ${captures.capturedAt} < ${overdueBefore})::int`,
+      dueSoon: sql<number>`count(*) FILTER (WHERE ${captures.capturedAt} >= ${overdueBefore} AND ${captures.capturedAt} < ${dueSoonBefore})::int`,
     })
     .from(captures)
     .innerJoin(devices, eq(devices.id, captures.deviceId))
@@ -113,6 +117,7 @@ export async function listQueue(
   return {
     total: counts?.total ?? 0,
     overdue: counts?.overdue ?? 0,
+    dueSoon: counts?.dueSoon ?? 0,
     items: rows.map((row) => {
       const capturedAt = row.capturedAt ?? now;
       const deadline = reviewDeadline(capturedAt, settings.deadlineDays);
@@ -126,6 +131,7 @@ export async function listQueue(
         capturedAt: capturedAt.toISOString(),
         deadline: deadline.toISOString(),
         overdue: deadline.getTime() < now.getTime(),
+        dueSoon: deadline.getTime() >= now.getTime() && deadline.getTime() - now.getTime() < settings.dueSoonMs,
         claim:
           row.claimPersonId && row.claimExpiresAt
             ? { by: row.claimBy ?? 'someone', mine: row.claimPersonId === viewer.id, expiresAt: row.claimExpiresAt.toISOString() }

@@ -214,9 +214,19 @@ describe('the review workspace in Chromium, against a real review server and Pos
     await liPage.keyboard.press('0');
     await expect.poll(scaleValue).toBeLessThan(1.05);
 
+    // A day past the statutory deadline: the approval needs a reason, which the decision keeps.
     await liPage.keyboard.press('a');
+    const late = liPage.getByRole('dialog', { name: 'Approve after the review deadline' });
+    await late.waitFor();
+    await late.getByLabel('Why is it approved late? (required)').fill('device data arrived late after a network outage');
+    await liPage.keyboard.press('Enter');
     await expect.poll(() => shown(liPage)).toBe(queueA[1]);
     expect(await stateOf(queueA[0]!)).toBe('approved');
+    const [lateDecision] = await database.db
+      .select({ lateReason: reviewDecisions.lateReason })
+      .from(reviewDecisions)
+      .where(eq(reviewDecisions.captureId, queueA[0]!));
+    expect(lateDecision?.lateReason).toBe('device data arrived late after a network outage');
     expect(await decisionsOn(queueA[0]!)).toEqual([{ step: 'first', outcome: 'approved', reasonCode: null, note: null }]);
     expect(await liPage.locator('#status').textContent()).toBe('GD-B12345 approved.');
     // The same plate, captured earlier, is listed on the next capture.

@@ -2,6 +2,7 @@ import { generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'no
 import sharp from 'sharp';
 import { CERTIFICATION_KINDS } from '../../core/certification.js';
 import type { Db } from '../../db/client.js';
+import { confirmCertification } from '../../review-ui/services/certification-rejudging.js';
 import { addCertification, enrolDevice } from '../../review-ui/services/device-registry.js';
 import type { MediaFile } from '../../device-simulator/device-protocol.js';
 import { uniqueName } from './isolated.js';
@@ -32,12 +33,17 @@ export async function enrolTestDevice(db: Db, options: { certifiedFrom?: Date; c
   const validFrom = options.certifiedFrom ?? new Date(Date.now() - 30 * DAY);
   const validTo = options.certifiedTo ?? new Date(Date.now() + 30 * DAY);
   for (const kind of CERTIFICATION_KINDS) {
-    await addCertification(db, 'test', id, {
+    const certificationId = await addCertification(db, 'test', id, {
       kind,
       reference: `T-${kind}`,
       validFrom: validFrom.toISOString(),
       validTo: validTo.toISOString(),
     });
+    // Back-dated, as enrolment records usually are: a second person confirms, so earlier test captures count.
+    if (certificationId && validFrom.getTime() < Date.now()) {
+      const confirmed = await confirmCertification(db, certificationId, { actor: 'test-second-person', isPerson: true });
+      if (!confirmed.ok) throw new Error(confirmed.error);
+    }
   }
   return { id, privateKey };
 }

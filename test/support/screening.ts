@@ -10,7 +10,7 @@ export async function runQueuedScreenings(database: Database): Promise<void> {
     .from(outbox)
     .where(and(eq(outbox.jobName, 'screen-captures'), isNull(outbox.dispatchedAt)));
   for (const job of queued) {
-    await screenCaptures({ database }, job.payload as { deviceId: string; from: string; to: string | null });
+    await screenCaptures({ database, incidentWindowMs: 30 * 60_000 }, job.payload as { deviceId: string; from: string; to: string | null });
     await database.db.update(outbox).set({ dispatchedAt: new Date() }).where(eq(outbox.id, job.id));
   }
 }

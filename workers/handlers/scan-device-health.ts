@@ -88,6 +88,8 @@ async function detectFor(database: Database, deviceId: string, settings: HealthS
       reference: deviceCertifications.reference,
       validFrom: deviceCertifications.validFrom,
       validTo: deviceCertifications.validTo,
+      recordedAt: deviceCertifications.recordedAt,
+      confirmedAt: deviceCertifications.confirmedAt,
     })
     .from(deviceCertifications)
     .where(eq(deviceCertifications.deviceId, deviceId));

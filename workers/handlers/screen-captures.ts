@@ -1,6 +1,7 @@
 import { and, eq, gte, inArray, isNotNull, lte, sql } from 'drizzle-orm';
 import { EXCLUDABLE_STATES, screen, type CaptureState } from '../../core/screening.js';
 import { appendAudit } from '../../db/audit-log.js';
+import { keyOfIncident, lockAct, regroupIncidents } from '../../db/incidents.js';
 import type { Database } from '../../db/client.js';
 import { captures, malfunctionWindows, reviewClaims, tamperingFindings } from '../../db/schema.js';
 
@@ -13,7 +14,7 @@ const SCREENABLE_STATES: CaptureState[] = [...EXCLUDABLE_STATES, 'excluded'];
  * (or approved) out again. Each move is audited with the state it left and the windows behind it.
  */
 export async function screenCaptures(
-  deps: { database: Database },
+  deps: { database: Database; incidentWindowMs: number },
   payload: { deviceId: string; from: string; to: string | null },
 ): Promise<{ excluded: number; admitted: number }> {
   const { db } = deps.database;
@@ -25,7 +26,13 @@ export async function screenCaptures(
     ...(payload.to ? [lte(captures.capturedAt, new Date(payload.to))] : []),
   ];
   const candidates = await db
-    .select({ id: captures.id, capturedAt: captures.capturedAt, state: captures.state, exclusionWindowIds: captures.exclusionWindowIds })
+    .select({
+      id: captures.id,
+      capturedAt: captures.capturedAt,
+      state: captures.state,
+      exclusionWindowIds: captures.exclusionWindowIds,
+      incidentId: captures.incidentId,
+    })
     .from(captures)
     .where(and(...inRange));
   const overrides =
@@ -57,14 +64,30 @@ export async function screenCaptures(
         outcome.change === 'exclude'
           ? { state: 'excluded' as const, exclusionWindowIds: outcome.windowIds, incidentId: null }
           : { state: outcome.to, exclusionWindowIds: null, reviewRound: sql`${captures.reviewRound} + 1` };
+      // An approved capture leaves its incident: the act is locked before the capture row, the
+      // order every incident change keeps, and the incident is read again under the lock.
+      const act = outcome.change === 'exclude' && candidate.incidentId ? await keyOfIncident(tx, candidate.incidentId) : undefined;
+      if (act) await lockAct(tx, act);
       // Guarded by the state it was read in: a reviewer's decision in between wins, and the next pass sees it.
-      const [row] = await tx
-        .update(captures)
-        .set(next)
+      const [before] = await tx
+        .select({ incidentId: captures.incidentId })
+        .from(captures)
         .where(and(eq(captures.id, candidate.id), eq(captures.state, outcome.from)))
-        .returning({ id: captures.id });
-      if (!row) return false;
+        .for('update');
+      if (!before) return false;
+      await tx.update(captures).set(next).where(eq(captures.id, candidate.id));
       if (outcome.change === 'exclude') await tx.delete(reviewClaims).where(eq(reviewClaims.captureId, candidate.id));
+      const left = before.incidentId ? await keyOfIncident(tx, before.incidentId) : undefined;
+      if (left && before.incidentId) {
+        await regroupIncidents(
+          tx,
+          SCREENER,
+          left,
+          { kind: 'left', captureId: candidate.id, incidentId: before.incidentId },
+          deps.incidentWindowMs,
+          `excluded by malfunction window ${(next.exclusionWindowIds ?? []).join(', ')}`,
+        );
+      }
       await appendAudit(tx, {
         actor: SCREENER,
         action: outcome.change === 'exclude' ? 'capture.excluded' : 'capture.admitted_to_review',
