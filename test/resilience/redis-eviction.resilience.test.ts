@@ -42,7 +42,8 @@ describe('an evicting Redis', () => {
 
   it.each(['ingest/main.ts', 'workers/main.ts'])('%s refuses to start, saying how to fix it', async (entry) => {
     const role = spawnRole(entry, env(evicting.url, await freePort()));
-    const timer = setTimeout(() => void role.stop(), 30_000);
+    // Generous: on a loaded two-core machine a role takes well over ten seconds to reach its Redis check.
+    const timer = setTimeout(() => void role.stop(), 120_000);
     const code = await role.exited;
     clearTimeout(timer);
     expect(code).toBe(1);

@@ -44,7 +44,7 @@ export function spawnRole(entry: string, env: Record<string, string>): RoleProce
 }
 
 /** Waits for a line in the role's output, failing with the whole output if the process ends first. */
-export async function waitForOutput(role: RoleProcess, text: string, timeoutMs = 45_000): Promise<void> {
+export async function waitForOutput(role: RoleProcess, text: string, timeoutMs = 120_000): Promise<void> {
   await waitFor(
     `"${text}" in the output`,
     async () => {
