@@ -33,7 +33,8 @@ export default defineConfig({
           include: ['**/*.e2e.test.ts'],
           exclude: generated,
           testTimeout: 90_000,
-          hookTimeout: 90_000,
+          // Room for startAllInOne's two minutes on shared cores.
+          hookTimeout: 150_000,
           maxWorkers: 1,
         },
       },

@@ -7,7 +7,8 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fast
 import { registerHealthRoute, type HealthCheck } from '../core/health.js';
 import type { MediaStore } from '../core/media-store.js';
 import type { Db } from '../db/client.js';
-import type { Config } from '../core/config.js';
+import { tileOrigin, type Config } from '../core/config.js';
+import { inlineScriptHashes, installSecurityHeaders } from '../core/security-headers.js';
 import type { ServerSigningKey } from '../core/signing-key.js';
 import { installAuthentication } from './auth.js';
 import { installDependencyErrors } from './dependency-errors.js';
@@ -26,12 +27,14 @@ import { tamperingRoutes } from './routes/tampering.js';
 
 export interface ReviewSettings {
   sessionTtlMs: number;
+  /** Whose X-Forwarded-* headers to believe: they decide the audited client address and whether cookies are Secure. */
+  trustProxy: Config['http']['trustProxy'];
   review: Config['review'];
   analytics: Config['analytics'];
 }
 
 export function reviewSettings(config: Config): ReviewSettings {
-  return { sessionTtlMs: config.sessions.ttlMs, review: config.review, analytics: config.analytics };
+  return { sessionTtlMs: config.sessions.ttlMs, trustProxy: config.http.trustProxy, review: config.review, analytics: config.analytics };
 }
 
 export interface ReviewServerDeps {
@@ -53,7 +56,13 @@ const publicDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'publi
 
 /** The review server: JSON API and the browser app, every asset served from this process. */
 export async function buildReviewServer(deps: ReviewServerDeps): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: deps.logger });
+  const app = Fastify({ loggerInstance: deps.logger, trustProxy: deps.settings.trustProxy });
+  const tiles = deps.settings.analytics.tiles;
+  const tileServer = tiles ? tileOrigin(tiles.urlTemplate) : null;
+  await installSecurityHeaders(app, {
+    inlineScriptHashes: inlineScriptHashes(publicDir),
+    imageOrigins: tileServer ? [tileServer] : [],
+  });
   installDependencyErrors(app);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
