@@ -36,11 +36,10 @@ export async function logInThroughPage(page: Page, account: { username: string; 
  */
 export async function watchContentSecurity(context: BrowserContext): Promise<string[]> {
   const violations: string[] = [];
-  await context.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (event) => {
-      console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || 'inline'} at ${event.sourceFile}:${event.lineNumber}`);
-    });
-  });
+  // A string, because it runs in the page, and the Node project's types know no DOM.
+  await context.addInitScript(`document.addEventListener('securitypolicyviolation', (event) => {
+    console.error('CSP violation: ' + event.violatedDirective + ' blocked ' + (event.blockedURI || 'inline') + ' at ' + event.sourceFile + ':' + event.lineNumber);
+  });`);
   context.on('console', (message) => {
     if (/Content Security Policy|CSP violation/.test(message.text())) violations.push(`${message.location().url}: ${message.text()}`);
   });
