@@ -76,6 +76,7 @@ describe('security headers on the review server', () => {
       { method: 'GET' as const, url: '/api/public/devices' },
       { method: 'GET' as const, url: '/api/openapi.json' },
       { method: 'GET' as const, url: '/health' },
+      { method: 'GET' as const, url: '/metrics' },
       { method: 'GET' as const, url: '/no/such/thing' },
       { method: 'POST' as const, url: '/api/session', payload: { username: 'nobody', password: 'wrong' } },
       { method: 'POST' as const, url: '/api/session', payload: { nonsense: true } },
@@ -97,7 +98,11 @@ describe('security headers on the review server', () => {
     for (const page of pages) {
       const html = readFileSync(path.join(publicDir, page), 'utf8');
       for (const [, body] of html.matchAll(/<script type="importmap">([\s\S]*?)<\/script>/g)) {
-        expected.add(`'sha256-${createHash('sha256').update(body ?? '').digest('base64')}'`);
+        expected.add(
+          `'sha256-${createHash('sha256')
+            .update(body ?? '')
+            .digest('base64')}'`,
+        );
       }
     }
     expect(expected.size).toBe(1);
@@ -147,12 +152,16 @@ describe('security headers on the review server', () => {
 
   const viaTlsProxy = { 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.9' };
 
-  it('behind a trusted TLS proxy: a Secure cookie, HSTS, and the client address in the audit log', async () => {
-    const server = await build({ trustProxy: ['10.0.0.2'] });
-    const { response, cookie, auditedIp } = await logIn(server, 'behind.proxy', viaTlsProxy);
-    expect(cookie).toMatchObject({ secure: true, httpOnly: true, sameSite: 'Strict' });
-    expect(response.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
-    expect(auditedIp).toBe('203.0.113.9');
+  it('behind a trusted TLS proxy (by address or by hop count): a Secure cookie, HSTS, and the client address in the audit log', async () => {
+    for (const [index, trustProxy] of [['10.0.0.2'], 1].entries()) {
+      const server = await build({ trustProxy });
+      const { response, cookie, auditedIp } = await logIn(server, `behind.proxy.${index}`, viaTlsProxy);
+      expect(cookie).toMatchObject({ secure: true, httpOnly: true, sameSite: 'Strict' });
+      expect(response.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
+      expect(auditedIp).toBe('203.0.113.9');
+      await app?.close();
+      app = undefined;
+    }
   });
 
   it('believes no forwarded header from a peer it does not trust', async () => {

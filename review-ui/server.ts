@@ -4,7 +4,9 @@ import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Registry } from 'prom-client';
 import { registerHealthRoute, type HealthCheck } from '../core/health.js';
+import { createMetricsRegistry, registerMetricsRoute } from '../core/metrics.js';
 import type { MediaStore } from '../core/media-store.js';
 import type { Db } from '../db/client.js';
 import { tileOrigin, type Config } from '../core/config.js';
@@ -45,6 +47,8 @@ export interface ReviewServerDeps {
   settings: ReviewSettings;
   /** Signs exported evidence packages. */
   signingKey: ServerSigningKey;
+  /** What `GET /metrics` reports; all-in-one passes one that every role adds its series to. */
+  metrics?: Registry;
   /** Request logging; none when absent. */
   logger?: FastifyBaseLogger;
 }
@@ -56,7 +60,10 @@ const publicDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'publi
 
 /** The review server: JSON API and the browser app, every asset served from this process. */
 export async function buildReviewServer(deps: ReviewServerDeps): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: deps.logger, trustProxy: deps.settings.trustProxy });
+  const hops = deps.settings.trustProxy;
+  // A hop count as fastify itself reads one (its types leave numbers out): trust the nearest `hops` proxies.
+  const trustProxy = typeof hops === 'number' ? (_address: string, hop: number) => hop < hops : hops;
+  const app = Fastify({ loggerInstance: deps.logger, trustProxy });
   const tiles = deps.settings.analytics.tiles;
   const tileServer = tiles ? tileOrigin(tiles.urlTemplate) : null;
   await installSecurityHeaders(app, {
@@ -73,6 +80,7 @@ export async function buildReviewServer(deps: ReviewServerDeps): Promise<Fastify
   });
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   registerHealthRoute(app, 'review-ui', deps.checks);
+  registerMetricsRoute(app, deps.metrics ?? createMetricsRegistry());
   await installAuthentication(app, deps);
   await sessionRoutes(app, { db: deps.db, sessionTtlMs: deps.settings.sessionTtlMs });
   peopleRoutes(app, deps);

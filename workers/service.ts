@@ -30,7 +30,7 @@ export interface WorkersRoleOptions {
 }
 
 /** Starts a BullMQ worker for every queue, each job name bound to its one handler, and the health-scan and audit-signing schedules. */
-export async function startWorkersRole(options: WorkersRoleOptions): Promise<{ stop(): Promise<void> }> {
+export async function startWorkersRole(options: WorkersRoleOptions): Promise<{ queues: QueueRegistry; stop(): Promise<void> }> {
   const deps = { database: options.database, store: options.store };
   const log = options.log.child({ role: 'workers' });
   // Loaded before any worker starts, so an unreadable key stops start-up instead of failing every signing job.
@@ -89,6 +89,7 @@ export async function startWorkersRole(options: WorkersRoleOptions): Promise<{ s
       .upsertJobScheduler('analytics-aggregation', { every: options.analytics.everyMs }, { name: 'aggregate-captures', data: {} });
   }
   return {
+    queues,
     stop: async () => {
       await host.close();
       await queues.close();
