@@ -154,6 +154,9 @@ const environmentSchema = z.object({
 
 export type Environment = z.input<typeof environmentSchema>;
 
+/** The name of every variable read, for the test that keeps README.md and .env.example complete. */
+export const ENVIRONMENT_VARIABLES = Object.keys(environmentSchema.shape) as readonly (keyof Environment)[];
+
 /** Where the database is and how long anyone may wait on it: a request never waits forever. */
 export interface DatabaseSettings {
   url: string | undefined;
