@@ -56,7 +56,11 @@ export function inlineScriptHashes(folder: string): string[] {
   for (const file of readdirSync(folder).filter((name) => name.endsWith('.html'))) {
     const html = readFileSync(path.join(folder, file), 'utf8');
     for (const match of html.matchAll(/<script(?![^>]*\ssrc=)[^>]*>([\s\S]*?)<\/script>/g)) {
-      hashes.add(`sha256-${createHash('sha256').update(match[1] ?? '').digest('base64')}`);
+      hashes.add(
+        `sha256-${createHash('sha256')
+          .update(match[1] ?? '')
+          .digest('base64')}`,
+      );
     }
   }
   return [...hashes].sort();

@@ -50,7 +50,8 @@ export function createLoginThrottle(db: Db): LoginThrottle {
       const refusals = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason as unknown] : []));
       // A store failure is no refusal: it propagates, and no login is let through unthrottled.
       const failure = refusals.find((reason) => !(reason instanceof RateLimiterRes));
-      if (failure !== undefined) throw failure;
+      if (failure !== undefined)
+        throw failure instanceof Error ? failure : new Error('the login throttle store failed', { cause: failure });
       if (refusals.length > 0) {
         const waitMs = Math.max(...refusals.map((refusal) => (refusal as RateLimiterRes).msBeforeNext));
         return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
