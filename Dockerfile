@@ -1,5 +1,5 @@
 # One image for every Verity role; docker-compose.yml picks the role through `command`.
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 
 # ffmpeg backs fluent-ffmpeg for video media. The slim image has no fonts at all, and sharp
 # draws SVG text (the simulator's plates and caption bars) with whatever fontconfig finds:

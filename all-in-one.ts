@@ -5,15 +5,18 @@ import { startEmbeddedRedis } from './core/embedded-redis.js';
 import { Lifecycle, loadConfigOrExit, listeningPort, publicUrl, startOrExit } from './core/lifecycle.js';
 import { createLogger } from './core/logger.js';
 import { createMediaStore } from './core/media-store-factory.js';
+import { createMetricsRegistry } from './core/metrics.js';
 import { brokerCheck, databaseCheck, redisCheck, strandedCapturesCheck } from './core/probes.js';
 import { createRedisConnection, requireNoEviction } from './core/redis.js';
 import { loadOrCreateSigningKey } from './core/signing-key.js';
 import { openDatabase } from './db/client.js';
 import { startSimulatorRole } from './device-simulator/service.js';
 import { startEmbeddedBroker } from './ingest/embedded-broker.js';
+import { registerGatewayMetrics } from './ingest/gateway-metrics.js';
 import { ingestSettings, startIngestRole } from './ingest/service.js';
 import { ensureDemoPeople } from './review-ui/demo-people.js';
 import { buildReviewServer, reviewSettings } from './review-ui/server.js';
+import { registerQueueMetrics } from './workers/queue-metrics.js';
 import { startWorkersRole } from './workers/service.js';
 
 /**
@@ -68,10 +71,15 @@ await startOrExit(log, lifecycle, async () => {
 
   // Without a configured token the simulator still needs one to enrol its fleet; it lives only in this process.
   const adminToken = config.admin.token ?? randomBytes(24).toString('base64url');
+  // One process, one /metrics: the gateway's counters and the queues' depths beside the server's own.
+  const metrics = createMetricsRegistry();
+  registerGatewayMetrics(metrics, () => ingest.gateway.counters);
+  registerQueueMetrics(metrics, workers.queues.all());
   const server = await buildReviewServer({
     db: database.db,
     store,
     adminToken,
+    metrics,
     settings: reviewSettings(config),
     signingKey: await loadOrCreateSigningKey(config.signing.keyFile),
     checks: [

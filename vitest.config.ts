@@ -21,7 +21,7 @@ export default defineConfig({
           exclude: generated,
           globalSetup: ['test/support/services-available.ts'],
           testTimeout: 60_000,
-          hookTimeout: 120_000,
+          hookTimeout: 150_000,
           // Two cores: more parallel files only contend for them and for the shared services.
           maxWorkers: 2,
         },
@@ -33,7 +33,7 @@ export default defineConfig({
           include: ['**/*.e2e.test.ts'],
           exclude: generated,
           testTimeout: 90_000,
-          hookTimeout: 120_000,
+          hookTimeout: 150_000,
           // A page on a loaded CI machine can take seconds to claim and render; the default
           // one-second poll then fails a correct page. Waiting longer costs nothing when it passes.
           expect: { poll: { timeout: 15_000 } },

@@ -39,7 +39,7 @@ describe('loadConfig', () => {
           forcePathStyle: true,
         },
       },
-      http: { host: '127.0.0.1', reviewPort: 8080, ingestHealthPort: 8081, workersHealthPort: 8082 },
+      http: { host: '127.0.0.1', reviewPort: 8080, ingestHealthPort: 8081, workersHealthPort: 8082, trustProxy: false },
       admin: { token: undefined },
       simulator: { devices: 3, intervalMs: 5000, apiUrl: undefined, heartbeatEveryMs: 30_000, faultEveryMs: 180_000 },
       workers: { concurrency: 2, healthScanEveryMs: 60_000 },
@@ -96,6 +96,7 @@ describe('loadConfig', () => {
       QUEUE_PREFIX: 'tenant_a',
       MEDIA_DIR: '/mnt/media',
       HTTP_HOST: '0.0.0.0',
+      TRUST_PROXY: '1',
       REVIEW_PORT: '9000',
       INGEST_HEALTH_PORT: '9001',
       WORKERS_HEALTH_PORT: '9002',
@@ -179,7 +180,7 @@ describe('loadConfig', () => {
           forcePathStyle: false,
         },
       },
-      http: { host: '0.0.0.0', reviewPort: 9000, ingestHealthPort: 9001, workersHealthPort: 9002 },
+      http: { host: '0.0.0.0', reviewPort: 9000, ingestHealthPort: 9001, workersHealthPort: 9002, trustProxy: 1 },
       admin: { token: 'a-token-of-16-ch' },
       simulator: { devices: 0, intervalMs: 250, apiUrl: 'http://review:8080/', heartbeatEveryMs: 30_000, faultEveryMs: 180_000 },
       workers: { concurrency: 64, healthScanEveryMs: 60_000 },
@@ -330,6 +331,24 @@ describe('loadConfig', () => {
 
     it('rejects an unknown LOG_LEVEL', () => {
       expect(configErrorOf({ LOG_LEVEL: 'verbose' }).problems).toEqual([expect.stringMatching(/^LOG_LEVEL: /)]);
+    });
+  });
+
+  describe('TRUST_PROXY', () => {
+    it.each([
+      ['false', false],
+      ['1', 1],
+      ['3', 3],
+      ['10.0.0.7', ['10.0.0.7']],
+      ['loopback, 10.0.0.0/8,fd00::/8', ['loopback', '10.0.0.0/8', 'fd00::/8']],
+      ['::1', ['::1']],
+    ])('reads %j', (value, expected) => {
+      expect(loadConfig({ TRUST_PROXY: value }).http.trustProxy).toEqual(expected);
+    });
+
+    // `true` would let any client forge its address and the TLS flag: it must name whom to trust.
+    it.each(['true', '0', 'proxy.example', '10.0.0.0/33', '10.0.0.1/8/2', '::1/129', '10.0.0.1,', 'yes'])('rejects %j', (value) => {
+      expect(configErrorOf({ TRUST_PROXY: value }).problems).toEqual([expect.stringMatching(/^TRUST_PROXY: must be false, a hop count/)]);
     });
   });
 

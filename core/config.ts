@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -17,6 +18,49 @@ function isTimeZone(zone: string): boolean {
     return false;
   }
 }
+/**
+ * The origin a Leaflet tile URL template loads from, as a CSP source (`{s}` subdomains become
+ * `*.`), so the pages' Content-Security-Policy can allow exactly that server; null when the
+ * template is no http(s) URL.
+ */
+export function tileOrigin(template: string): string | null {
+  try {
+    const url = new URL(template.replaceAll('{s}', '*').replace(/\{[^}]*\}/g, '0'));
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url.origin : null;
+  } catch {
+    return null;
+  }
+}
+/** A proxy address as proxy-addr (fastify's trustProxy) reads one: an IP, a CIDR range, or one of its named ranges. */
+function isProxyAddress(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}
+/**
+ * Which peers may say, through X-Forwarded-For / -Proto / -Host, who the client is and whether
+ * it came over TLS: nobody (false), the nearest N hops, or the listed proxy addresses.
+ */
+const trustProxy = z
+  .string()
+  .trim()
+  .transform((value, context): boolean | number | string[] => {
+    if (value === 'false') return false;
+    if (/^\d+$/.test(value) && Number(value) >= 1) return Number(value);
+    const entries = value.split(',').map((entry) => entry.trim());
+    const bad = entries.filter((entry) => !isProxyAddress(entry));
+    if (bad.length > 0) {
+      context.addIssue({
+        code: 'custom',
+        message: `must be false, a hop count, or proxy addresses (IPs, CIDR ranges, loopback, linklocal, uniquelocal); not ${bad.join(', ')}`,
+      });
+      return z.NEVER;
+    }
+    return entries;
+  })
+  .default(false);
 const optionalText = z
   .string()
   .trim()
@@ -52,6 +96,7 @@ const environmentSchema = z.object({
   S3_SECRET_ACCESS_KEY: optionalText,
   S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('true'),
   HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+  TRUST_PROXY: trustProxy,
   REVIEW_PORT: port.default(8080),
   INGEST_HEALTH_PORT: port.default(8081),
   WORKERS_HEALTH_PORT: port.default(8082),
@@ -107,13 +152,18 @@ const environmentSchema = z.object({
   ANALYTICS_BEFORE_DAYS: positiveInt.max(3660).default(365),
   ANALYTICS_MIN_AFTER_DAYS: positiveInt.max(3660).default(28),
   ANALYTICS_KEEP_RUNS: positiveInt.default(30),
-  ANALYTICS_TILE_URL: optionalText,
+  ANALYTICS_TILE_URL: optionalText.refine(
+    (template) => template === undefined || tileOrigin(template) !== null,
+    'must be an http(s) URL template such as https://{s}.tiles.example/{z}/{x}/{y}.png',
+  ),
   ANALYTICS_TILE_ATTRIBUTION: z.string().trim().max(500).default(''),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
 export type Environment = z.input<typeof environmentSchema>;
 
+/** The name of every variable read, for the test that keeps README.md and .env.example complete. */
+export const ENVIRONMENT_VARIABLES = Object.keys(environmentSchema.shape) as readonly (keyof Environment)[];
 const DAY_MS = 24 * 3600 * 1000;
 
 /** Where the database is and how long anyone may wait on it: a request never waits forever. */
@@ -145,7 +195,14 @@ export interface Config {
       forcePathStyle: boolean;
     };
   };
-  http: { host: string; reviewPort: number; ingestHealthPort: number; workersHealthPort: number };
+  http: {
+    host: string;
+    reviewPort: number;
+    ingestHealthPort: number;
+    workersHealthPort: number;
+    /** fastify's trustProxy: whose X-Forwarded-* headers name the client's address and scheme. */
+    trustProxy: boolean | number | string[];
+  };
   admin: { token: string | undefined };
   simulator: { devices: number; intervalMs: number; apiUrl: string | undefined; heartbeatEveryMs: number; faultEveryMs: number };
   workers: { concurrency: number; healthScanEveryMs: number };
@@ -253,6 +310,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       reviewPort: e.REVIEW_PORT,
       ingestHealthPort: e.INGEST_HEALTH_PORT,
       workersHealthPort: e.WORKERS_HEALTH_PORT,
+      trustProxy: e.TRUST_PROXY,
     },
     admin: { token: e.ADMIN_TOKEN },
     simulator: {

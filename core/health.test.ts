@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildHealthServer, checkHealth, type HealthCheck } from './health.js';
+import { createMetricsRegistry } from './metrics.js';
 
 const up = (name: string): HealthCheck => ({ name, probe: async () => undefined });
 const down = (name: string, degradesOnly = false): HealthCheck => ({
@@ -24,12 +25,12 @@ describe('health', () => {
   });
 
   it('answers 200 while only degraded, so an orchestrator does not restart a process that would not recover by it', async () => {
-    const app = buildHealthServer('workers', [up('database'), down('stranded-captures', true)]);
+    const app = buildHealthServer('workers', [up('database'), down('stranded-captures', true)], createMetricsRegistry());
     const degraded = await app.inject({ method: 'GET', url: '/health' });
     expect(degraded.statusCode).toBe(200);
     expect(degraded.json()).toMatchObject({ role: 'workers', status: 'degraded' });
     expect(JSON.stringify(degraded.json())).toContain('stranded-captures is away');
-    const unavailable = await buildHealthServer('workers', [down('redis')]).inject({ method: 'GET', url: '/health' });
+    const unavailable = await buildHealthServer('workers', [down('redis')], createMetricsRegistry()).inject({ method: 'GET', url: '/health' });
     expect(unavailable.statusCode).toBe(503);
   });
 });

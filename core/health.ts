@@ -1,4 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import { registerMetricsRoute } from './metrics.js';
 
 /** A dependency a role needs; `probe` rejects when it is unreachable. */
 export interface HealthCheck {
@@ -56,9 +58,10 @@ export function registerHealthRoute(app: FastifyInstance, role: string, checks: 
   });
 }
 
-/** A server that only answers `GET /health`, for roles with no other HTTP surface. */
-export function buildHealthServer(role: string, checks: readonly HealthCheck[]): FastifyInstance {
+/** A server that only answers `GET /health` and `GET /metrics`, for roles with no other HTTP surface. */
+export function buildHealthServer(role: string, checks: readonly HealthCheck[], metrics: Registry): FastifyInstance {
   const app = Fastify({ logger: false });
   registerHealthRoute(app, role, checks);
+  registerMetricsRoute(app, metrics);
   return app;
 }

@@ -396,6 +396,17 @@ export const sessions = pgTable(
   (table) => [index('sessions_person_idx').on(table.personId)],
 );
 
+/**
+ * Failed-login counters (rate-limiter-flexible's Drizzle store, which names the columns): one
+ * row per client address and one per username at an address, so guessing from one address
+ * never locks the person out at another. Only counts and expiry times; no password, no outcome.
+ */
+export const loginThrottle = pgTable('login_throttle', {
+  key: text('key').primaryKey(),
+  points: integer('points').notNull(),
+  expire: moment('expire'),
+});
+
 /** Which devices a person administers: they may not review those devices' captures (law L9). */
 export const deviceAdministrators = pgTable(
   'device_administrators',

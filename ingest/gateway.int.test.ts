@@ -10,7 +10,11 @@ import { auditLog, captures, devices, mediaChunks, mediaDerivatives } from '../d
 import { enrolTestDevice, testJpeg, testMedia, type TestDevice } from '../test/support/devices.js';
 import { createTempDir, createTestDatabase, createTestRedis, uniqueName, waitFor } from '../test/support/isolated.js';
 import { testServices } from '../test/support/services.js';
+import { buildHealthServer } from '../core/health.js';
+import { createMetricsRegistry } from '../core/metrics.js';
+import { registerQueueMetrics } from '../workers/queue-metrics.js';
 import { startWorkersRole } from '../workers/service.js';
+import { registerGatewayMetrics } from './gateway-metrics.js';
 import { startIngestRole, type IngestRole } from './service.js';
 
 const log = pino({ level: 'silent' });
@@ -22,7 +26,7 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
   let redis: ReturnType<typeof createTestRedis>;
   let mediaDir: Awaited<ReturnType<typeof createTempDir>>;
   let ingest: IngestRole;
-  let workers: { stop(): Promise<void> };
+  let workers: Awaited<ReturnType<typeof startWorkersRole>>;
   let device: MqttClient;
   let camera: TestDevice;
   const topicRoot = `verity-test/${uniqueName('gw')}/v1`;
@@ -363,5 +367,37 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
       return rows.length >= 2 ? rows : undefined;
     });
     expect(mismatchRows.map((row) => row.state).sort()).toContain('quarantined');
+  });
+
+  it('answers /metrics on the gateway and the workers with its counters, the queues by state and the process series', async () => {
+    const gatewayRegistry = createMetricsRegistry();
+    registerGatewayMetrics(gatewayRegistry, () => ingest.gateway.counters);
+    const workersRegistry = createMetricsRegistry();
+    registerQueueMetrics(workersRegistry, workers.queues.all());
+    const servers = [buildHealthServer('ingest', [], gatewayRegistry), buildHealthServer('workers', [], workersRegistry)];
+    try {
+      const [gateway, queues] = await Promise.all(servers.map((server) => server.inject({ method: 'GET', url: '/metrics' })));
+      for (const response of [gateway!, queues!]) {
+        expect(response.statusCode).toBe(200);
+        expect(response.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+        expect(response.body).toMatch(/^process_cpu_seconds_total \d/m);
+        expect(response.body).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
+      }
+      const value = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(gateway!.body)?.[1]);
+      const counters = ingest.gateway.counters;
+      // Earlier tests in this file published valid, forged, unregistered and duplicated captures.
+      expect(counters.accepted).toBeGreaterThan(0);
+      expect(counters.quarantined).toBeGreaterThan(0);
+      expect(value('verity_ingest_capture_messages_total')).toBe(counters.captureMessages);
+      expect(value('verity_ingest_accepted_total')).toBe(counters.accepted);
+      expect(value('verity_ingest_quarantined_total')).toBe(counters.quarantined);
+      expect(value('verity_ingest_duplicates_total')).toBe(counters.duplicates);
+      expect(value('verity_ingest_media_chunks_total')).toBe(counters.chunks);
+      const completedMedia = /^verity_queue_jobs\{queue="media",state="completed"\} (\d+)$/m.exec(queues!.body);
+      expect(Number(completedMedia?.[1])).toBeGreaterThan(0);
+      expect(queues!.body).toMatch(/^verity_queue_jobs\{queue="media",state="failed"\} \d+$/m);
+    } finally {
+      await Promise.all(servers.map((server) => server.close()));
+    }
   });
 });

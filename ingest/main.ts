@@ -2,9 +2,11 @@ import { hostname } from 'node:os';
 import { requireSetting } from '../core/config.js';
 import { buildHealthServer } from '../core/health.js';
 import { startOrExit } from '../core/lifecycle.js';
+import { createMetricsRegistry } from '../core/metrics.js';
 import { createMediaStore } from '../core/media-store-factory.js';
 import { brokerCheck, databaseCheck, redisCheck } from '../core/probes.js';
 import { beginRoleProcess, connectRoleRedis, openRoleDatabase } from '../core/role-process.js';
+import { registerGatewayMetrics } from './gateway-metrics.js';
 import { ingestSettings, startIngestRole } from './service.js';
 
 const role = beginRoleProcess();
@@ -25,7 +27,13 @@ await startOrExit(log, lifecycle, async () => {
     log,
   });
   lifecycle.add('ingest gateway', () => ingest.stop());
-  const health = buildHealthServer('ingest', [databaseCheck(database), redisCheck(redis), brokerCheck(() => ingest.gateway.connected)]);
+  const metrics = createMetricsRegistry();
+  registerGatewayMetrics(metrics, () => ingest.gateway.counters);
+  const health = buildHealthServer(
+    'ingest',
+    [databaseCheck(database), redisCheck(redis), brokerCheck(() => ingest.gateway.connected)],
+    metrics,
+  );
   lifecycle.add('health server', () => health.close());
   await health.listen({ host: config.http.host, port: config.http.ingestHealthPort });
   log.info({ mqtt: mqttUrl, health: config.http.ingestHealthPort }, 'ingest gateway started');

@@ -4,10 +4,13 @@ import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Registry } from 'prom-client';
 import { registerHealthRoute, type HealthCheck } from '../core/health.js';
+import { createMetricsRegistry, registerMetricsRoute } from '../core/metrics.js';
 import type { MediaStore } from '../core/media-store.js';
 import type { Db } from '../db/client.js';
-import type { Config } from '../core/config.js';
+import { tileOrigin, type Config } from '../core/config.js';
+import { inlineScriptHashes, installSecurityHeaders } from '../core/security-headers.js';
 import type { ServerSigningKey } from '../core/signing-key.js';
 import { installAuthentication } from './auth.js';
 import { installDependencyErrors } from './dependency-errors.js';
@@ -26,6 +29,8 @@ import { tamperingRoutes } from './routes/tampering.js';
 
 export interface ReviewSettings {
   sessionTtlMs: number;
+  /** Whose X-Forwarded-* headers to believe: they decide the audited client address and whether cookies are Secure. */
+  trustProxy: Config['http']['trustProxy'];
   review: Config['review'];
   analytics: Config['analytics'];
   /** When a capture counts as stranded, for the reconciliation report. */
@@ -33,7 +38,13 @@ export interface ReviewSettings {
 }
 
 export function reviewSettings(config: Config): ReviewSettings {
-  return { sessionTtlMs: config.sessions.ttlMs, review: config.review, analytics: config.analytics, jobs: config.jobs };
+  return {
+    sessionTtlMs: config.sessions.ttlMs,
+    trustProxy: config.http.trustProxy,
+    review: config.review,
+    analytics: config.analytics,
+    jobs: config.jobs,
+  };
 }
 
 export interface ReviewServerDeps {
@@ -44,6 +55,8 @@ export interface ReviewServerDeps {
   settings: ReviewSettings;
   /** Signs exported evidence packages. */
   signingKey: ServerSigningKey;
+  /** What `GET /metrics` reports; all-in-one passes one that every role adds its series to. */
+  metrics?: Registry;
   /** Request logging; none when absent. */
   logger?: FastifyBaseLogger;
 }
@@ -55,7 +68,16 @@ const publicDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'publi
 
 /** The review server: JSON API and the browser app, every asset served from this process. */
 export async function buildReviewServer(deps: ReviewServerDeps): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: deps.logger });
+  const hops = deps.settings.trustProxy;
+  // A hop count as fastify itself reads one (its types leave numbers out): trust the nearest `hops` proxies.
+  const trustProxy = typeof hops === 'number' ? (_address: string, hop: number) => hop < hops : hops;
+  const app = Fastify({ loggerInstance: deps.logger, trustProxy });
+  const tiles = deps.settings.analytics.tiles;
+  const tileServer = tiles ? tileOrigin(tiles.urlTemplate) : null;
+  await installSecurityHeaders(app, {
+    inlineScriptHashes: inlineScriptHashes(publicDir),
+    imageOrigins: tileServer ? [tileServer] : [],
+  });
   installDependencyErrors(app);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -66,6 +88,7 @@ export async function buildReviewServer(deps: ReviewServerDeps): Promise<Fastify
   });
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   registerHealthRoute(app, 'review-ui', deps.checks);
+  registerMetricsRoute(app, deps.metrics ?? createMetricsRegistry());
   await installAuthentication(app, deps);
   await sessionRoutes(app, { db: deps.db, sessionTtlMs: deps.settings.sessionTtlMs });
   peopleRoutes(app, deps);

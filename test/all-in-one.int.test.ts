@@ -51,6 +51,11 @@ describe('all-in-one mode on its embedded defaults', () => {
     expect((await fetch(new URL('/api/captures', reviewUrl))).status).toBe(401);
     const list = await waitForThumbnailedCapture(reviewUrl, await logIn(reviewUrl, reviewer));
     expect(list.captures[0]?.deviceId).toMatch(/^SIM-CAM-/);
+    // One /metrics for the one process: the gateway's counters and the queues beside the server's own series.
+    const metrics = await (await fetch(new URL('/metrics', reviewUrl))).text();
+    expect(Number(/^verity_ingest_accepted_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+    expect(metrics).toMatch(/^verity_queue_jobs\{queue="media",state="completed"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^process_cpu_seconds_total \d/m);
     const redisPid = Number(/redis-server \(pid (\d+)\)/.exec(system!.output())?.[1]);
     expect(isRunning(redisPid)).toBe(true);
 

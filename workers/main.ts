@@ -1,8 +1,10 @@
 import { buildHealthServer } from '../core/health.js';
 import { startOrExit } from '../core/lifecycle.js';
+import { createMetricsRegistry } from '../core/metrics.js';
 import { createMediaStore } from '../core/media-store-factory.js';
 import { databaseCheck, redisCheck, strandedCapturesCheck } from '../core/probes.js';
 import { beginRoleProcess, connectRoleRedis, openRoleDatabase } from '../core/role-process.js';
+import { registerQueueMetrics } from './queue-metrics.js';
 import { startWorkersRole } from './service.js';
 
 const role = beginRoleProcess();
@@ -26,11 +28,13 @@ await startOrExit(log, lifecycle, async () => {
     log,
   });
   lifecycle.add('workers', () => workers.stop());
-  const health = buildHealthServer('workers', [
-    databaseCheck(database),
-    redisCheck(redis),
-    strandedCapturesCheck(database, config.jobs.stuckAfterMs),
-  ]);
+  const metrics = createMetricsRegistry();
+  registerQueueMetrics(metrics, workers.queues.all());
+  const health = buildHealthServer(
+    'workers',
+    [databaseCheck(database), redisCheck(redis), strandedCapturesCheck(database, config.jobs.stuckAfterMs)],
+    metrics,
+  );
   lifecycle.add('health server', () => health.close());
   await health.listen({ host: config.http.host, port: config.http.workersHealthPort });
   log.info({ concurrency: config.workers.concurrency, health: config.http.workersHealthPort }, 'workers started');

@@ -28,6 +28,10 @@ export class QueueRegistry {
     await this.get(queue).add(name, payload, { jobId });
   }
 
+  all(): Queue[] {
+    return [...this.queues.values()];
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));
   }

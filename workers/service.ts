@@ -38,6 +38,7 @@ export interface WorkersRoleOptions {
 }
 
 export interface WorkersRole {
+  queues: QueueRegistry;
   /** Null when started without `jobs`. */
   reconciler: JobReconciler | null;
   stop(): Promise<void>;
@@ -124,6 +125,7 @@ export async function startWorkersRole(options: WorkersRoleOptions): Promise<Wor
   const housekeeping = options.housekeeping ? scheduleHousekeeping(options.database.db, queues, options.housekeeping, log) : null;
   return {
     reconciler,
+    queues,
     stop: async () => {
       await reconciler?.stop();
       await housekeeping?.stop();

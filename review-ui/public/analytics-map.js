@@ -128,7 +128,12 @@ export function createHotspotMap(container, { tiles, keyOf, onSelect }) {
       element(
         'div',
         { class: 'legend-ramp' },
-        ...classes.map((entry) => element('span', { class: 'ramp-step', style: `background:${entry.colour}`, title: entry.label })),
+        ...classes.map((entry) => {
+          const step = element('span', { class: 'ramp-step', title: entry.label });
+          // Through the CSSOM: the Content-Security-Policy refuses style attributes (style-src 'self').
+          step.style.background = entry.colour;
+          return step;
+        }),
       ),
       // Each limit sits under the edge between the two colours it separates.
       element(

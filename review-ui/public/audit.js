@@ -1,5 +1,5 @@
 // The audit log for auditors: every state change and human action, newest first, and the signed heads to copy elsewhere.
-import { element, formatMoment } from './dom.js';
+import { element, formatMoment, withVisibleControls } from './dom.js';
 import { openPage, showRefusal } from './page.js';
 import { api } from './session.js';
 
@@ -27,10 +27,10 @@ function entryRow(entry) {
     {},
     element('td', {}, String(entry.seq)),
     element('td', {}, formatMoment(entry.recordedAt)),
-    element('td', {}, entry.actor),
-    element('td', {}, entry.action),
-    element('td', {}, `${entry.subjectType} ${entry.subjectId}`),
-    element('td', {}, element('code', { class: 'details' }, JSON.stringify(entry.details))),
+    element('td', { class: 'user-text' }, ...withVisibleControls(entry.actor)),
+    element('td', { class: 'user-text' }, ...withVisibleControls(entry.action)),
+    element('td', { class: 'user-text' }, ...withVisibleControls(`${entry.subjectType} ${entry.subjectId}`)),
+    element('td', { class: 'user-text' }, element('code', { class: 'details' }, ...withVisibleControls(JSON.stringify(entry.details)))),
   );
 }
 

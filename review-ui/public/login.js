@@ -31,7 +31,8 @@ function refusal(response) {
   if (response.status === 401) return 'Wrong username or password.';
   if (response.status === 429) {
     const seconds = Number(response.headers.get('retry-after'));
-    const wait = seconds > 0 ? `in ${seconds} second${seconds === 1 ? '' : 's'}` : 'in a minute';
+    const minutes = Math.ceil(seconds / 60);
+    const wait = seconds > 90 ? `in ${minutes} minutes` : seconds > 0 ? `in ${seconds} second${seconds === 1 ? '' : 's'}` : 'in a minute';
     return `Too many login attempts from this computer. Try again ${wait}.`;
   }
   return `The server could not log you in (${response.status} ${response.statusText}). Try again in a moment.`;

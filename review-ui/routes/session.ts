@@ -1,4 +1,3 @@
-import fastifyRateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -6,6 +5,7 @@ import { PERMISSIONS, mayUse } from '../../core/roles.js';
 import { appendAudit } from '../../db/audit-log.js';
 import type { Db } from '../../db/client.js';
 import { SESSION_COOKIE, personPrincipal, principalOf, type Principal } from '../auth.js';
+import { createLoginThrottle, LOGIN_LIMITS } from '../services/login-throttle.js';
 import { authenticate, passwordSchema, setPassword } from '../services/people.js';
 import { csrfTokenFor, endAllSessions, endSession, startSession } from '../services/sessions.js';
 
@@ -23,18 +23,29 @@ function describe(principal: Principal) {
 
 /** Log in, find out who you are, change your password, log out. */
 export async function sessionRoutes(app: FastifyInstance, deps: { db: Db; sessionTtlMs: number }): Promise<void> {
-  await app.register(fastifyRateLimit, { global: false });
+  const throttle = createLoginThrottle(deps.db);
+  const sweeper = setInterval(() => {
+    throttle.sweep().catch((error: unknown) => app.log.warn({ err: error }, 'could not sweep expired login counters'));
+  }, LOGIN_LIMITS.perUsernameAndAddress.windowSeconds * 1000);
+  sweeper.unref();
+  app.addHook('onClose', async () => clearInterval(sweeper));
   const routes = app.withTypeProvider<ZodTypeProvider>();
 
   routes.post(
     '/api/session',
     {
-      // Slows password guessing to a crawl per client without locking the real person out.
-      config: { rateLimit: { max: 10, timeWindow: '1 minute' } },
       schema: { body: z.strictObject({ username: z.string().min(1).max(100), password: z.string().min(1).max(200) }) },
     },
     async (request, reply) => {
       const { username, password } = request.body;
+      const attempt = await throttle.attempt(username, request.ip);
+      if (!attempt.allowed) {
+        request.log.warn({ username, ip: request.ip, retryAfterSeconds: attempt.retryAfterSeconds }, 'login attempt throttled');
+        return reply
+          .code(429)
+          .header('retry-after', String(attempt.retryAfterSeconds))
+          .send({ error: `too many login attempts from this address: try again in ${Math.ceil(attempt.retryAfterSeconds / 60)} min` });
+      }
       const person = await authenticate(deps.db, username, password);
       if (!person) {
         await deps.db.transaction((tx) =>
@@ -48,6 +59,7 @@ export async function sessionRoutes(app: FastifyInstance, deps: { db: Db; sessio
         );
         return reply.code(401).send({ error: 'wrong username or password' });
       }
+      await attempt.succeeded();
       const principal = personPrincipal(person);
       const session = await deps.db.transaction(async (tx) => {
         const started = await startSession(tx, person.id, deps.sessionTtlMs);

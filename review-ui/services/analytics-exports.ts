@@ -179,12 +179,7 @@ export async function reportHtml(
     .join('\n');
   const body = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Verity periodic hotspot analysis</title>
-<style>
-body{font:11pt/1.4 system-ui,sans-serif;margin:2em;color:#111}
-table{border-collapse:collapse;width:100%;margin:1em 0}th,td{border:1px solid #999;padding:.25em .4em;text-align:left;vertical-align:top}
-td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#eee}
-@media print{body{margin:0}h2{break-before:auto}tr{break-inside:avoid}}
-</style></head><body>
+<link rel="stylesheet" href="/analytics-report.css"></head><body>
 <h1>Periodic hotspot analysis</h1>
 <p>${run ? `Screening period ${escape(run.periodFrom)} to ${escape(run.periodTo)}, run finished ${escape(run.finishedAt?.toISOString())}.` : 'No screening run yet.'}
 Scope: ${escape(query.scope)}${query.violationType ? `, violation type ${escape(query.violationType)}` : ''}.

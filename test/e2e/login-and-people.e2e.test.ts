@@ -138,6 +138,22 @@ describe('logins and people administration in Chromium', () => {
     // Entries and signed heads load side by side: wait for the heads too.
     await expect.poll(() => page.locator('#key-fingerprint').textContent(), { timeout: 10_000 }).toMatch(/^[0-9a-f]{64}$/);
 
+    // A refused login whose username carries a right-to-left override: the record shows the
+    // override as a marker instead of reading `exe.txt` for what is stored as `txt.exe`.
+    const spoof = `mallory\u202Etxt.exe`;
+    const refused = await fetch(new URL('/api/session', system!.reviewUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: spoof, password: 'not the password' }),
+    });
+    expect(refused.status).toBe(401);
+    await page.getByLabel('Action').fill('session.refused');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    const spoofed = rows.filter({ hasText: 'mallory' }).first();
+    await expect.poll(() => spoofed.locator('td:nth-child(5)').innerText(), { timeout: 10_000 }).toBe('username malloryU+202Etxt.exe');
+    expect(await spoofed.locator('td:nth-child(5) .control-char').count()).toBe(1);
+    expect(await page.evaluate(`getComputedStyle(document.querySelector('#entries tbody td:nth-child(5)')).unicodeBidi`)).toBe('isolate');
+
     await page.getByLabel('Action').fill('session.started');
     await page.getByRole('button', { name: 'Filter' }).click();
     await expect

@@ -59,9 +59,9 @@ export async function startAllInOne(env: Record<string, string> & { DATA_DIR: st
         if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
         return /Review page: (http:\/\/\S+)/.exec(output)?.[1];
       },
-      // Migrating PGlite and starting redis-server takes seconds when idle and over a minute on a
-      // CI machine running other suites; a shorter wait kills a start that would have succeeded.
-      100_000,
+      // Compiling every role through tsx and initialising PGlite takes about a minute when the
+      // two cores are shared with other test runs.
+      120_000,
     );
     return {
       child,

@@ -1,4 +1,4 @@
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 /**
  * Debian's Chromium, never a downloaded one. The flags keep it from reaching for the
@@ -27,4 +27,21 @@ export async function logInThroughPage(page: Page, account: { username: string; 
   await page.getByLabel('Password').fill(account.password);
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.waitForURL((url) => url.pathname !== '/login.html');
+}
+
+/**
+ * Collects every Content-Security-Policy violation in the context's pages: the browser's own
+ * console report and the `securitypolicyviolation` event, which also catches what it does not
+ * log (an inline style attribute set from script, say).
+ */
+export async function watchContentSecurity(context: BrowserContext): Promise<string[]> {
+  const violations: string[] = [];
+  // A string, because it runs in the page, and the Node project's types know no DOM.
+  await context.addInitScript(`document.addEventListener('securitypolicyviolation', (event) => {
+    console.error('CSP violation: ' + event.violatedDirective + ' blocked ' + (event.blockedURI || 'inline') + ' at ' + event.sourceFile + ':' + event.lineNumber);
+  });`);
+  context.on('console', (message) => {
+    if (/Content Security Policy|CSP violation/.test(message.text())) violations.push(`${message.location().url}: ${message.text()}`);
+  });
+  return violations;
 }

@@ -19,6 +19,7 @@ export async function buildTestReviewServer(options: {
   checks?: readonly HealthCheck[];
   settings?: Partial<ReviewSettings['review']>;
   analytics?: Partial<ReviewSettings['analytics']>;
+  trustProxy?: ReviewSettings['trustProxy'];
 }): Promise<FastifyInstance> {
   const defaults = reviewSettings(loadConfig({}));
   return buildReviewServer({
@@ -28,6 +29,7 @@ export async function buildTestReviewServer(options: {
     checks: options.checks ?? [],
     settings: {
       ...defaults,
+      trustProxy: options.trustProxy ?? defaults.trustProxy,
       review: { ...defaults.review, ...options.settings },
       analytics: { ...defaults.analytics, ...options.analytics },
     },

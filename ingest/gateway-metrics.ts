@@ -1,0 +1,30 @@
+import { Counter, type Registry } from 'prom-client';
+import type { GatewayCounters } from './gateway.js';
+
+/** What each counter of the gateway counts, as the series' help text says. */
+const SERIES: Record<keyof GatewayCounters, { name: string; help: string }> = {
+  captureMessages: { name: 'verity_ingest_capture_messages_total', help: 'Capture messages received, duplicates included' },
+  duplicates: { name: 'verity_ingest_duplicates_total', help: 'Capture messages already stored (redeliveries and replays)' },
+  accepted: { name: 'verity_ingest_accepted_total', help: 'Captures accepted as verified' },
+  quarantined: { name: 'verity_ingest_quarantined_total', help: 'Captures kept in quarantine with a reason' },
+  chunks: { name: 'verity_ingest_media_chunks_total', help: 'Media chunks received' },
+  chunksRefused: { name: 'verity_ingest_media_chunks_refused_total', help: 'Media chunks refused' },
+  healthReports: { name: 'verity_ingest_health_reports_total', help: 'Device health reports received' },
+  healthRefused: { name: 'verity_ingest_health_reports_refused_total', help: 'Device health reports refused' },
+  ignoredTopics: { name: 'verity_ingest_ignored_messages_total', help: 'Messages on topics the gateway does not handle' },
+};
+
+/** The gateway's own counters as Prometheus counters, read when scraped so the two never disagree. */
+export function registerGatewayMetrics(registry: Registry, counters: () => GatewayCounters): void {
+  for (const [key, series] of Object.entries(SERIES) as [keyof GatewayCounters, (typeof SERIES)[keyof GatewayCounters]][]) {
+    new Counter({
+      name: series.name,
+      help: series.help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(counters()[key]);
+      },
+    });
+  }
+}
