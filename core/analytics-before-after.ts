@@ -45,6 +45,17 @@ export interface BeforeAfterResult {
 
 const CONFIDENCE = 0.95;
 
+/**
+ * The k a before/after study shrinks the treated site's before count with. The screening's
+ * verdict says which population the site belongs to: a flagged hotspot is shrunk with the
+ * prior of every site of its type (hotspots included), so a real hotspot keeps its level; an
+ * unflagged site with the reference (ordinary) sites' k, so a site picked for an unlucky
+ * year is expected to fall back as far as ordinary sites do (regression to the mean).
+ */
+export function beforeAfterDispersion(result: { flagged: boolean; dispersion: number; priorDispersion: number | null }): number {
+  return result.flagged ? (result.priorDispersion ?? result.dispersion) : result.dispersion;
+}
+
 /** The EB before/after estimate, or null when the site had nothing to reduce (no events expected before). */
 export function beforeAfterStudy(input: BeforeAfterInput): BeforeAfterResult | null {
   const parts = studyParts(input);

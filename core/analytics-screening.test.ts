@@ -56,7 +56,8 @@ const oneGroup = (members: { observed: number; exposureDays: number }[]) =>
 const fitReferenceGroup = (members: { observed: number; exposureDays: number }[], alpha: number) =>
   fitReferenceGroups(oneGroup(members), alpha);
 
-describe('fitReferenceGroups', () => {
+// Several tests screen dozens of networks; on a loaded two-core machine that takes more than the default 5 s.
+describe('fitReferenceGroups', { timeout: 30_000 }, () => {
   it('recovers the rate and the dispersion of a negative binomial background', () => {
     const random = seededRandom(7);
     const members = Array.from({ length: 2000 }, () => ({ observed: random.negativeBinomial(50, 0.2), exposureDays: 100 }));
@@ -203,7 +204,7 @@ describe('rateRatio', () => {
   });
 });
 
-describe('screenSites', () => {
+describe('screenSites', { timeout: 30_000 }, () => {
   it('finds every planted hotspot with few false alarms, over many networks', () => {
     let falseAlarms = 0;
     let nullSites = 0;
@@ -316,7 +317,7 @@ describe('screenSites', () => {
   });
 });
 
-describe('screenSites on sites it was not tuned for', () => {
+describe('screenSites on sites it was not tuned for', { timeout: 30_000 }, () => {
   /** Sites of one group with Poisson days at `perDay` each (no between-site spread), and a few changed. */
   function flat(seed: number, count: number, perDay: number, change: (i: number, daily: number[]) => number[] = (_, d) => d): SiteInput[] {
     const random = seededRandom(seed);

@@ -161,8 +161,11 @@ export function fitReferenceGroups(members: readonly ReferenceMember[], alpha: n
     active[candidate] = false;
     order.push(candidate);
     const mean = rateOf(member.group) * member.exposureDays;
-    const pValue = negativeBinomialUpperTail(member.observed, mean, pooledDispersion(members, active, rateOf));
-    if (pValue <= alpha / (members.length - step + 1)) outlierCount = step;
+    // The same tail as the flag's: with the negative binomial's alone, ordinary sites in a
+    // heavier (lognormal) upper tail were set aside too, and k, estimated without them, fell.
+    const threshold = alpha / (members.length - step + 1);
+    const pValue = siteTail(member.observed, mean, pooledDispersion(members, active, rateOf), threshold);
+    if (pValue <= threshold) outlierCount = step;
   }
   // Back to all sites but the outliers.
   for (const index of order.slice(outlierCount)) {

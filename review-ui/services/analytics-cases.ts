@@ -1,5 +1,5 @@
 import { and, desc, eq, ne, sql } from 'drizzle-orm';
-import { beforeAfterStudy, comparisonScatter } from '../../core/analytics-before-after.js';
+import { beforeAfterDispersion, beforeAfterStudy, comparisonScatter } from '../../core/analytics-before-after.js';
 import { addDays, daysBetween } from '../../core/analytics-calendar.js';
 import type { Config } from '../../core/config.js';
 import { appendAudit } from '../../db/audit-log.js';
@@ -167,8 +167,7 @@ export async function caseBeforeAfter(db: Db, entry: Case, settings: Config['ana
   const study = beforeAfterStudy({
     before: { observed: siteBefore.events, exposureDays: siteBefore.exposureDays, predicted: groupRate * siteBefore.exposureDays },
     after: { observed: siteAfter.events, exposureDays: siteAfter.exposureDays },
-    // The EB prior's k, over every site of the type: the treated site is among them.
-    dispersion: result.priorDispersion ?? result.dispersion,
+    dispersion: beforeAfterDispersion(result),
     dispersionIndex: result.dispersionIndex ?? 1,
     comparison: { ...group, dispersionIndex: comparisonScatter(pairs) },
   });
