@@ -140,10 +140,13 @@ export function deviceAnomalies(devices: readonly DeviceSeries[], settings: Anom
   return { findings: [...own, ...peers], groupChanges };
 }
 
-/** How a device's own history shifted: a CUSUM alarm whose watched share of events is significant (q ≤ fdr) is a rise; a watched rate below 1/ratio of the baseline a drop (the CUSUM only looks up). */
+/** How a device's own history shifted: a CUSUM alarm or a watched rate at least `ratio` times the baseline's, significant (q ≤ fdr), is a rise; a watched rate below 1/ratio of the baseline a drop (the CUSUM only looks up). */
 function shiftOf(finding: AnomalyFinding, settings: AnomalySettings): 'rise' | 'drop' | null {
-  if (finding.detail['alarmDay'] !== null && (finding.qValue ?? 1) <= settings.fdr) return 'rise';
   const ratio = finding.rateRatio;
+  // At a quiet device the CUSUM's floor of one event a day hides a rise that the watched
+  // days' total shows: a ratio of `ratio` or more counts as well.
+  const risen = finding.detail['alarmDay'] !== null || (ratio !== null && ratio >= settings.ratio);
+  if (risen && (finding.qValue ?? 1) <= settings.fdr) return 'rise';
   return finding.metric === 'capture_rate' && ratio !== null && ratio <= 1 / settings.ratio && finding.expected >= settings.minCount
     ? 'drop'
     : null;

@@ -18,7 +18,6 @@ const settings = { ...loadConfig({}).analytics, screenDays: 90, minGroupSites: 1
 const log = createLogger('silent');
 const NOW = new Date('2026-06-30T04:00:00Z');
 const period = analysisPeriod(NOW, settings);
-const { baselineDays, watchDays } = settings.anomaly;
 
 /**
  * Three roads of speed cameras (traffic_camera, speeding, about 8 a day) and, on Road 1, parking
