@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { deviceAnomalies, type AnomalySettings, type DeviceSeries } from './analytics-anomaly.js';
 import { seededRandom } from './analytics-synthetic.js';
@@ -29,12 +30,13 @@ function fleet(seed: number, size = 100, options: { faulty?: (day: number) => nu
   });
 }
 
-const findingsOf = (findings: ReturnType<typeof deviceAnomalies>, deviceId: string) => findings.filter((f) => f.deviceId === deviceId);
+const findingsOf = (findings: ReturnType<typeof deviceAnomalies>['findings'], deviceId: string) =>
+  findings.filter((f) => f.deviceId === deviceId);
 
 describe('deviceAnomalies', () => {
   it('flags a device whose capture rate jumped tenfold, against its history and its peers', () => {
     const devices = fleet(1, 100, { faulty: (day) => (day >= settings.baselineDays + 7 ? 10 : 1) });
-    const findings = deviceAnomalies(devices, settings);
+    const findings = deviceAnomalies(devices, settings).findings;
     const own = findingsOf(findings, 'cam-0').find((f) => f.metric === 'capture_rate' && f.basis === 'own_history')!;
     const peers = findingsOf(findings, 'cam-0').find((f) => f.metric === 'capture_rate' && f.basis === 'peers')!;
     expect(own.flagged).toBe(true);
@@ -48,7 +50,9 @@ describe('deviceAnomalies', () => {
 
   it('flags a device that nearly stopped capturing against its peers', () => {
     const devices = fleet(2, 100, { faulty: (day) => (day >= settings.baselineDays ? 0.05 : 1) });
-    const peers = findingsOf(deviceAnomalies(devices, settings), 'cam-0').find((f) => f.metric === 'capture_rate' && f.basis === 'peers')!;
+    const peers = findingsOf(deviceAnomalies(devices, settings).findings, 'cam-0').find(
+      (f) => f.metric === 'capture_rate' && f.basis === 'peers',
+    )!;
     expect(peers.rateRatio!).toBeLessThan(1 / 3);
     expect(peers.flagged).toBe(true);
   });
@@ -58,26 +62,26 @@ describe('deviceAnomalies', () => {
     const faulty = devices[0]!;
     const excluded = faulty.total.map((count, day) => (day >= settings.baselineDays ? Math.round(count * 0.5) : faulty.excluded[day]!));
     devices[0] = { ...faulty, excluded };
-    const findings = findingsOf(deviceAnomalies(devices, settings), 'cam-0');
+    const findings = findingsOf(deviceAnomalies(devices, settings).findings, 'cam-0');
     expect(findings.find((f) => f.metric === 'exclusion_rate' && f.basis === 'peers')!.flagged).toBe(true);
     expect(findings.find((f) => f.metric === 'exclusion_rate' && f.basis === 'own_history')!.flagged).toBe(true);
   });
 
   it('leaves an ordinary fleet alone', () => {
     let flagged = 0;
-    for (let seed = 10; seed < 20; seed++) flagged += deviceAnomalies(fleet(seed), settings).filter((f) => f.flagged).length;
+    for (let seed = 10; seed < 20; seed++) flagged += deviceAnomalies(fleet(seed), settings).findings.filter((f) => f.flagged).length;
     expect(flagged).toBe(0);
   });
 
   it('ignores a busy device whose peers are busy too, however large its counts', () => {
     const devices = fleet(4).map((device) => ({ ...device, total: device.total.map((count) => count * 100) }));
-    expect(deviceAnomalies(devices, settings).filter((f) => f.flagged)).toEqual([]);
+    expect(deviceAnomalies(devices, settings).findings.filter((f) => f.flagged)).toEqual([]);
   });
 
   it('does not judge a device younger than one watch period against its own history', () => {
     const devices = fleet(5);
     devices[0] = { ...devices[0]!, firstDay: settings.baselineDays - 5 };
-    const own = findingsOf(deviceAnomalies(devices, settings), 'cam-0').filter((f) => f.basis === 'own_history');
+    const own = findingsOf(deviceAnomalies(devices, settings).findings, 'cam-0').filter((f) => f.basis === 'own_history');
     expect(own).toEqual([]);
   });
 
@@ -85,7 +89,9 @@ describe('deviceAnomalies', () => {
     const devices = fleet(6);
     const total = devices[0]!.total.map((count, day) => (day < days - 7 ? 0 : count));
     devices[0] = { ...devices[0]!, firstDay: days - 7, total, excluded: total.map(() => 0) };
-    const peers = findingsOf(deviceAnomalies(devices, settings), 'cam-0').find((f) => f.metric === 'capture_rate' && f.basis === 'peers')!;
+    const peers = findingsOf(deviceAnomalies(devices, settings).findings, 'cam-0').find(
+      (f) => f.metric === 'capture_rate' && f.basis === 'peers',
+    )!;
     expect(peers.detail['windowDays']).toBe(7);
     expect(peers.flagged).toBe(false);
   });
@@ -94,8 +100,55 @@ describe('deviceAnomalies', () => {
     const devices = fleet(7).map((device, i) =>
       i < 3 ? { ...device, peerGroups: ['traffic_camera|Side Street', 'traffic_camera'] } : device,
     );
-    const peers = findingsOf(deviceAnomalies(devices, settings), 'cam-0').find((f) => f.basis === 'peers')!;
+    const peers = findingsOf(deviceAnomalies(devices, settings).findings, 'cam-0').find((f) => f.basis === 'peers')!;
     expect(peers.detail['peerGroup']).toBe('traffic_camera');
     expect(peers.detail['peers']).toBe(99);
+  });
+
+  it('reports a road whose every camera rose together as one road change, not as broken cameras', () => {
+    const devices = fleet(8).map((device) => ({
+      ...device,
+      total: device.total.map((count, day) => (day >= settings.baselineDays + 3 ? count * 8 : count)),
+    }));
+    const report = deviceAnomalies(devices, settings);
+    expect(report.findings.filter((f) => f.flagged)).toEqual([]);
+    expect(report.groupChanges).toHaveLength(1);
+    expect(report.groupChanges[0]).toMatchObject({ peerGroup: 'traffic_camera|Ring Road', devices: 100, direction: 'rise' });
+    expect(report.groupChanges[0]!.shifted.length).toBeGreaterThanOrEqual(90);
+    expect(report.groupChanges[0]!.medianRateRatio).toBeGreaterThan(5);
+  });
+
+  it('does not call a steady hotspot camera an anomaly: it is busy against its peers but not against itself', () => {
+    const devices = fleet(9);
+    devices[0] = { ...devices[0]!, total: devices[0]!.total.map((count) => count * 6) };
+    const findings = findingsOf(deviceAnomalies(devices, settings).findings, 'cam-0');
+    const peers = findings.find((f) => f.metric === 'capture_rate' && f.basis === 'peers')!;
+    expect(peers.detail['significant']).toBe(true);
+    expect(findings.filter((f) => f.flagged)).toEqual([]);
+  });
+
+  it('flags a device that rose at least twice the flagging ratio against both, whatever the fleet (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 10_000 }),
+        fc.integer({ min: 0, max: 99 }),
+        fc.double({ min: 6, max: 20 }),
+        (seed, faulty, factor) => {
+          const devices = fleet(seed, 60);
+          const device = devices[faulty % 60]!;
+          devices[faulty % 60] = {
+            ...device,
+            total: device.total.map((count, day) => (day >= settings.baselineDays ? Math.round(count * factor) : count)),
+          };
+          const report = deviceAnomalies(devices, settings);
+          const flagged = new Set(report.findings.filter((f) => f.flagged).map((f) => f.deviceId));
+          expect(flagged.has(device.deviceId)).toBe(true);
+          expect(report.groupChanges).toEqual([]);
+          // An ordinary device flagged would need both its own CUSUM and its peers to agree by chance.
+          expect(flagged.size).toBeLessThanOrEqual(2);
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 });

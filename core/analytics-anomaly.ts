@@ -54,8 +54,34 @@ export interface AnomalyFinding {
   pValue: number;
   qValue: number | null;
   flagged: boolean;
-  detail: Record<string, string | number | null>;
+  detail: Record<string, string | number | boolean | null>;
 }
+
+/**
+ * A shift that most devices of one peer group show at once: the road (or the drivers on it)
+ * changed, not the devices. Reported once for the group; its devices are not anomalies.
+ */
+export interface GroupChange {
+  peerGroup: string;
+  devices: number;
+  /** Devices of the group whose own history alarmed (rise) or fell below 1/ratio (drop). */
+  shifted: string[];
+  direction: 'rise' | 'drop';
+  /** Median over the shifted devices of their watched rate over their baseline rate. */
+  medianRateRatio: number;
+  /** Median of the shifted devices' change days (series index). */
+  changeDay: number | null;
+}
+
+export interface AnomalyReport {
+  findings: AnomalyFinding[];
+  groupChanges: GroupChange[];
+}
+
+/** At least this share of a peer group shifting together is a change of the road, not of its devices. */
+const SHARED_SHIFT_SHARE = 0.5;
+/** A group needs this many devices before their shifting together says anything about the road. */
+const SHARED_SHIFT_MIN_DEVICES = 3;
 
 /**
  * One event a day: a quiet device's baseline never drops below it, so its first few
@@ -63,22 +89,99 @@ export interface AnomalyFinding {
  */
 const BASELINE_FLOOR_PER_DAY = 1;
 
-/** Every device against its own history and its peers; q-values adjust the peer tests for their number. */
-export function deviceAnomalies(devices: readonly DeviceSeries[], settings: AnomalySettings): AnomalyFinding[] {
+/**
+ * Every device against its own history and its peers. A device is an anomaly only when it is
+ * new against both at once: a steady hotspot's camera is busy against its peers but not
+ * against itself, and a road whose every camera rose together is new against each camera's
+ * history but not against its peers. So a capture-rate finding is flagged when the device's
+ * own history shifted (the CUSUM alarmed for a rise, or its rate fell below 1/ratio of its
+ * baseline), the peer test is significant in the same direction, and the device's peer group
+ * did not shift with it; when half or more of a group shifted, that is one group change.
+ * Exclusion-rate findings follow the same rule with their own-history CUSUM. A device too
+ * young to have a history is judged by its peers alone. q-values adjust the peer tests for
+ * their number.
+ */
+export function deviceAnomalies(devices: readonly DeviceSeries[], settings: AnomalySettings): AnomalyReport {
   const own = devices.flatMap((device) => [
     ...ownHistory(device, 'capture_rate', device.total, settings),
     ...ownHistory(device, 'exclusion_rate', device.excluded, settings),
   ]);
   const peers = peerComparisons(devices, settings);
   const qValues = benjaminiHochberg(peers.map((finding) => finding.pValue));
+  const key = (finding: AnomalyFinding) => `${finding.deviceId}\u0000${finding.metric}`;
+  const peerSignificant = new Map<string, 'rise' | 'drop' | null>();
   peers.forEach((finding, index) => {
     const qValue = qValues[index]!;
     const ratio = finding.rateRatio;
-    const far = ratio === null || ratio >= settings.ratio || (finding.metric === 'capture_rate' && ratio <= 1 / settings.ratio);
+    const direction =
+      ratio === null || ratio >= settings.ratio ? 'rise' : finding.metric === 'capture_rate' && ratio <= 1 / settings.ratio ? 'drop' : null;
     finding.qValue = qValue;
-    finding.flagged = qValue <= settings.fdr && far && Math.max(finding.observed, finding.expected) >= settings.minCount;
+    const significant = qValue <= settings.fdr && direction !== null && Math.max(finding.observed, finding.expected) >= settings.minCount;
+    peerSignificant.set(key(finding), significant ? direction : null);
+    finding.detail['significant'] = significant;
   });
-  return [...own, ...peers];
+  // A CUSUM alarm alone can come from a few busy days at a busy, variable site; the rise
+  // must also stand as a whole against the baseline, adjusted for every device tested.
+  benjaminiHochberg(own.map((finding) => finding.pValue)).forEach((qValue, index) => (own[index]!.qValue = qValue));
+  const ownShift = new Map(own.map((finding) => [key(finding), shiftOf(finding, settings)]));
+  const groupChanges = sharedShifts(devices, own, settings);
+  const inChangedGroup = new Set(
+    groupChanges.flatMap((change) => devices.filter((d) => d.peerGroups[0] === change.peerGroup).map((d) => d.deviceId)),
+  );
+  for (const finding of [...own, ...peers]) {
+    const shift = ownShift.get(key(finding));
+    const peer = peerSignificant.get(key(finding));
+    // No own history (a young device): its peers are all there is to judge it by.
+    const ownAgrees = shift === undefined ? true : shift !== null && shift === peer;
+    finding.flagged = peer !== undefined && peer !== null && ownAgrees && !inChangedGroup.has(finding.deviceId);
+    if (inChangedGroup.has(finding.deviceId))
+      finding.detail['sharedShift'] = devices.find((d) => d.deviceId === finding.deviceId)!.peerGroups[0] ?? null;
+  }
+  return { findings: [...own, ...peers], groupChanges };
+}
+
+/** How a device's own history shifted: a CUSUM alarm or a watched rate at least `ratio` times the baseline's, significant (q ≤ fdr), is a rise; a watched rate below 1/ratio of the baseline a drop (the CUSUM only looks up). */
+function shiftOf(finding: AnomalyFinding, settings: AnomalySettings): 'rise' | 'drop' | null {
+  const ratio = finding.rateRatio;
+  // At a quiet device the CUSUM's floor of one event a day hides a rise that the watched
+  // days' total shows: a ratio of `ratio` or more counts as well.
+  const risen = finding.detail['alarmDay'] !== null || (ratio !== null && ratio >= settings.ratio);
+  if (risen && (finding.qValue ?? 1) <= settings.fdr) return 'rise';
+  return finding.metric === 'capture_rate' && ratio !== null && ratio <= 1 / settings.ratio && finding.expected >= settings.minCount
+    ? 'drop'
+    : null;
+}
+
+/** Peer groups (each device's most specific) where half or more of the devices shifted the same way. */
+function sharedShifts(devices: readonly DeviceSeries[], own: readonly AnomalyFinding[], settings: AnomalySettings): GroupChange[] {
+  const capture = new Map(own.filter((f) => f.metric === 'capture_rate').map((f) => [f.deviceId, f]));
+  const groups = new Map<string, DeviceSeries[]>();
+  for (const device of devices) {
+    const group = device.peerGroups[0];
+    if (group === undefined) continue;
+    groups.set(group, [...(groups.get(group) ?? []), device]);
+  }
+  const changes: GroupChange[] = [];
+  for (const [peerGroup, members] of groups) {
+    if (members.length < SHARED_SHIFT_MIN_DEVICES) continue;
+    for (const direction of ['rise', 'drop'] as const) {
+      const shifted = members.flatMap((device) => {
+        const finding = capture.get(device.deviceId);
+        return finding && shiftOf(finding, settings) === direction ? [finding] : [];
+      });
+      if (shifted.length < SHARED_SHIFT_MIN_DEVICES || shifted.length < SHARED_SHIFT_SHARE * members.length) continue;
+      const changeDays = shifted.flatMap((f) => (typeof f.detail['changeDay'] === 'number' ? [f.detail['changeDay']] : []));
+      changes.push({
+        peerGroup,
+        devices: members.length,
+        shifted: shifted.map((f) => f.deviceId).sort(),
+        direction,
+        medianRateRatio: median(shifted.map((f) => f.rateRatio ?? Number.POSITIVE_INFINITY)),
+        changeDay: changeDays.length > 0 ? Math.round(median(changeDays)) : null,
+      });
+    }
+  }
+  return changes;
 }
 
 function ownHistory(device: DeviceSeries, metric: AnomalyMetric, counts: readonly number[], settings: AnomalySettings): AnomalyFinding[] {
@@ -118,7 +221,7 @@ function ownHistory(device: DeviceSeries, metric: AnomalyMetric, counts: readonl
       // Given all the events of both periods, how likely this many fell in the watched days by chance.
       pValue: binomialUpperTail(scaledObserved, scaledObserved + scaledBaseline, watched.length / (watched.length + baseline.length)),
       qValue: null,
-      flagged: cusum.alarmAt !== null,
+      flagged: false,
       detail: {
         baselinePerDay: baselineMean,
         dispersionIndex,

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { beforeAfterStudy, type BeforeAfterInput } from './analytics-before-after.js';
+import {
+  beforeAfterDispersion,
+  beforeAfterStudy,
+  comparisonScatter,
+  pooledBeforeAfter,
+  type BeforeAfterInput,
+} from './analytics-before-after.js';
 import { seededRandom } from './analytics-synthetic.js';
 
 const steadyComparison = { beforeCount: 36_500, beforeExposureDays: 36_500, afterCount: 36_500, afterExposureDays: 36_500 };
@@ -129,5 +135,58 @@ describe('beforeAfterStudy', () => {
     }
     // The upper bound of a two-sided 95% interval falls below the truth about 2.5% of the time.
     expect(claims / trials).toBeLessThan(0.05);
+  });
+
+  it('keeps a flagged hotspot at its level and regresses an unflagged site as ordinary sites do', () => {
+    expect(beforeAfterDispersion({ flagged: true, dispersion: 0.002, priorDispersion: 0.3 })).toBe(0.3);
+    expect(beforeAfterDispersion({ flagged: false, dispersion: 0.002, priorDispersion: 0.3 })).toBe(0.002);
+    expect(beforeAfterDispersion({ flagged: true, dispersion: 0.002, priorDispersion: null })).toBe(0.002);
+    // A hotspot at 1,932 against 1,000 predicted: with the ordinary sites' tiny k it would be pulled most of the way back.
+    const hotspot = (dispersion: number) =>
+      beforeAfterStudy({
+        before: { observed: 1932, exposureDays: 365, predicted: 1000 },
+        after: { observed: 1159, exposureDays: 365 },
+        dispersion,
+        comparison: steadyComparison,
+      })!;
+    expect(hotspot(0.3).ebBefore).toBeGreaterThan(1900);
+    expect(hotspot(0.3).theta).toBeGreaterThan(0.55);
+    expect(hotspot(0.3).theta).toBeLessThan(0.65);
+    expect(hotspot(0.0005).ebBefore).toBeLessThan(1400);
+  });
+
+  it('pools one treatment over several sites', () => {
+    const site = (before: number, after: number): BeforeAfterInput => ({
+      before: { observed: before, exposureDays: 365, predicted: before },
+      after: { observed: after, exposureDays: 365 },
+      dispersion: 0.1,
+      comparison: steadyComparison,
+    });
+    const pooled = pooledBeforeAfter([site(300, 180), site(200, 120), site(100, 60)])!;
+    expect(pooled.sites).toBe(3);
+    expect(pooled.theta).toBeCloseTo(0.6, 1);
+    expect(pooled.significantDrop).toBe(true);
+    // Each site alone is less certain than the three together.
+    const alone = beforeAfterStudy(site(100, 60))!;
+    expect(pooled.standardError).toBeLessThan(alone.standardError);
+    expect(pooledBeforeAfter([])).toBeNull();
+  });
+
+  it('widens the trend by how much the comparison sites scatter beyond Poisson', () => {
+    const even = Array.from({ length: 20 }, () => ({ beforeCount: 100, beforeExposureDays: 100, afterCount: 100, afterExposureDays: 100 }));
+    expect(comparisonScatter(even)).toBe(1);
+    const scattered = even.map((site, i) => ({ ...site, afterCount: i % 2 === 0 ? 50 : 150 }));
+    expect(comparisonScatter(scattered)).toBeGreaterThan(10);
+    const base = {
+      before: { observed: 500, exposureDays: 365, predicted: 500 },
+      after: { observed: 400, exposureDays: 365 },
+      dispersion: 0.1,
+    };
+    const narrow = beforeAfterStudy({ ...base, comparison: { ...steadyComparison, beforeCount: 2000, afterCount: 2000 } })!;
+    const wide = beforeAfterStudy({
+      ...base,
+      comparison: { ...steadyComparison, beforeCount: 2000, afterCount: 2000, dispersionIndex: 12 },
+    })!;
+    expect(wide.standardError).toBeGreaterThan(narrow.standardError);
   });
 });

@@ -5,9 +5,11 @@ declare module 'jstat' {
     ibeta(x: number, a: number, b: number): number;
     /** Regularised lower incomplete gamma function P(a, x). */
     lowRegGamma(a: number, x: number): number;
+    /** ln Γ(x). */
+    gammaln(x: number): number;
     gamma: { inv(p: number, shape: number, scale: number): number };
     beta: { inv(p: number, alpha: number, beta: number): number };
-    normal: { inv(p: number, mean: number, sd: number): number };
+    normal: { inv(p: number, mean: number, sd: number): number; cdf(x: number, mean: number, sd: number): number };
   }
   const jstat: { jStat: JStat };
   export default jstat;

@@ -1,4 +1,11 @@
-import { benjaminiHochberg, betaQuantile, gammaQuantile, negativeBinomialUpperTail } from './analytics-distributions.js';
+import {
+  benjaminiHochberg,
+  betaQuantile,
+  gammaQuantile,
+  negativeBinomialUpperTail,
+  poissonLognormalUpperTail,
+} from './analytics-distributions.js';
+import { dayProfile, type SpikeDay } from './analytics-spikes.js';
 
 /**
  * Empirical Bayes network screening, after the Highway Safety Manual: a site's count is
@@ -21,6 +28,8 @@ export interface SiteInput {
   exposureDays: number;
   /** The trend window at the period's end; the rest of the period is the baseline. */
   recent: { observed: number; exposureDays: number };
+  /** Counts per day of the period from the day the site was first watched, summing to `observed`: for the spike test. */
+  daily: readonly number[];
 }
 
 export interface ScreeningSettings {
@@ -41,15 +50,27 @@ export interface Trend {
   interval: [number, number | null];
 }
 
+/** A hotspot is flagged on its sustained count; a spike site has spike days and is not flagged; the rest are ordinary. */
+export type SiteCategory = 'hotspot' | 'spike' | 'ordinary';
+
 export interface SiteScreening {
   siteId: string;
   violationType: string;
   rank: number;
+  category: SiteCategory;
   referenceGroup: string;
   observed: number;
+  /** `observed` with each spike day counted as the site's ordinary day: what the test, EB and rank use. */
+  sustained: number;
+  spikeDays: SpikeDay[];
   exposureDays: number;
   predicted: number;
+  /** k of the reference (ordinary) sites, for the test. */
   dispersion: number;
+  /** k of every site of the violation type, hotspots included, for the EB prior. */
+  priorDispersion: number;
+  /** Variance-to-mean ratio of the site's days (at least 1), widening its EB interval beyond Poisson. */
+  dispersionIndex: number;
   ebWeight: number;
   ebExpected: number;
   ebInterval: [number, number];
@@ -140,8 +161,11 @@ export function fitReferenceGroups(members: readonly ReferenceMember[], alpha: n
     active[candidate] = false;
     order.push(candidate);
     const mean = rateOf(member.group) * member.exposureDays;
-    const pValue = negativeBinomialUpperTail(member.observed, mean, pooledDispersion(members, active, rateOf));
-    if (pValue <= alpha / (members.length - step + 1)) outlierCount = step;
+    // The same tail as the flag's: with the negative binomial's alone, ordinary sites in a
+    // heavier (lognormal) upper tail were set aside too, and k, estimated without them, fell.
+    const threshold = alpha / (members.length - step + 1);
+    const pValue = siteTail(member.observed, mean, pooledDispersion(members, active, rateOf), threshold);
+    if (pValue <= threshold) outlierCount = step;
   }
   // Back to all sites but the outliers.
   for (const index of order.slice(outlierCount)) {
@@ -205,27 +229,31 @@ function pooledDispersion(members: readonly ReferenceMember[], active: readonly 
 
 /**
  * The Empirical Bayes estimate of a site's expected count: w·predicted + (1 − w)·observed with
- * w = 1 / (1 + k·predicted), predicted being the count over the whole period. It is the mean
- * of the gamma posterior of the site's mean, Gamma(1/k + N, rate 1/(kμ) + 1), whose
- * quantiles give the interval.
+ * w = 1 / (1 + k·predicted/φ), predicted being the count over the whole period. The site's
+ * ratio to its prediction has the gamma prior Gamma(1/k, 1/k); its count, divided by its
+ * days' variance-to-mean ratio φ (quasi-Poisson), is Poisson given that ratio, so the
+ * posterior is Gamma(1/k + N/φ, 1/k + μ/φ), whose mean is EB/μ and whose quantiles give the
+ * interval. With φ = 1 this is the HSM's weight and Hauer's gamma posterior.
  */
 export function empiricalBayes(
   observed: number,
   predicted: number,
   dispersion: number,
+  dispersionIndex = 1,
 ): { weight: number; expected: number; interval: [number, number]; variance: number } {
+  if (!(dispersionIndex >= 1)) throw new RangeError(`dispersion index must be at least 1, got ${dispersionIndex}`);
   if (predicted <= 0 || dispersion <= 0) return { weight: 1, expected: predicted, interval: [predicted, predicted], variance: 0 };
-  const weight = 1 / (1 + dispersion * predicted);
+  const weight = 1 / (1 + (dispersion * predicted) / dispersionIndex);
   const expected = weight * predicted + (1 - weight) * observed;
-  const shape = 1 / dispersion + observed;
-  const scale = 1 / (1 / (dispersion * predicted) + 1);
+  const shape = 1 / dispersion + observed / dispersionIndex;
+  const scale = predicted / (1 / dispersion + predicted / dispersionIndex);
   const tail = (1 - CONFIDENCE) / 2;
   return {
     weight,
     expected,
     interval: [gammaQuantile(tail, shape, scale), gammaQuantile(1 - tail, shape, scale)],
-    // Var = (1 − w)·EB: the HSM's variance of the EB estimate, the posterior variance above.
-    variance: (1 - weight) * expected,
+    // The posterior variance; with φ = 1 the HSM's Var(EB) = (1 − w)·EB.
+    variance: shape * scale * scale,
   };
 }
 
@@ -247,10 +275,16 @@ export function rateRatio(a: number, exposureA: number, b: number, exposureB: nu
   };
 }
 
-/** Screens every site against its reference group, adjusts for testing them all at once, and ranks by excess. */
+/**
+ * Screens every site against its reference group, adjusts for testing them all at once, and
+ * ranks: flagged sites first, each part by the lower end of the EB interval over the
+ * prediction (how many times its group's rate the site at least has), then by excess.
+ */
 export function screenSites(sites: readonly SiteInput[], settings: ScreeningSettings): SiteScreening[] {
   const membersOf = new Map<string, number[]>();
   sites.forEach((site, index) => {
+    if (site.daily.reduce((sum, count) => sum + count, 0) !== site.observed)
+      throw new RangeError(`site ${site.siteId} (${site.violationType}): daily counts do not sum to observed`);
     for (const group of site.groups) {
       const members = membersOf.get(group) ?? [];
       members.push(index);
@@ -262,55 +296,87 @@ export function screenSites(sites: readonly SiteInput[], settings: ScreeningSett
     if (group === undefined) throw new RangeError(`site ${site.siteId} has no reference group`);
     return group;
   });
-  const fits: MemberFit[] = [];
   const byType = new Map<string, number[]>();
   sites.forEach((site, index) => {
     const indexes = byType.get(site.violationType) ?? [];
     indexes.push(index);
     byType.set(site.violationType, indexes);
   });
-  for (const indexes of byType.values()) {
-    const fit = fitReferenceGroups(
-      indexes.map((index) => ({ ...sites[index]!, group: chosen[index]!, keys: sites[index]!.groups })),
-      settings.fdr,
-    );
+  // A spike day must be improbable after correcting for every site-day of its type (Bonferroni).
+  const profiles = sites.map((site) => {
+    const siteDays = sum((byType.get(site.violationType) ?? []).map((index) => sites[index]!.daily.length));
+    return dayProfile(site.daily, settings.fdr / Math.max(1, siteDays), settings.minCount);
+  });
+  const fits: MemberFit[] = [];
+  const priors = new Map<string, number>();
+  for (const [type, indexes] of byType) {
+    const members = indexes.map((index) => ({
+      observed: profiles[index]!.sustained,
+      exposureDays: sites[index]!.exposureDays,
+      group: chosen[index]!,
+      keys: sites[index]!.groups,
+    }));
+    const fit = fitReferenceGroups(members, settings.fdr);
     indexes.forEach((index, position) => (fits[index] = fit.members[position]!));
+    priors.set(
+      type,
+      priorDispersion(
+        members.map((member, position) => ({
+          observed: member.observed,
+          predicted: fit.members[position]!.ratePerDay * member.exposureDays,
+          dispersionIndex: profiles[indexes[position]!]!.dispersionIndex,
+          group: member.group,
+        })),
+      ),
+    );
   }
   const screened = sites.map((site, index) => {
     const { ratePerDay, dispersion } = fits[index]!;
+    const profile = profiles[index]!;
     const predicted = ratePerDay * site.exposureDays;
+    const prior = priors.get(site.violationType)!;
     return {
       site,
+      profile,
       referenceGroup: chosen[index]!,
       predicted,
       dispersion,
-      eb: empiricalBayes(site.observed, predicted, dispersion),
-      pValue: negativeBinomialUpperTail(site.observed, predicted, dispersion),
+      prior,
+      eb: empiricalBayes(profile.sustained, predicted, prior, profile.dispersionIndex),
+      pValue: siteTail(profile.sustained, predicted, dispersion, settings.fdr),
     };
   });
   const qValues = benjaminiHochberg(screened.map((entry) => entry.pValue));
   const typeCount = new Map([...byType].map(([type, indexes]) => [type, indexes.length]));
   const results = screened.map((entry, index): SiteScreening => {
-    const { site } = entry;
+    const { site, profile } = entry;
     const qValue = qValues[index]!;
+    // A dispersion estimated from a handful of sites swings too far to call anything improbable.
+    const flagged =
+      qValue <= settings.fdr &&
+      profile.sustained >= settings.minCount &&
+      (typeCount.get(site.violationType) ?? 0) >= settings.minGroupSites;
     return {
       siteId: site.siteId,
       violationType: site.violationType,
       rank: 0,
+      category: flagged ? 'hotspot' : profile.spikeDays.length > 0 ? 'spike' : 'ordinary',
       referenceGroup: entry.referenceGroup,
       observed: site.observed,
+      sustained: profile.sustained,
+      spikeDays: profile.spikeDays,
       exposureDays: site.exposureDays,
       predicted: entry.predicted,
       dispersion: entry.dispersion,
+      priorDispersion: entry.prior,
+      dispersionIndex: profile.dispersionIndex,
       ebWeight: entry.eb.weight,
       ebExpected: entry.eb.expected,
       ebInterval: entry.eb.interval,
       excess: entry.eb.expected - entry.predicted,
       pValue: entry.pValue,
       qValue,
-      // A dispersion estimated from a handful of sites swings too far to call anything improbable.
-      flagged:
-        qValue <= settings.fdr && site.observed >= settings.minCount && (typeCount.get(site.violationType) ?? 0) >= settings.minGroupSites,
+      flagged,
       trend: rateRatio(
         site.recent.observed,
         site.recent.exposureDays,
@@ -319,9 +385,51 @@ export function screenSites(sites: readonly SiteInput[], settings: ScreeningSett
       ),
     };
   });
-  results.sort((a, b) => b.excess - a.excess || a.pValue - b.pValue || a.siteId.localeCompare(b.siteId));
+  const lowerRatio = (result: SiteScreening) => (result.predicted > 0 ? result.ebInterval[0] / result.predicted : 0);
+  results.sort(
+    (a, b) =>
+      Number(b.flagged) - Number(a.flagged) ||
+      lowerRatio(b) - lowerRatio(a) ||
+      b.excess - a.excess ||
+      a.pValue - b.pValue ||
+      a.siteId.localeCompare(b.siteId),
+  );
   results.forEach((result, index) => (result.rank = index + 1));
   return results;
+}
+
+/**
+ * P(X ≥ N) under the reference sites' spread: the larger of the negative binomial tail and
+ * the Poisson–lognormal tail with the same mean and variance, since which shape the site
+ * effects have is not known and the lognormal's upper tail is the heavier. The second is
+ * computed only where the first is at most `fdr`: above it the site cannot be flagged nor
+ * change any flagged site's q-value, whichever tail is larger.
+ */
+export function siteTail(observed: number, predicted: number, dispersion: number, fdr: number): number {
+  const tail = negativeBinomialUpperTail(observed, predicted, dispersion);
+  return tail > fdr ? tail : Math.max(tail, poissonLognormalUpperTail(observed, predicted, dispersion));
+}
+
+/**
+ * k of the EB prior: the spread of every site of the violation type around its prediction,
+ * hotspots included, by the method of moments Σ[(N − μ)² − φμ] · n/(n − g) = k Σμ² (φ the
+ * site's day-to-day variance-to-mean ratio). The prior says how far a site of this type may
+ * lie from its group's rate; a k from ordinary sites alone says that hotspots do not exist
+ * and would pull a real one most of the way back to its prediction.
+ */
+export function priorDispersion(
+  members: readonly { observed: number; predicted: number; dispersionIndex: number; group: string }[],
+): number {
+  const n = members.length;
+  const g = new Set(members.map((member) => member.group)).size;
+  const meanSquares = sum(members.map((member) => member.predicted ** 2));
+  if (n - g < 1 || meanSquares <= 0) return 0;
+  const excess = sum(members.map((member) => (member.observed - member.predicted) ** 2 - member.dispersionIndex * member.predicted));
+  return Math.max(0, (excess * n) / (n - g) / meanSquares);
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((total, value) => total + value, 0);
 }
 
 /**

@@ -22,6 +22,7 @@ export const PERMISSIONS = [
   'incidents.read',
   'evidence.export',
   'analytics.read',
+  'analytics.run',
   'audit.read',
   'people.manage',
   'reasons.manage',
@@ -44,7 +45,7 @@ const GRANTS: Record<Role, readonly Permission[]> = {
     'health.read',
   ],
   // Analysts see aggregates only: no images, plates or single captures (law L7).
-  analyst: ['analytics.read', 'devices.read'],
+  analyst: ['analytics.read', 'analytics.run', 'devices.read'],
   auditor: ['audit.read', 'captures.list', 'incidents.read', 'evidence.view', 'evidence.export', 'devices.read', 'health.read'],
   system_admin: ['people.manage', 'reasons.manage', 'devices.read', 'audit.read'],
 };

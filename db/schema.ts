@@ -631,6 +631,7 @@ export const analyticsRuns = pgTable(
 );
 
 export const analyticsSiteScope = pgEnum('analytics_site_scope', ['cell', 'device']);
+export const hotspotCategory = pgEnum('hotspot_category', ['hotspot', 'spike', 'ordinary']);
 
 /** Empirical Bayes screening result of one site and violation type in one run (docs/analytics.md). */
 export const hotspotResults = pgTable(
@@ -649,10 +650,16 @@ export const hotspotResults = pgTable(
     latitude: doublePrecision('latitude').notNull(),
     longitude: doublePrecision('longitude').notNull(),
     referenceGroup: text('reference_group').notNull(),
+    category: hotspotCategory('category').notNull().default('ordinary'),
     observed: integer('observed').notNull(),
+    /** `observed` with spike days counted as the site's ordinary day: what the test, EB and rank use. */
+    sustained: integer('sustained'),
+    spikeDays: jsonb('spike_days').$type<{ day: string; observed: number; expected: number }[]>().notNull().default([]),
     exposureDays: integer('exposure_days').notNull(),
     predicted: doublePrecision('predicted').notNull(),
     dispersion: doublePrecision('dispersion').notNull(),
+    priorDispersion: doublePrecision('prior_dispersion'),
+    dispersionIndex: doublePrecision('dispersion_index'),
     ebWeight: doublePrecision('eb_weight').notNull(),
     ebExpected: doublePrecision('eb_expected').notNull(),
     ebLow: doublePrecision('eb_low').notNull(),

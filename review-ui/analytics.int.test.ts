@@ -7,7 +7,7 @@ import { addDays, localDay } from '../core/analytics-calendar.js';
 import { loadConfig } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
 import { FilesystemMediaStore } from '../core/media-store.js';
-import { auditLog, captures } from '../db/schema.js';
+import { auditLog, captures, outbox } from '../db/schema.js';
 import { createTempDir, createTestDatabase } from '../test/support/isolated.js';
 import { buildTestReviewServer, personLoggedIn, type LoggedIn } from '../test/support/review-server.js';
 import { aggregateCaptures } from '../workers/handlers/aggregate-captures.js';
@@ -162,15 +162,51 @@ describe('analytics API over a generated network with a planted remediation', ()
     expect((await get('/api/analytics/breakdown?scope=cell')).status).toBe(400);
   });
 
-  it('reports the devices its hotspots make look busy, with findings', async () => {
-    const { body } = await get<{ devices: { deviceId: string; flagged: boolean; findings: { basis: string }[] }[] }>(
-      '/api/analytics/devices/anomalies?flagged=true',
+  it('does not call the cameras of steady hotspots anomalies: busy against their peers, not against their own history', async () => {
+    const { body } = await get<{
+      groupChanges: unknown[];
+      devices: { deviceId: string; flagged: boolean; findings: { basis: string; metric: string; detail: Record<string, unknown> }[] }[];
+    }>('/api/analytics/devices/anomalies');
+    expect(body.groupChanges).toEqual([]);
+    expect(body.devices.filter((device) => device.flagged)).toEqual([]);
+    const hotspotCameras = body.devices.filter((device) => planted.hotspots.includes(device.deviceId));
+    expect(hotspotCameras.length).toBeGreaterThan(0);
+    // Busy against peers (all violation types together, so not every one clears the ratio), yet none flagged.
+    const busy = hotspotCameras.filter(
+      (device) => device.findings.find((finding) => finding.basis === 'peers' && finding.metric === 'capture_rate')!.detail['significant'],
     );
-    expect(body.devices.length).toBeGreaterThan(0);
-    for (const device of body.devices) {
-      expect(device.flagged).toBe(true);
-      expect(planted.hotspots).toContain(device.deviceId);
-    }
+    expect(busy.length).toBeGreaterThan(0);
+  });
+
+  it('runs a screening now when an analyst asks: permission-checked, audited, one job for simultaneous requests', async () => {
+    const before = await get<{ run: { id: string } }>('/api/analytics/runs/latest');
+    expect((await app.inject({ method: 'POST', url: '/api/analytics/runs', payload: {} })).statusCode).toBe(401);
+    expect((await app.inject({ method: 'POST', url: '/api/analytics/runs', headers: reviewer.headers, payload: {} })).statusCode).toBe(403);
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => post<{ jobId: string; joined: boolean }>('/api/analytics/runs', {})),
+    );
+    expect(answers.map((answer) => answer.status)).toEqual(Array.from({ length: 20 }, () => 202));
+    const jobIds = new Set(answers.map((answer) => answer.body.jobId));
+    expect(jobIds.size).toBe(1);
+    expect(answers.filter((answer) => !answer.body.joined)).toHaveLength(1);
+    const [jobId] = [...jobIds];
+    const queued = await database.db.select().from(outbox).where(eq(outbox.jobId, jobId!));
+    expect(queued).toMatchObject([{ queue: 'analytics', jobName: 'screen-hotspots', dispatchedAt: null }]);
+    const audited = await database.db
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.action, 'analytics.run_requested'), eq(auditLog.subjectId, jobId!)));
+    expect(audited).toHaveLength(20);
+    expect(new Set(audited.map((row) => row.actor))).toEqual(new Set(['person:li.na']));
+    // The job the outbox hands to the queue is the worker's screening: running it gives a new run.
+    await screenHotspots({ database, settings, log: createLogger('silent') }, undefined, NOW);
+    const after = await get<{ run: { id: string } }>('/api/analytics/runs/latest');
+    expect(after.body.run.id).not.toBe(before.body.run.id);
+    // Once handed to the queue, the next request queues a new job.
+    await database.db.update(outbox).set({ dispatchedAt: new Date() }).where(eq(outbox.jobId, jobId!));
+    const next = await post<{ jobId: string; joined: boolean }>('/api/analytics/runs', {});
+    expect(next.body).toMatchObject({ joined: false });
+    expect(next.body.jobId).not.toBe(jobId);
   });
 
   it('runs a remediation case: opened, action recorded, a significant drop, closed as fixed, every step audited', async () => {

@@ -79,8 +79,10 @@ export async function startWorkersRole(options: WorkersRoleOptions): Promise<Wor
     analytics: {
       'aggregate-captures': async (_payload, job) => {
         const outcome = await aggregateCaptures(analytics, job);
-        // Named after the audit row aggregated up to and the hour, so a burst of aggregations queues one screening.
-        const jobId = jobIdFor('screen-hotspots', `${outcome.auditSeq}-${new Date().toISOString().slice(0, 13)}`);
+        // Every aggregation screens after it: named after the aggregation job, so only a retry of
+        // the same aggregation queues nothing new (an id from the audit row and the hour made a
+        // second aggregation in the same hour with no new audit row screen nothing).
+        const jobId = jobIdFor('screen-hotspots', `after-${job.id ?? outcome.auditSeq}`);
         await queues.enqueue('analytics', 'screen-hotspots', {}, jobId);
         return outcome;
       },

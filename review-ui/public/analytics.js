@@ -66,8 +66,10 @@ function describeRun(run) {
   const finished = new Date(run.finishedAt).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
   method.textContent =
     `Screening run of ${finished}, over ${run.periodFrom} to ${run.periodTo} (days in ${settings.timeZone}). ` +
-    `Ranked by excess: the Empirical Bayes estimate of a site's count minus what comparable sites predict, so a few unlucky days ` +
-    `cannot top the list. Flagged: Benjamini–Hochberg q-value at most ${settings.fdr} and at least ${settings.minCount} events. ` +
+    `Flagged sites first, then by how many times its comparable sites' rate a site at least has (the low end of its Empirical Bayes ` +
+    `interval), so a quiet road's strong hotspot is not buried and a few unlucky days cannot top the list; days far above a site's ` +
+    `ordinary day are reported as spikes, not hotspots. Flagged: Benjamini–Hochberg q-value at most ${settings.fdr} and at least ` +
+    `${settings.minCount} events. ` +
     `Exports and the report leave out rows with fewer than ${settings.kAnonymity} events.`;
 }
 

@@ -9,6 +9,7 @@ import { caseBeforeAfter, closeCase, findCase, listCases, openCase, recordAction
 import { breakdown, siteExists, siteSeries } from '../services/analytics-counts.js';
 import { auditExport, breakdownCsv, hotspotsCsv, reportHtml } from '../services/analytics-exports.js';
 import { aggregationState, anomalyReport, hotspots, latestRun } from '../services/analytics-results.js';
+import { requestScreening } from '../services/analytics-runs.js';
 
 const day = z.iso.date();
 const violationType = z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, 'violation type: snake_case');
@@ -48,6 +49,13 @@ export function analyticsRoutes(app: FastifyInstance, deps: { db: Db; analytics:
     run: await latestRun(db),
     aggregation: await aggregationState(db),
   }));
+
+  // Run now: screen the network without waiting for the next aggregation (202: the job is queued, the run comes later).
+  routes.post(
+    '/api/analytics/runs',
+    { onRequest: requirePermission('analytics.run'), schema: { body: z.strictObject({}).optional() } },
+    async (request, reply) => reply.code(202).send(await requestScreening(db, principalOf(request).actor)),
+  );
 
   const hotspotQuery = z.object({
     scope: scope.default('cell'),

@@ -1,11 +1,11 @@
 import { and, desc, eq, ne, sql } from 'drizzle-orm';
-import { beforeAfterStudy } from '../../core/analytics-before-after.js';
+import { beforeAfterDispersion, beforeAfterStudy, comparisonScatter } from '../../core/analytics-before-after.js';
 import { addDays, daysBetween } from '../../core/analytics-calendar.js';
 import type { Config } from '../../core/config.js';
 import { appendAudit } from '../../db/audit-log.js';
 import type { Db } from '../../db/client.js';
 import { hotspotResults, remediationCases } from '../../db/schema.js';
-import { siteExists, siteTotals, type Site } from './analytics-counts.js';
+import { eachSiteTotals, siteExists, siteTotals, type Site } from './analytics-counts.js';
 import { latestRun, siteResult } from './analytics-results.js';
 
 /**
@@ -150,20 +150,26 @@ export async function caseBeforeAfter(db: Db, entry: Case, settings: Config['ana
   const [siteBefore, siteAfter, groupBefore, groupAfter] = await Promise.all([
     siteTotals(db, [site], entry.violationType, before.from, before.to),
     siteTotals(db, [site], entry.violationType, after.from, after.to),
-    siteTotals(db, comparison, entry.violationType, before.from, before.to),
-    siteTotals(db, comparison, entry.violationType, after.from, after.to),
+    eachSiteTotals(db, comparison, entry.violationType, before.from, before.to),
+    eachSiteTotals(db, comparison, entry.violationType, after.from, after.to),
   ]);
-  const groupRate = groupBefore.exposureDays > 0 ? groupBefore.events / groupBefore.exposureDays : 0;
+  const pairs = [...groupBefore].map(([key, b]) => {
+    const a = groupAfter.get(key)!;
+    return { beforeCount: b.events, beforeExposureDays: b.exposureDays, afterCount: a.events, afterExposureDays: a.exposureDays };
+  });
+  const group = {
+    beforeCount: pairs.reduce((sum, pair) => sum + pair.beforeCount, 0),
+    beforeExposureDays: pairs.reduce((sum, pair) => sum + pair.beforeExposureDays, 0),
+    afterCount: pairs.reduce((sum, pair) => sum + pair.afterCount, 0),
+    afterExposureDays: pairs.reduce((sum, pair) => sum + pair.afterExposureDays, 0),
+  };
+  const groupRate = group.beforeExposureDays > 0 ? group.beforeCount / group.beforeExposureDays : 0;
   const study = beforeAfterStudy({
     before: { observed: siteBefore.events, exposureDays: siteBefore.exposureDays, predicted: groupRate * siteBefore.exposureDays },
     after: { observed: siteAfter.events, exposureDays: siteAfter.exposureDays },
-    dispersion: result.dispersion,
-    comparison: {
-      beforeCount: groupBefore.events,
-      beforeExposureDays: groupBefore.exposureDays,
-      afterCount: groupAfter.events,
-      afterExposureDays: groupAfter.exposureDays,
-    },
+    dispersion: beforeAfterDispersion(result),
+    dispersionIndex: result.dispersionIndex ?? 1,
+    comparison: { ...group, dispersionIndex: comparisonScatter(pairs) },
   });
   if (!study) return { status: 'no_reference' };
   return {
@@ -176,17 +182,35 @@ export async function caseBeforeAfter(db: Db, entry: Case, settings: Config['ana
       ebEstimate: study.ebBefore,
     },
     after: { ...after, days: siteAfter.exposureDays, observed: siteAfter.events },
-    comparison: { sites: comparison.length, beforeCount: groupBefore.events, afterCount: groupAfter.events, ratio: study.comparisonRatio },
+    comparison: {
+      sites: comparison.length,
+      beforeCount: group.beforeCount,
+      afterCount: group.afterCount,
+      ratio: study.comparisonRatio,
+      scatter: comparisonScatter(pairs),
+    },
     expectedWithoutFix: study.expectedWithoutFix,
     theta: study.theta,
     standardError: study.standardError,
     interval: study.interval,
     significantDrop: study.significantDrop,
+    significantRise: study.significantRise,
     naiveRatio: study.naiveRatio,
+    naiveNote: NAIVE_NOTE,
   };
 }
 
-/** Sites of the same reference group in the run, without the treated site and without any site that had an action of its own. */
+/** Why the naive ratio and θ differ, shown beside both. */
+const NAIVE_NOTE =
+  'The naive ratio compares the after rate with the before rate as counted. θ compares the after count with what the site would have had ' +
+  'without the fix: its before count shrunk towards comparable sites (a site chosen for a high count tends to fall back anyway) and ' +
+  'carried forward by the comparison sites’ own change over the same time.';
+
+/**
+ * Sites of the same reference group in the run, without the treated site, without any site
+ * that had an action of its own, and only ordinary ones: a flagged hotspot or a spike site
+ * changes for its own reasons and would bend the trend the treated site is measured against.
+ */
 async function comparisonSites(db: Db, runId: string, treated: typeof hotspotResults.$inferSelect): Promise<Site[]> {
   const [violationType, kind, road] = treated.referenceGroup.split('|');
   const rows = await db
@@ -200,6 +224,7 @@ async function comparisonSites(db: Db, runId: string, treated: typeof hotspotRes
         kind === undefined ? undefined : eq(hotspotResults.kind, kind),
         road === undefined ? undefined : eq(hotspotResults.road, road),
         ne(hotspotResults.siteId, treated.siteId),
+        eq(hotspotResults.category, 'ordinary'),
         sql`not exists (select 1 from remediation_cases c where c.scope = ${hotspotResults.scope} and c.site_id = ${hotspotResults.siteId}
                         and c.violation_type = ${hotspotResults.violationType} and c.action_date is not null)`,
       ),

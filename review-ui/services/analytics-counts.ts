@@ -175,3 +175,36 @@ export async function siteTotals(db: Db, sites: readonly Site[], violationType: 
   }, 0);
   return { events: Number(events?.events ?? 0), exposureDays };
 }
+
+/** The same as siteTotals, for each site apart (keyed `scope:siteId`): what a comparison group's scatter is estimated from. */
+export async function eachSiteTotals(db: Db, sites: readonly Site[], violationType: string, from: string, to: string) {
+  const totals = new Map(sites.map((site) => [`${site.scope}:${site.siteId}`, { events: 0, exposureDays: 0 }]));
+  if (sites.length === 0 || to < from) return totals;
+  const cells = sites.filter((site) => site.scope === 'cell').map((site) => site.siteId);
+  const deviceIds = sites.filter((site) => site.scope === 'device').map((site) => site.siteId);
+  const member = sql`(cell = any(${sql.param(cells)}::text[]) or device_id = any(${sql.param(deviceIds)}::text[]))`;
+  const found = rows<{ device_id: string; cell: string; first_day: string; events: number }>(
+    await db.execute(sql`
+      select device_id, cell, min(day)::text as first_day,
+             coalesce(sum(count) filter (where state = 'approved' and day between ${from}::date and ${to}::date), 0)::int as events
+      from analytics_daily_counts
+      where violation_type = ${violationType} and ${member}
+      group by device_id, cell`),
+  );
+  const cellSet = new Set(cells);
+  const deviceSet = new Set(deviceIds);
+  for (const row of found) {
+    const start = row.first_day > from ? row.first_day : from;
+    const days = start <= to ? daysBetween(start, to) : 0;
+    for (const key of [
+      cellSet.has(row.cell) ? `cell:${row.cell}` : null,
+      deviceSet.has(row.device_id) ? `device:${row.device_id}` : null,
+    ]) {
+      const entry = key === null ? undefined : totals.get(key);
+      if (!entry) continue;
+      entry.events += Number(row.events);
+      entry.exposureDays += days;
+    }
+  }
+  return totals;
+}

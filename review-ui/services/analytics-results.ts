@@ -81,10 +81,15 @@ export function hotspotView(result: typeof hotspotResults.$inferSelect, openCase
     road: result.road,
     kind: result.kind,
     deviceIds: result.deviceIds,
+    category: result.category,
     observed: result.observed,
+    sustained: result.sustained,
+    spikeDays: result.spikeDays,
     exposureDays: result.exposureDays,
     predicted: result.predicted,
     dispersion: result.dispersion,
+    priorDispersion: result.priorDispersion,
+    dispersionIndex: result.dispersionIndex,
     ebWeight: result.ebWeight,
     ebExpected: result.ebExpected,
     ebInterval: [result.ebLow, result.ebHigh] as [number, number],
@@ -127,7 +132,7 @@ export async function siteResult(db: Db, runId: string, scope: 'cell' | 'device'
 /** The latest run's device findings, flagged devices first, each device with its findings. */
 export async function anomalyReport(db: Db, flagged: boolean | undefined) {
   const run = await latestRun(db);
-  if (!run) return { run: null, devices: [] };
+  if (!run) return { run: null, groupChanges: [], devices: [] };
   const rows = await db
     .select({ finding: deviceAnomalies, device: devices })
     .from(deviceAnomalies)
@@ -156,7 +161,8 @@ export async function anomalyReport(db: Db, flagged: boolean | undefined) {
   const list = [...byDevice.values()]
     .filter((entry) => flagged === undefined || entry.flagged === flagged)
     .sort((a, b) => Number(b.flagged) - Number(a.flagged) || a.deviceId.localeCompare(b.deviceId));
-  return { run, devices: list };
+  const summary = run.summary as { groupChanges?: unknown[] } | null;
+  return { run, groupChanges: summary?.groupChanges ?? [], devices: list };
 }
 
 function deviceEntry(deviceId: string, device: typeof devices.$inferSelect | null) {

@@ -68,6 +68,17 @@ function groupsOf(violationType: string, kind: string | null, road: string | nul
   return [...(road ? [`${violationType}|${kind}|${road}`] : []), `${violationType}|${kind}`, violationType];
 }
 
+/** Approved counts per device, cell, violation type and day of the period, for the sites' daily series. */
+async function dailyRows(db: Db, period: AnalysisPeriod) {
+  return rowsOf<{ device_id: string; cell: string; violation_type: string; day: string; count: number }>(
+    await db.execute(sql`
+      select device_id, cell, violation_type, day::text, sum(count)::int as count
+      from analytics_daily_counts
+      where state = 'approved' and day between ${period.from}::date and ${period.to}::date
+      group by 1, 2, 3, 4`),
+  );
+}
+
 /** The sites of both scopes: H3 cells (every device in the cell together) and single devices. */
 export async function loadSites(db: Db, period: AnalysisPeriod): Promise<{ cells: Site[]; devices: Site[] }> {
   const rows = (await deviceRows(db, period)).filter((row) => row.firstDay <= period.to);
@@ -78,9 +89,26 @@ export async function loadSites(db: Db, period: AnalysisPeriod): Promise<{ cells
     append(cells, `${row.cell}\u0000${row.violationType}`, row);
     append(devices, `${row.deviceId}\u0000${row.violationType}`, row);
   }
-  const toSite = (siteId: string, members: DeviceRow[], position: [number, number]): Site => {
+  // Each site's days start at its earliest device's first day (or the period's start).
+  const periodDays = daysBetween(period.from, period.to);
+  const cellDays = new Map<string, number[]>();
+  const deviceDays = new Map<string, number[]>();
+  for (const row of await dailyRows(db, period)) {
+    const index = daysBetween(period.from, row.day) - 1;
+    for (const [map, key] of [
+      [cellDays, `${row.cell}\u0000${row.violation_type}`],
+      [deviceDays, `${row.device_id}\u0000${row.violation_type}`],
+    ] as const) {
+      const days = map.get(key) ?? new Array<number>(periodDays).fill(0);
+      days[index]! += Number(row.count);
+      map.set(key, days);
+    }
+  }
+  const toSite = (siteId: string, members: DeviceRow[], position: [number, number], days: number[] | undefined): Site => {
     // The busiest device names the site's road and kind, and so its reference group.
     const leading = [...members].sort((a, b) => b.observed - a.observed || a.deviceId.localeCompare(b.deviceId))[0]!;
+    const firstDay = members.map((row) => row.firstDay).sort()[0]!;
+    const watchedFrom = firstDay > period.from ? daysBetween(period.from, firstDay) - 1 : 0;
     return {
       siteId,
       violationType: leading.violationType,
@@ -91,6 +119,7 @@ export async function loadSites(db: Db, period: AnalysisPeriod): Promise<{ cells
         observed: sum(members.map((row) => row.recent)),
         exposureDays: sum(members.map((row) => exposure(row, period.recentFrom))),
       },
+      daily: (days ?? new Array<number>(periodDays).fill(0)).slice(watchedFrom),
       road: leading.road,
       kind: leading.kind,
       deviceIds: [...new Set(members.map((row) => row.deviceId))].sort(),
@@ -99,12 +128,14 @@ export async function loadSites(db: Db, period: AnalysisPeriod): Promise<{ cells
     };
   };
   return {
-    cells: [...cells.values()].map((members) => toSite(members[0]!.cell, members, cellToLatLng(members[0]!.cell))),
-    devices: [...devices.values()].map((members) => {
+    cells: [...cells.entries()].map(([key, members]) =>
+      toSite(members[0]!.cell, members, cellToLatLng(members[0]!.cell), cellDays.get(key)),
+    ),
+    devices: [...devices.entries()].map(([key, members]) => {
       const first = members[0]!;
       const position: [number, number] =
         first.latitude !== null && first.longitude !== null ? [first.latitude, first.longitude] : cellToLatLng(first.cell);
-      return toSite(first.deviceId, members, position);
+      return toSite(first.deviceId, members, position, deviceDays.get(key));
     }),
   };
 }
@@ -117,10 +148,19 @@ export async function loadDeviceSeries(
 ): Promise<DeviceSeries[]> {
   const length = window.baselineDays + window.watchDays;
   const start = addDays(period.to, 1 - length);
-  const firstDays = rowsOf<{ device_id: string; first_day: string; kind: string | null; road: string | null }>(
+  // A device's peers are devices of its kind catching the same main violation type (its most
+  // frequent one): a parking camera is compared with parking cameras, not with speed radars.
+  const firstDays = rowsOf<{ device_id: string; first_day: string; kind: string | null; road: string | null; violation_type: string }>(
     await db.execute(sql`
-      select f.device_id, f.first_day::text, d.kind::text, d.road
-      from (select device_id, min(day) as first_day from analytics_daily_counts where day <= ${period.to}::date group by 1) f
+      with totals as (
+        select device_id, violation_type, min(day) as first_day, sum(count) as n
+        from analytics_daily_counts where day <= ${period.to}::date group by 1, 2
+      ), main as (
+        select distinct on (device_id) device_id, violation_type from totals order by device_id, n desc, violation_type
+      )
+      select f.device_id, f.first_day::text, d.kind::text, d.road, m.violation_type
+      from (select device_id, min(first_day) as first_day from totals group by 1) f
+      join main m on m.device_id = f.device_id
       left join devices d on d.id = f.device_id`),
   );
   const counts = rowsOf<{ device_id: string; day: string; total: number; excluded: number }>(
@@ -135,7 +175,7 @@ export async function loadDeviceSeries(
   for (const row of firstDays) {
     series.set(row.device_id, {
       deviceId: row.device_id,
-      peerGroups: row.kind ? [...(row.road ? [`${row.kind}|${row.road}`] : []), row.kind] : ['unknown'],
+      peerGroups: peerGroupsOf(row.kind ?? 'unknown', row.violation_type, row.road),
       firstDay: Math.max(0, daysBetween(start, row.first_day) - 1),
       total: new Array<number>(length).fill(0),
       excluded: new Array<number>(length).fill(0),
@@ -149,6 +189,11 @@ export async function loadDeviceSeries(
     device.excluded[index] = Number(row.excluded);
   }
   return [...series.values()];
+}
+
+/** Peer groups, most specific first: same kind, main violation type and road; then same kind and type. */
+export function peerGroupsOf(kind: string, violationType: string, road: string | null): string[] {
+  return [...(road ? [`${kind}|${violationType}|${road}`] : []), `${kind}|${violationType}`];
 }
 
 function append<T>(map: Map<string, T[]>, key: string, value: T): void {

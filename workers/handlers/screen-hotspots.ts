@@ -43,7 +43,7 @@ export async function screenHotspots(
   await progress.updateProgress({ stage: 'screened', flagged: [...cellResults, ...deviceResults].filter((r) => r.flagged).length });
   const anomalySettings = { ...settings.anomaly, fdr: settings.fdr, minCount: settings.minCount, minGroupSites: settings.minGroupSites };
   const series = await loadDeviceSeries(db, period, anomalySettings);
-  const anomalies = deviceAnomalies(series, anomalySettings);
+  const { findings: anomalies, groupChanges } = deviceAnomalies(series, anomalySettings);
   await progress.updateProgress({ stage: 'anomalies', devices: series.length });
   const summary = {
     sites: cellResults.length,
@@ -52,6 +52,9 @@ export async function screenHotspots(
     deviceSitesFlagged: deviceResults.filter((r) => r.flagged).length,
     devices: series.length,
     devicesFlagged: new Set(anomalies.filter((a) => a.flagged).map((a) => a.deviceId)).size,
+    spikeSites: cellResults.filter((r) => r.category === 'spike').length,
+    // A shift most devices of a peer group share: the road changed, not its devices.
+    groupChanges: groupChanges.map((change) => ({ ...change, changeDay: dayOfSeries(period.to, settings.anomaly, change.changeDay) })),
   };
   const runId = await db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${ANALYTICS_LOCK})`);
@@ -67,8 +70,8 @@ export async function screenHotspots(
       })
       .returning({ id: analyticsRuns.id });
     if (!run) throw new Error('analytics run insert returned nothing');
-    await writeHotspots(tx, run.id, 'cell', cells, cellResults, giStar);
-    await writeHotspots(tx, run.id, 'device', devices, deviceResults, new Map());
+    await writeHotspots(tx, run.id, 'cell', cells, cellResults, giStar, period.to);
+    await writeHotspots(tx, run.id, 'device', devices, deviceResults, new Map(), period.to);
     await writeAnomalies(tx, run.id, anomalies, period.to, settings.anomaly);
     const kept = await tx
       .select({ id: analyticsRuns.id })
@@ -130,6 +133,7 @@ async function writeHotspots(
   sites: readonly Site[],
   results: readonly SiteScreening[],
   giStar: ReadonlyMap<string, number | null>,
+  periodTo: string,
 ): Promise<void> {
   const siteOf = new Map(sites.map((site) => [`${site.siteId}\u0000${site.violationType}`, site]));
   const rows = results.map((result) => {
@@ -147,7 +151,17 @@ async function writeHotspots(
       latitude: site.latitude,
       longitude: site.longitude,
       referenceGroup: result.referenceGroup,
+      category: result.category,
       observed: result.observed,
+      sustained: result.sustained,
+      spikeDays: result.spikeDays.map((spike) => ({
+        // A site's days end with the period's last day.
+        day: addDays(periodTo, spike.index - (site.daily.length - 1)),
+        observed: spike.observed,
+        expected: spike.expected,
+      })),
+      priorDispersion: result.priorDispersion,
+      dispersionIndex: result.dispersionIndex,
       exposureDays: result.exposureDays,
       predicted: result.predicted,
       dispersion: result.dispersion,
@@ -177,9 +191,8 @@ async function writeAnomalies(
   periodTo: string,
   window: { baselineDays: number; watchDays: number },
 ): Promise<void> {
-  // Series indexes count days from the anomaly window's start; the table names the days.
-  const start = addDays(periodTo, 1 - (window.baselineDays + window.watchDays));
-  const dayOf = (index: string | number | null | undefined) => (typeof index === 'number' ? addDays(start, index) : null);
+  const start = anomalyWindowStart(periodTo, window);
+  const dayOf = (index: string | number | boolean | null | undefined) => (typeof index === 'number' ? addDays(start, index) : null);
   const rows = findings.map((finding) => ({
     runId,
     deviceId: finding.deviceId,
@@ -205,4 +218,13 @@ async function writeAnomalies(
   }));
   for (let offset = 0; offset < rows.length; offset += BATCH)
     await tx.insert(deviceAnomaliesTable).values(rows.slice(offset, offset + BATCH));
+}
+
+/** Series indexes count days from the anomaly window's start; the tables name the days. */
+function anomalyWindowStart(periodTo: string, window: { baselineDays: number; watchDays: number }): string {
+  return addDays(periodTo, 1 - (window.baselineDays + window.watchDays));
+}
+
+function dayOfSeries(periodTo: string, window: { baselineDays: number; watchDays: number }, index: number | null): string | null {
+  return index === null ? null : addDays(anomalyWindowStart(periodTo, window), index);
 }
