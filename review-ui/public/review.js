@@ -5,9 +5,9 @@ import { mayUse, openPage, showRefusal } from './page.js';
 import { api, ApiError } from './session.js';
 import * as claims from './review-claims.js';
 import { askAnnotation, askEscalation, askRejection, askViewReason, setRejectReasons, showShortcuts } from './review-dialogs.js';
-import { showFacts, tickDeadline } from './review-facts.js';
+import { focusFactsSection, showFacts, tickDeadline } from './review-facts.js';
 import { currentFilter, refreshQueue, watchFilters } from './review-queue.js';
-import { clearFrames, fullResolution, prepareFrames, selectFrame, showFrames, zoom } from './review-viewer.js';
+import { clearFrames, fullResolution, pan, prepareFrames, selectFrame, showFrames, zoom } from './review-viewer.js';
 
 /** A decision key pressed this soon after a capture appears is ignored: nobody has looked at it yet. */
 const SETTLE_MS = 300;
@@ -336,6 +336,13 @@ async function fullKey() {
   if (!(await fullResolution())) say('This frame is already at full resolution.');
 }
 
+/** Arrow keys move a zoomed picture; at fit, → still skips to the next capture. */
+function arrowKey(event) {
+  const [dx, dy] = { arrowleft: [-1, 0], arrowright: [1, 0], arrowup: [0, -1], arrowdown: [0, 1] }[event.key.toLowerCase()];
+  if (pan(dx, dy)) return;
+  if (dx === 1 && decides && !event.repeat) void skip();
+}
+
 function focusFilters() {
   const first = document.getElementById('filter-device');
   first.focus();
@@ -362,9 +369,9 @@ const SHORTCUTS = [
     decision: true,
   },
   {
-    match: ['n', 'arrowright'],
+    match: ['n'],
     keys: ['N', '→'],
-    label: 'Skip to the next capture (gives this one back)',
+    label: 'Skip to the next capture (gives this one back); → only while the picture is at fit',
     when: () => decides,
     run: skip,
     decision: true,
@@ -375,12 +382,25 @@ const SHORTCUTS = [
   { match: ['z', '+', '='], keys: ['Z', '+'], label: 'Zoom in (the original loads as you zoom)', run: () => zoomKey(1) },
   { match: ['-'], keys: ['−'], label: 'Zoom out', run: () => zoomKey(-1) },
   { match: ['0'], keys: ['0'], label: 'Fit the picture again', run: () => zoomKey(0) },
+  {
+    match: ['arrowleft', 'arrowright', 'arrowup', 'arrowdown'],
+    keys: ['← → ↑ ↓'],
+    label: 'Move the zoomed picture; zooming again zooms where you moved to (double-click zooms at a point)',
+    run: arrowKey,
+  },
+  {
+    match: ['i'],
+    keys: ['I', 'Shift+I'],
+    label: 'Next (previous) section of the facts: certification, health, quality… PageDown and the arrows scroll them',
+    run: (event) => focusFactsSection(event.shiftKey),
+  },
   { match: ['f'], keys: ['F'], label: 'Full resolution: the original instead of the review copy', run: fullKey },
   { match: [...'123456789'], keys: ['1–9'], label: 'Show frame 1 to 9', run: frameKey },
   { match: ['/'], keys: ['/'], label: 'Filter the queue (Enter applies)', run: focusFilters },
   { match: ['?'], keys: ['?'], label: 'This list', run: () => sheet() },
   { match: [], keys: ['Esc'], label: 'Close a dialog, or leave a filter field' },
 ];
+const SCROLLING_KEYS = new Set(['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', 'PageUp', 'PageDown', 'Home', 'End', ' ']);
 const KEYS = new Map(SHORTCUTS.flatMap((shortcut) => shortcut.match.map((key) => [key, shortcut])));
 
 function sheet() {
@@ -393,6 +413,11 @@ document.addEventListener('keydown', (event) => {
   if (event.target.closest?.('input, textarea, select, [contenteditable]')) {
     if (event.key === 'Escape') event.target.blur();
     return;
+  }
+  // In the facts column the scrolling keys scroll it, and Escape goes back to the picture.
+  if (event.target.closest?.('#facts')) {
+    if (event.key === 'Escape') return void document.getElementById('stage').focus();
+    if (SCROLLING_KEYS.has(event.key)) return;
   }
   const shortcut = KEYS.get(event.key.toLowerCase());
   if (!shortcut || !(shortcut.when?.() ?? true)) return;

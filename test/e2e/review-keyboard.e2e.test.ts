@@ -1,0 +1,144 @@
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { eq } from 'drizzle-orm';
+import type { FastifyInstance } from 'fastify';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FilesystemMediaStore } from '../../core/media-store.js';
+import { captures } from '../../db/schema.js';
+import { createPerson } from '../../review-ui/services/people.js';
+import { axeViolations } from '../support/axe.js';
+import { launchBrowser, logInThroughPage } from '../support/browser.js';
+import { insertReviewableCapture } from '../support/captures.js';
+import { enrolTestDevice, type TestDevice } from '../support/devices.js';
+import { createTempDir, createTestDatabase } from '../support/isolated.js';
+import { buildTestReviewServer } from '../support/review-server.js';
+
+const screenshotDir = path.resolve('test-results');
+const PASSWORD = 'a long enough review password';
+const DAY = 24 * 3600_000;
+/** The page ignores decision keys this long after a capture appears. */
+const SETTLE_MS = 350;
+
+/** A reviewer who uses only the keyboard, on a common laptop screen. */
+describe('the review page with the keyboard only, at 1366×768', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let mediaDir: Awaited<ReturnType<typeof createTempDir>>;
+  let app: FastifyInstance;
+  let baseUrl: string;
+  let browser: Browser;
+  let camera: TestDevice;
+  let store: FilesystemMediaStore;
+  let page: Page;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('e2e_review_keys');
+    mediaDir = await createTempDir('e2e-review-keys');
+    store = new FilesystemMediaStore(mediaDir.dir);
+    app = await buildTestReviewServer({ db: database.db, store });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const created = await createPerson(database.db, 'test', {
+      username: 'keys',
+      displayName: 'Kim Keys',
+      password: PASSWORD,
+      roles: ['reviewer'],
+      certificate: { number: 'ENF-keys', expiresAt: new Date(Date.now() + 300 * DAY).toISOString() },
+    });
+    if (!created.ok) throw new Error(created.error);
+    camera = await enrolTestDevice(database.db);
+    for (const age of [3, 2, 1])
+      await insertReviewableCapture(database.db, store, camera, { capturedAt: new Date(Date.now() - age * DAY) });
+    browser = await launchBrowser();
+    await mkdir(screenshotDir, { recursive: true });
+    const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+    page = await context.newPage();
+    await page.goto(new URL(`/review.html?deviceId=${camera.id}`, baseUrl).toString());
+    await logInThroughPage(page, { username: 'keys', password: PASSWORD });
+    await page.waitForSelector('#capture-pane[data-capture-id]');
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+    await database?.drop();
+    await mediaDir?.remove();
+  });
+
+  /** The focused element's id, or for a facts section the id of its heading. */
+  const active = () => page.evaluate(`document.activeElement.id || document.activeElement.getAttribute('aria-labelledby')`);
+  /** Whether the element is inside the visible part of the facts column. */
+  const inView = (selector: string) =>
+    page.evaluate(`(() => {
+      const pane = document.getElementById('facts').getBoundingClientRect();
+      const box = document.querySelector(${JSON.stringify(selector)}).getBoundingClientRect();
+      return box.top >= pane.top - 1 && box.top < pane.bottom;
+    })()`);
+
+  it('reaches every section of the facts column and scrolls it, with axe finding no unreachable scroll region', async () => {
+    expect(await axeViolations(page, { rules: ['scrollable-region-focusable'] })).toEqual([]);
+    // The certification sits below the fold at this size: the reason this test exists.
+    expect(await inView('#facts-device-and-certification-at-capture')).toBe(false);
+    await page.keyboard.press('i');
+    expect(await active()).toBe('facts-integrity');
+    await page.keyboard.press('i');
+    await page.keyboard.press('i');
+    expect(await active()).toBe('facts-device-and-certification-at-capture');
+    await expect.poll(() => inView('#facts-device-and-certification-at-capture')).toBe(true);
+    await page.screenshot({ path: path.join(screenshotDir, 'review-facts-keyboard.png') });
+    // From a section, the usual scrolling keys scroll the column.
+    const scrollTop = () => page.evaluate<number>(`document.getElementById('facts').scrollTop`);
+    const before = await scrollTop();
+    await page.keyboard.press('PageDown');
+    await expect.poll(scrollTop).toBeGreaterThan(before);
+    // Shift+I goes back a section; Escape hands the keys back to the picture.
+    await page.keyboard.press('Shift+I');
+    expect(await active()).toBe('facts-manifest');
+    await page.keyboard.press('Escape');
+    expect(await active()).toBe('stage');
+  });
+
+  it('pans a zoomed picture with the arrow keys and zooms in where the reviewer is looking, not at the centre', async () => {
+    const shown = await page.locator('#capture-pane').getAttribute('data-capture-id');
+    /** Which fraction of the picture's width and height sits at the middle of the stage. */
+    const atMiddle = () =>
+      page.evaluate<[number, number]>(`(() => {
+        const stage = document.getElementById('stage').getBoundingClientRect();
+        const image = document.querySelector('#zoom-target img').getBoundingClientRect();
+        return [
+          (stage.left + stage.width / 2 - image.left) / image.width,
+          (stage.top + stage.height / 2 - image.top) / image.height,
+        ];
+      })()`);
+    await page.keyboard.press('z');
+    await page.keyboard.press('z');
+    await page.waitForTimeout(400);
+    const [x0, y0] = await atMiddle();
+    expect(x0).toBeCloseTo(0.5, 1);
+    for (let step = 0; step < 3; step++) await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('ArrowUp');
+    await page.waitForTimeout(400);
+    const [x1, y1] = await atMiddle();
+    expect(x1).toBeLessThan(x0 - 0.1);
+    expect(y1).toBeLessThan(y0 - 0.02);
+    // Arrow right while zoomed moves the picture; it does not skip the capture.
+    await page.keyboard.press('ArrowRight');
+    expect(await page.locator('#capture-pane').getAttribute('data-capture-id')).toBe(shown);
+    const [x2, y2] = await atMiddle();
+    await page.keyboard.press('+');
+    await page.waitForTimeout(400);
+    const [x3, y3] = await atMiddle();
+    expect(x3).toBeCloseTo(x2, 1);
+    expect(y3).toBeCloseTo(y2, 1);
+    await page.screenshot({ path: path.join(screenshotDir, 'review-panned.png') });
+    await page.keyboard.press('0');
+    // At fit, → is "next" again.
+    await page.waitForTimeout(SETTLE_MS);
+    await page.keyboard.press('ArrowRight');
+    await expect.poll(() => page.locator('#capture-pane').getAttribute('data-capture-id')).not.toBe(shown);
+    expect((await database.db.select({ state: captures.state }).from(captures).where(eq(captures.id, shown!)))[0]?.state).toBe(
+      'awaiting_review',
+    );
+  });
+});
