@@ -410,7 +410,16 @@ function sheet() {
 document.addEventListener('keydown', (event) => {
   if (refused || event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
   if (document.querySelector('dialog[open]')) return;
-  if (event.target.closest?.('input, textarea, select, [contenteditable]')) {
+  if (event.target.closest?.('select')) {
+    if (event.key === 'Escape' || event.key === 'Enter') {
+      // Enter would otherwise open the option list, where the next letter picks an option again.
+      event.preventDefault();
+      return void document.getElementById('stage').focus();
+    }
+    // A select takes no text: a letter would only pick the option it starts with, silently changing
+    // the filter instead of, say, approving. Its own keys (arrows, Space, Home, End) stay its own.
+    if (SCROLLING_KEYS.has(event.key)) return;
+  } else if (event.target.closest?.('input, textarea, [contenteditable]')) {
     if (event.key === 'Escape') event.target.blur();
     return;
   }

@@ -66,6 +66,8 @@ describe('the review page with the keyboard only, at 1366×768', () => {
     await mediaDir?.remove();
   });
 
+  const stateOf = async (captureId: string) =>
+    (await database.db.select({ state: captures.state }).from(captures).where(eq(captures.id, captureId)))[0]?.state;
   /** The focused element's id, or for a facts section the id of its heading. */
   const active = () => page.evaluate(`document.activeElement.id || document.activeElement.getAttribute('aria-labelledby')`);
   /** Whether the element is inside the visible part of the facts column. */
@@ -137,8 +139,35 @@ describe('the review page with the keyboard only, at 1366×768', () => {
     await page.waitForTimeout(SETTLE_MS);
     await page.keyboard.press('ArrowRight');
     await expect.poll(() => page.locator('#capture-pane').getAttribute('data-capture-id')).not.toBe(shown);
-    expect((await database.db.select({ state: captures.state }).from(captures).where(eq(captures.id, shown!)))[0]?.state).toBe(
-      'awaiting_review',
-    );
+    expect(await stateOf(shown!)).toBe('awaiting_review');
+  });
+
+  it('keeps the shortcuts working on the "Captured at least" select after it changes: A approves, never picks "any time ago"', async () => {
+    const select = page.locator('#filter-age');
+    const shown = await page.locator('#capture-pane').getAttribute('data-capture-id');
+    await page.keyboard.press('/');
+    for (let field = 0; field < 3; field++) await page.keyboard.press('Tab');
+    expect(await active()).toBe('filter-age');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    await expect.poll(() => new URL(page.url()).searchParams.get('minAgeHours')).toBe('24');
+    // Still on the select, so the arrows can go on choosing; A is the shortcut all the same.
+    expect(await active()).toBe('filter-age');
+    await page.screenshot({ path: path.join(screenshotDir, 'review-age-filter-focused.png') });
+    await page.waitForTimeout(SETTLE_MS);
+    await page.keyboard.press('a');
+    await expect.poll(() => stateOf(shown!)).toBe('approved');
+    expect(await select.inputValue()).toBe('24');
+
+    // Enter leaves the select for the picture, as it leaves the text filters.
+    await page.keyboard.press('Enter');
+    expect(await active()).toBe('stage');
+    await page.waitForTimeout(SETTLE_MS);
+    await expect.poll(() => page.locator('#capture-pane').getAttribute('data-capture-id')).not.toBe(shown);
+    const next = await page.locator('#capture-pane').getAttribute('data-capture-id');
+    await page.keyboard.press('a');
+    await expect.poll(() => stateOf(next!)).toBe('approved');
+    expect(await select.inputValue()).toBe('24');
+    expect(new URL(page.url()).searchParams.get('minAgeHours')).toBe('24');
   });
 });
