@@ -2,7 +2,7 @@
 // and a keyboard shortcut for every action. While the reviewer looks at one capture the next is
 // already claimed, fetched and decoded behind it, so a decision puts it on screen without a wait.
 import { mayUse, openPage, showRefusal } from './page.js';
-import { api, ApiError } from './session.js';
+import { api, ApiError, RequestTimeout } from './session.js';
 import * as claims from './review-claims.js';
 import { askAnnotation, askEscalation, askRejection, askViewReason, setRejectReasons, showShortcuts } from './review-dialogs.js';
 import { focusFactsSection, showFacts, tickDeadline } from './review-facts.js';
@@ -36,7 +36,8 @@ let open;
 let upcoming;
 /** Captures the reviewer skipped, so "next" does not hand them straight back. */
 const skipped = [];
-let busy = false;
+/** What the page is busy with ('sending your approval'), empty when idle; a key pressed meanwhile is refused, not queued. */
+let busy = '';
 let shownAt = 0;
 let refused = false;
 
@@ -47,6 +48,20 @@ function say(message) {
 function warn(message) {
   banner.textContent = message;
   banner.hidden = !message;
+}
+
+/**
+ * A decision is never queued behind another: the capture it would land on has not been seen yet
+ * (see SETTLE_MS). So a key pressed while busy is refused out loud, and aria-busy tells tests and
+ * assistive technology when the page is ready again.
+ */
+function setBusy(what) {
+  busy = what;
+  pane.setAttribute('aria-busy', String(Boolean(what)));
+}
+
+function refuseWhileBusy() {
+  say(`Still ${busy}: this key press was not used. Press it again once that is done.`);
 }
 
 function openId() {
@@ -186,10 +201,12 @@ function lost(message) {
   renderMode();
 }
 
+const SENDING = { approved: 'sending your approval', rejected: 'sending your rejection', escalated: 'sending your escalation' };
+
 async function decide(outcome, extra = {}) {
-  if (busy) return;
+  if (busy) return refuseWhileBusy();
   performance.mark('review:key');
-  busy = true;
+  setBusy(SENDING[outcome]);
   const captureId = openId();
   // Not renewed meanwhile: a renewal racing the decision would find the capture decided and report the claim lost.
   claims.forget(captureId);
@@ -198,27 +215,32 @@ async function decide(outcome, extra = {}) {
     performance.measure('review:decision', 'review:key');
     say(`${open.detail.capture.manifest?.readings?.plate ?? 'Capture'} ${DONE[result.state] ?? result.state}.`);
   } catch (error) {
-    busy = false;
+    setBusy('');
     if (error instanceof ApiError && error.status === 409) return lost(error.message);
     // Refused or unsent, the claim still stands: keep renewing it.
     claims.claim(captureId).catch((renewal) => renewal instanceof ApiError && lost(renewal.message));
-    if (error instanceof ApiError) warn(`The server refused this decision: ${error.message}.`);
+    if (error instanceof RequestTimeout)
+      say(`${error.message}: your decision may not have been recorded. Press the key again to send it again.`);
+    else if (error instanceof ApiError) warn(`The server refused this decision: ${error.message}.`);
     else say(`The decision could not be sent: ${error.message}. Try again.`);
     return;
   }
+  setBusy('getting the next capture');
   try {
     await advance({ measured: true });
   } catch (error) {
     fail(error);
   } finally {
-    busy = false;
+    setBusy('');
   }
   refreshSoon();
 }
 
 /** Whether a decision may be taken now; says why not otherwise. */
 function mayDecideNow() {
-  if (!open) say('No capture is open: press N to get the next one.');
+  if (!open && busy) say('No capture is open yet: one is on its way. Press the key again once it is shown.');
+  else if (busy) refuseWhileBusy();
+  else if (!open) say('No capture is open: press N to get the next one.');
   else if (!open.claimed) say('You do not hold this capture, so you cannot decide on it: press N for the next one.');
   else if (performance.now() - shownAt < SETTLE_MS) say('That was quick: look at the capture first.');
   else return true;
@@ -245,8 +267,9 @@ async function escalate() {
 }
 
 async function skip() {
-  if (!decides || busy) return;
-  busy = true;
+  if (!decides) return;
+  if (busy) return refuseWhileBusy();
+  setBusy('getting the next capture');
   const captureId = openId();
   try {
     if (captureId) {
@@ -259,7 +282,7 @@ async function skip() {
   } catch (error) {
     fail(error);
   } finally {
-    busy = false;
+    setBusy('');
   }
   refreshSoon();
 }
@@ -318,10 +341,24 @@ async function openFromQueue(captureId) {
 }
 
 async function filtersChanged() {
-  await dropUpcoming().catch(fail);
-  if (decides && !open) await advance().catch(fail);
-  else prefetch();
+  // A decision racing the prefetched capture being given back could land on a claim just released.
+  if (busy) await waitUntilIdle();
+  setBusy('applying the filters');
+  try {
+    await dropUpcoming().catch(fail);
+    if (decides && !open) await advance().catch(fail);
+    else prefetch();
+  } finally {
+    setBusy('');
+  }
   refreshSoon();
+}
+
+function waitUntilIdle() {
+  return new Promise((resolve) => {
+    const check = () => (busy ? setTimeout(check, 50) : resolve());
+    check();
+  });
 }
 
 function frameKey(event) {
@@ -471,8 +508,10 @@ try {
   if (decides) setRejectReasons((await api('/api/reject-reasons')).reasons);
   const linked = new URLSearchParams(location.search).get('capture');
   if (linked) await openCapture(linked);
-  else if (decides) await advance();
-  else showNothing(prescreens ? 'Pick a capture from the queue to pre-screen it.' : 'Nothing open.');
+  else if (decides) {
+    setBusy('getting a capture');
+    await advance().finally(() => setBusy(''));
+  } else showNothing(prescreens ? 'Pick a capture from the queue to pre-screen it.' : 'Nothing open.');
 } catch (error) {
   fail(error);
 }

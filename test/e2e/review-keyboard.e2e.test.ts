@@ -21,6 +21,9 @@ const DAY = 24 * 3600_000;
 /** The page ignores decision keys this long after a capture appears. */
 const SETTLE_MS = 350;
 
+/** A shared machine can take a few seconds to record a decision. */
+const eventually = <T>(probe: () => Promise<T>) => expect.poll(probe, { timeout: 10_000 });
+
 /** A reviewer who uses only the keyboard, on a common laptop screen. */
 describe('the review page with the keyboard only, at 1366×768', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -87,13 +90,13 @@ describe('the review page with the keyboard only, at 1366×768', () => {
     await page.keyboard.press('i');
     await page.keyboard.press('i');
     expect(await active()).toBe('facts-device-and-certification-at-capture');
-    await expect.poll(() => inView('#facts-device-and-certification-at-capture')).toBe(true);
+    await eventually(() => inView('#facts-device-and-certification-at-capture')).toBe(true);
     await page.screenshot({ path: path.join(screenshotDir, 'review-facts-keyboard.png') });
     // From a section, the usual scrolling keys scroll the column.
     const scrollTop = () => page.evaluate<number>(`document.getElementById('facts').scrollTop`);
     const before = await scrollTop();
     await page.keyboard.press('PageDown');
-    await expect.poll(scrollTop).toBeGreaterThan(before);
+    await eventually(scrollTop).toBeGreaterThan(before);
     // Shift+I goes back a section; Escape hands the keys back to the picture.
     await page.keyboard.press('Shift+I');
     expect(await active()).toBe('facts-manifest');
@@ -138,7 +141,7 @@ describe('the review page with the keyboard only, at 1366×768', () => {
     // At fit, → is "next" again.
     await page.waitForTimeout(SETTLE_MS);
     await page.keyboard.press('ArrowRight');
-    await expect.poll(() => page.locator('#capture-pane').getAttribute('data-capture-id')).not.toBe(shown);
+    await eventually(() => page.locator('#capture-pane').getAttribute('data-capture-id')).not.toBe(shown);
     expect(await stateOf(shown!)).toBe('awaiting_review');
   });
 
@@ -150,24 +153,87 @@ describe('the review page with the keyboard only, at 1366×768', () => {
     expect(await active()).toBe('filter-age');
     await page.keyboard.press('ArrowDown');
     await page.keyboard.press('ArrowDown');
-    await expect.poll(() => new URL(page.url()).searchParams.get('minAgeHours')).toBe('24');
+    await eventually(() => new URL(page.url()).searchParams.get('minAgeHours')).toBe('24');
     // Still on the select, so the arrows can go on choosing; A is the shortcut all the same.
     expect(await active()).toBe('filter-age');
     await page.screenshot({ path: path.join(screenshotDir, 'review-age-filter-focused.png') });
+    await page.waitForSelector('#capture-pane[aria-busy="false"]');
     await page.waitForTimeout(SETTLE_MS);
     await page.keyboard.press('a');
-    await expect.poll(() => stateOf(shown!)).toBe('approved');
+    await eventually(() => stateOf(shown!)).toBe('approved');
     expect(await select.inputValue()).toBe('24');
 
     // Enter leaves the select for the picture, as it leaves the text filters.
     await page.keyboard.press('Enter');
     expect(await active()).toBe('stage');
+    await eventually(() => page.locator('#capture-pane').getAttribute('data-capture-id')).not.toBe(shown);
+    // Shown, and no longer busy putting it on screen: a key pressed before would be refused out loud.
+    await page.waitForSelector('#capture-pane[aria-busy="false"]');
     await page.waitForTimeout(SETTLE_MS);
-    await expect.poll(() => page.locator('#capture-pane').getAttribute('data-capture-id')).not.toBe(shown);
     const next = await page.locator('#capture-pane').getAttribute('data-capture-id');
     await page.keyboard.press('a');
-    await expect.poll(() => stateOf(next!)).toBe('approved');
+    // With what the page said, so a failure shows why.
+    await eventually(async () => `${await stateOf(next!)}: ${await page.locator('#status').textContent()}`).toMatch(/^approved/);
     expect(await select.inputValue()).toBe('24');
     expect(new URL(page.url()).searchParams.get('minAgeHours')).toBe('24');
+  });
+
+  it('says so when a decision is pressed while the last one is still on its way, and records each once', async () => {
+    const quiet = await enrolTestDevice(database.db);
+    const [first, second] = [
+      await insertReviewableCapture(database.db, store, quiet, { capturedAt: new Date(Date.now() - 2 * 3600_000) }),
+      await insertReviewableCapture(database.db, store, quiet, { capturedAt: new Date(Date.now() - 3600_000) }),
+    ];
+    await page.goto(new URL(`/review.html?deviceId=${quiet.id}`, baseUrl).toString());
+    await eventually(() => page.locator('#capture-pane').getAttribute('data-capture-id')).toBe(first);
+    // The server is slow to answer this one decision.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route('**/api/review/captures/*/decision', async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.waitForTimeout(SETTLE_MS);
+    await page.keyboard.press('a');
+    await page.keyboard.press('a');
+    await eventually(() => page.locator('#status').textContent()).toMatch(/^Still sending your approval.*not used/);
+    release();
+    await eventually(() => page.locator('#capture-pane').getAttribute('data-capture-id')).toBe(second);
+    expect(await stateOf(first)).toBe('approved');
+    expect(await stateOf(second)).toBe('awaiting_review');
+    await page.unroute('**/api/review/captures/*/decision');
+  });
+
+  it('refuses a decision pressed before any capture is open, saying one is on its way', async () => {
+    await page.route('**/api/review/next', async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // The page may have gone on meanwhile (the next test navigates): nothing left to answer then.
+      await route.continue().catch(() => {});
+    });
+    await page.goto(new URL(`/review.html?deviceId=${camera.id}`, baseUrl).toString());
+    // Only once the page listens for keys (it is getting a capture by then) can a key press be answered.
+    await page.waitForSelector('#capture-pane[aria-busy="true"]');
+    await page.keyboard.press('a');
+    await eventually(() => page.locator('#status').textContent()).toMatch(/^No capture is open yet: one is on its way/);
+    await page.unroute('**/api/review/next');
+  });
+
+  it('gives up on a server that does not answer, and says the decision may not have been recorded', async () => {
+    await page.goto(new URL(`/review.html?deviceId=${camera.id}`, baseUrl).toString());
+    await page.waitForSelector('#capture-pane[data-capture-id]');
+    const shown = await page.locator('#capture-pane').getAttribute('data-capture-id');
+    // Never answered: the request hangs as it would behind a dead proxy.
+    await page.route('**/api/review/captures/*/decision', () => {});
+    await page.waitForTimeout(SETTLE_MS);
+    await page.keyboard.press('a');
+    await expect
+      .poll(() => page.locator('#status').textContent(), { timeout: 25_000 })
+      .toMatch(/did not answer within 15 s.*may not have been recorded/);
+    await page.screenshot({ path: path.join(screenshotDir, 'review-decision-timeout.png') });
+    expect(await page.locator('#capture-pane').getAttribute('data-capture-id')).toBe(shown);
+    await page.unroute('**/api/review/captures/*/decision');
+    // Pressed again, it goes through.
+    await page.keyboard.press('a');
+    await eventually(() => stateOf(shown!)).toBe('approved');
   });
 });
