@@ -22,7 +22,7 @@ const DAY = 24 * 3600_000;
 const SETTLE_MS = 350;
 
 /** A shared machine can take a few seconds to record a decision. */
-const eventually = <T>(probe: () => Promise<T>) => expect.poll(probe, { timeout: 10_000 });
+const eventually = <T>(probe: () => T | Promise<T>) => expect.poll(probe, { timeout: 10_000 });
 
 /** A reviewer who uses only the keyboard, on a common laptop screen. */
 describe('the review page with the keyboard only, at 1366×768', () => {
