@@ -12,6 +12,13 @@ function coordinates(latitude, longitude) {
   return `${part(latitude, 'N', 'S')}, ${part(longitude, 'E', 'W')}`;
 }
 
+// The column names, repeated on each cell so a phone can stack a row as a card of labelled values.
+const LABELS = [...document.querySelectorAll('#devices thead th')].map((th) => th.textContent);
+
+function cell(index, attributes, ...content) {
+  return element('td', { ...attributes, 'data-label': LABELS[index] }, ...content);
+}
+
 async function load() {
   try {
     const response = await fetch('/api/public/devices');
@@ -22,13 +29,13 @@ async function load() {
         element(
           'tr',
           { 'data-device-id': device.id },
-          element('td', {}, device.road),
-          element('td', {}, device.direction),
-          element('td', { class: 'nowrap' }, words(device.kind)),
-          element('td', { class: 'nowrap' }, coordinates(device.latitude, device.longitude)),
-          element('td', { class: 'nowrap' }, formatDate(device.publishedSince)),
-          element('td', {}, element('code', {}, device.id)),
-          element('td', {}, device.agency),
+          cell(0, {}, device.road),
+          cell(1, {}, device.direction),
+          cell(2, { class: 'nowrap' }, words(device.kind)),
+          cell(3, { class: 'nowrap' }, coordinates(device.latitude, device.longitude)),
+          cell(4, { class: 'nowrap' }, formatDate(device.publishedSince)),
+          cell(5, {}, element('code', {}, device.id)),
+          cell(6, {}, device.agency),
         ),
       ),
     );

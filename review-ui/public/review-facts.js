@@ -21,7 +21,13 @@ const READINGS = {
 
 function panel(title, ...content) {
   const id = `facts-${title.toLowerCase().replaceAll(/[^a-z]+/g, '-')}`;
-  return element('section', { class: 'panel facts-panel', 'aria-labelledby': id }, element('h3', { id }, title), ...content);
+  // Focusable by script (the I key), so the keyboard reaches what lies below the fold and scrolls from there.
+  return element(
+    'section',
+    { class: 'panel facts-panel', 'aria-labelledby': id, tabindex: '-1' },
+    element('h3', { id }, title),
+    ...content,
+  );
 }
 
 function table(rows, caption) {
@@ -307,6 +313,19 @@ function twoPersonText(detail, me) {
       : `First approval by ${first.by} — you confirm.`;
   }
   return 'Two-person rule: needs a second reviewer after your approval.';
+}
+
+/**
+ * Moves the keyboard to the next section of the facts column (the previous one when `back`),
+ * scrolled into view; from there PageDown, Space and the arrows scroll the column.
+ */
+export function focusFactsSection(back = false) {
+  const sections = [...facts.querySelectorAll(':scope > section')];
+  if (sections.length === 0) return void facts.focus();
+  const current = sections.findIndex((section) => section.contains(document.activeElement));
+  const next = current < 0 ? (back ? sections.length - 1 : 0) : (current + (back ? -1 : 1) + sections.length) % sections.length;
+  sections[next].focus({ preventScroll: true });
+  sections[next].scrollIntoView({ block: 'nearest' });
 }
 
 /** Refreshes the deadline clock, which keeps running while the capture is open. */

@@ -14,6 +14,10 @@ const panzoom = window.Panzoom(target, { minScale: 1, maxScale: 12, step: 0.35, 
 stage.addEventListener('wheel', (event) => {
   if (frame()?.kind === 'image') panzoom.zoomWithWheel(event);
 });
+// A plate in a corner is inspected by zooming at it, not at the centre and then dragging.
+stage.addEventListener('dblclick', (event) => {
+  if (frame()?.kind === 'image') panzoom.zoomToPoint(Math.min(panzoom.getScale() * 2, 12), event);
+});
 target.addEventListener('panzoomchange', (event) => {
   // Past "fit", the review copy's pixels run out: bring the original in.
   if (event.detail.scale > 1.01) void fullResolution();
@@ -218,6 +222,24 @@ export function zoom(direction) {
   if (direction > 0) panzoom.zoomIn();
   else if (direction < 0) panzoom.zoomOut();
   else panzoom.reset();
+  return true;
+}
+
+/** The share of the visible picture one arrow key press moves it by. */
+const PAN_STEP = 0.15;
+
+/**
+ * Moves a zoomed picture so the reviewer sees more of its left (dx −1), right (+1), top (dy −1)
+ * or bottom (+1); false when nothing is zoomed in, so the key can keep its other meaning.
+ * Zooming by key afterwards keeps the middle of the stage where it is, so panning then zooming
+ * zooms at the spot the reviewer moved to.
+ */
+export function pan(dx, dy) {
+  const scale = panzoom.getScale();
+  if (frame()?.kind !== 'image' || scale <= 1.01) return false;
+  // Panzoom's pan is in the picture's unscaled pixels: a step of the visible part is smaller the further in.
+  const box = stage.getBoundingClientRect();
+  panzoom.pan((-dx * box.width * PAN_STEP) / scale, (-dy * box.height * PAN_STEP) / scale, { relative: true });
   return true;
 }
 

@@ -2,7 +2,7 @@
 // and a keyboard shortcut for every action. While the reviewer looks at one capture the next is
 // already claimed, fetched and decoded behind it, so a decision puts it on screen without a wait.
 import { mayUse, openPage, showRefusal } from './page.js';
-import { api, ApiError } from './session.js';
+import { api, ApiError, RequestTimeout } from './session.js';
 import * as claims from './review-claims.js';
 import {
   askAnnotation,
@@ -13,9 +13,9 @@ import {
   setRejectReasons,
   showShortcuts,
 } from './review-dialogs.js';
-import { showFacts, tickDeadline } from './review-facts.js';
+import { focusFactsSection, showFacts, tickDeadline } from './review-facts.js';
 import { currentFilter, refreshQueue, watchFilters } from './review-queue.js';
-import { clearFrames, fullResolution, prepareFrames, selectFrame, showFrames, zoom } from './review-viewer.js';
+import { clearFrames, fullResolution, pan, prepareFrames, selectFrame, showFrames, zoom } from './review-viewer.js';
 
 /** A decision key pressed this soon after a capture appears is ignored: nobody has looked at it yet. */
 const SETTLE_MS = 300;
@@ -44,7 +44,8 @@ let open;
 let upcoming;
 /** Captures the reviewer skipped, so "next" does not hand them straight back. */
 const skipped = [];
-let busy = false;
+/** What the page is busy with ('sending your approval'), empty when idle; a key pressed meanwhile is refused, not queued. */
+let busy = '';
 let shownAt = 0;
 let refused = false;
 
@@ -55,6 +56,20 @@ function say(message) {
 function warn(message) {
   banner.textContent = message;
   banner.hidden = !message;
+}
+
+/**
+ * A decision is never queued behind another: the capture it would land on has not been seen yet
+ * (see SETTLE_MS). So a key pressed while busy is refused out loud, and aria-busy tells tests and
+ * assistive technology when the page is ready again.
+ */
+function setBusy(what) {
+  busy = what;
+  pane.setAttribute('aria-busy', String(Boolean(what)));
+}
+
+function refuseWhileBusy() {
+  say(`Still ${busy}: this key press was not used. Press it again once that is done.`);
 }
 
 function openId() {
@@ -194,10 +209,12 @@ function lost(message) {
   renderMode();
 }
 
+const SENDING = { approved: 'sending your approval', rejected: 'sending your rejection', escalated: 'sending your escalation' };
+
 async function decide(outcome, extra = {}) {
-  if (busy) return;
+  if (busy) return refuseWhileBusy();
   performance.mark('review:key');
-  busy = true;
+  setBusy(SENDING[outcome]);
   const captureId = openId();
   // Not renewed meanwhile: a renewal racing the decision would find the capture decided and report the claim lost.
   claims.forget(captureId);
@@ -206,27 +223,32 @@ async function decide(outcome, extra = {}) {
     performance.measure('review:decision', 'review:key');
     say(`${open.detail.capture.manifest?.readings?.plate ?? 'Capture'} ${DONE[result.state] ?? result.state}.`);
   } catch (error) {
-    busy = false;
+    setBusy('');
     if (error instanceof ApiError && error.status === 409) return lost(error.message);
     // Refused or unsent, the claim still stands: keep renewing it.
     claims.claim(captureId).catch((renewal) => renewal instanceof ApiError && lost(renewal.message));
-    if (error instanceof ApiError) warn(`The server refused this decision: ${error.message}.`);
+    if (error instanceof RequestTimeout)
+      say(`${error.message}: your decision may not have been recorded. Press the key again to send it again.`);
+    else if (error instanceof ApiError) warn(`The server refused this decision: ${error.message}.`);
     else say(`The decision could not be sent: ${error.message}. Try again.`);
     return;
   }
+  setBusy('getting the next capture');
   try {
     await advance({ measured: true });
   } catch (error) {
     fail(error);
   } finally {
-    busy = false;
+    setBusy('');
   }
   refreshSoon();
 }
 
 /** Whether a decision may be taken now; says why not otherwise. */
 function mayDecideNow() {
-  if (!open) say('No capture is open: press N to get the next one.');
+  if (!open && busy) say('No capture is open yet: one is on its way. Press the key again once it is shown.');
+  else if (busy) refuseWhileBusy();
+  else if (!open) say('No capture is open: press N to get the next one.');
   else if (!open.claimed) say('You do not hold this capture, so you cannot decide on it: press N for the next one.');
   else if (performance.now() - shownAt < SETTLE_MS) say('That was quick: look at the capture first.');
   else return true;
@@ -259,8 +281,9 @@ async function escalate() {
 }
 
 async function skip() {
-  if (!decides || busy) return;
-  busy = true;
+  if (!decides) return;
+  if (busy) return refuseWhileBusy();
+  setBusy('getting the next capture');
   const captureId = openId();
   try {
     if (captureId) {
@@ -273,7 +296,7 @@ async function skip() {
   } catch (error) {
     fail(error);
   } finally {
-    busy = false;
+    setBusy('');
   }
   refreshSoon();
 }
@@ -332,10 +355,24 @@ async function openFromQueue(captureId) {
 }
 
 async function filtersChanged() {
-  await dropUpcoming().catch(fail);
-  if (decides && !open) await advance().catch(fail);
-  else prefetch();
+  // A decision racing the prefetched capture being given back could land on a claim just released.
+  if (busy) await waitUntilIdle();
+  setBusy('applying the filters');
+  try {
+    await dropUpcoming().catch(fail);
+    if (decides && !open) await advance().catch(fail);
+    else prefetch();
+  } finally {
+    setBusy('');
+  }
   refreshSoon();
+}
+
+function waitUntilIdle() {
+  return new Promise((resolve) => {
+    const check = () => (busy ? setTimeout(check, 50) : resolve());
+    check();
+  });
 }
 
 function frameKey(event) {
@@ -348,6 +385,13 @@ function zoomKey(direction) {
 
 async function fullKey() {
   if (!(await fullResolution())) say('This frame is already at full resolution.');
+}
+
+/** Arrow keys move a zoomed picture; at fit, → still skips to the next capture. */
+function arrowKey(event) {
+  const [dx, dy] = { arrowleft: [-1, 0], arrowright: [1, 0], arrowup: [0, -1], arrowdown: [0, 1] }[event.key.toLowerCase()];
+  if (pan(dx, dy)) return;
+  if (dx === 1 && decides && !event.repeat) void skip();
 }
 
 function focusFilters() {
@@ -376,9 +420,9 @@ const SHORTCUTS = [
     decision: true,
   },
   {
-    match: ['n', 'arrowright'],
+    match: ['n'],
     keys: ['N', '→'],
-    label: 'Skip to the next capture (gives this one back)',
+    label: 'Skip to the next capture (gives this one back); → only while the picture is at fit',
     when: () => decides,
     run: skip,
     decision: true,
@@ -389,12 +433,25 @@ const SHORTCUTS = [
   { match: ['z', '+', '='], keys: ['Z', '+'], label: 'Zoom in (the original loads as you zoom)', run: () => zoomKey(1) },
   { match: ['-'], keys: ['−'], label: 'Zoom out', run: () => zoomKey(-1) },
   { match: ['0'], keys: ['0'], label: 'Fit the picture again', run: () => zoomKey(0) },
+  {
+    match: ['arrowleft', 'arrowright', 'arrowup', 'arrowdown'],
+    keys: ['← → ↑ ↓'],
+    label: 'Move the zoomed picture; zooming again zooms where you moved to (double-click zooms at a point)',
+    run: arrowKey,
+  },
+  {
+    match: ['i'],
+    keys: ['I', 'Shift+I'],
+    label: 'Next (previous) section of the facts: certification, health, quality… PageDown and the arrows scroll them',
+    run: (event) => focusFactsSection(event.shiftKey),
+  },
   { match: ['f'], keys: ['F'], label: 'Full resolution: the original instead of the review copy', run: fullKey },
   { match: [...'123456789'], keys: ['1–9'], label: 'Show frame 1 to 9', run: frameKey },
   { match: ['/'], keys: ['/'], label: 'Filter the queue (Enter applies)', run: focusFilters },
   { match: ['?'], keys: ['?'], label: 'This list', run: () => sheet() },
   { match: [], keys: ['Esc'], label: 'Close a dialog, or leave a filter field' },
 ];
+const SCROLLING_KEYS = new Set(['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', 'PageUp', 'PageDown', 'Home', 'End', ' ']);
 const KEYS = new Map(SHORTCUTS.flatMap((shortcut) => shortcut.match.map((key) => [key, shortcut])));
 
 function sheet() {
@@ -404,9 +461,23 @@ function sheet() {
 document.addEventListener('keydown', (event) => {
   if (refused || event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
   if (document.querySelector('dialog[open]')) return;
-  if (event.target.closest?.('input, textarea, select, [contenteditable]')) {
+  if (event.target.closest?.('select')) {
+    if (event.key === 'Escape' || event.key === 'Enter') {
+      // Enter would otherwise open the option list, where the next letter picks an option again.
+      event.preventDefault();
+      return void document.getElementById('stage').focus();
+    }
+    // A select takes no text: a letter would only pick the option it starts with, silently changing
+    // the filter instead of, say, approving. Its own keys (arrows, Space, Home, End) stay its own.
+    if (SCROLLING_KEYS.has(event.key)) return;
+  } else if (event.target.closest?.('input, textarea, [contenteditable]')) {
     if (event.key === 'Escape') event.target.blur();
     return;
+  }
+  // In the facts column the scrolling keys scroll it, and Escape goes back to the picture.
+  if (event.target.closest?.('#facts')) {
+    if (event.key === 'Escape') return void document.getElementById('stage').focus();
+    if (SCROLLING_KEYS.has(event.key)) return;
   }
   const shortcut = KEYS.get(event.key.toLowerCase());
   if (!shortcut || !(shortcut.when?.() ?? true)) return;
@@ -451,8 +522,10 @@ try {
   if (decides) setRejectReasons((await api('/api/reject-reasons')).reasons);
   const linked = new URLSearchParams(location.search).get('capture');
   if (linked) await openCapture(linked);
-  else if (decides) await advance();
-  else showNothing(prescreens ? 'Pick a capture from the queue to pre-screen it.' : 'Nothing open.');
+  else if (decides) {
+    setBusy('getting a capture');
+    await advance().finally(() => setBusy(''));
+  } else showNothing(prescreens ? 'Pick a capture from the queue to pre-screen it.' : 'Nothing open.');
 } catch (error) {
   fail(error);
 }

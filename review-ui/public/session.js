@@ -11,6 +11,12 @@ export class ApiError extends Error {
   }
 }
 
+/** A request the server did not answer in time. */
+export class RequestTimeout extends Error {}
+
+/** How long a request may take before the page stops waiting and says so, rather than hanging on a dead connection. */
+export const REQUEST_TIMEOUT_MS = 15_000;
+
 /** The login page, set to come back to `next` (by default this page) afterwards. */
 export function loginPath(next = `${location.pathname}${location.search}`) {
   return `/login.html?next=${encodeURIComponent(next)}`;
@@ -56,20 +62,30 @@ export async function currentPerson() {
   return (await currentSession()).person;
 }
 
-/** Calls the API with JSON in and out; a 401 sends the person to log in, any other refusal throws an ApiError. */
+/**
+ * Calls the API with JSON in and out; a 401 sends the person to log in, any other refusal throws
+ * an ApiError, and no answer within REQUEST_TIMEOUT_MS (body included) a RequestTimeout.
+ */
 export async function api(path, { method = 'GET', body } = {}) {
   const headers = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (!SAFE_METHODS.has(method)) headers['x-csrf-token'] = (await currentSession()).csrfToken;
-  const response = await fetch(path, {
-    method,
-    headers,
-    credentials: 'same-origin',
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (response.status === 401) return goToLogin();
-  if (!response.ok) throw await errorOf(response);
-  return response.status === 204 ? null : response.json();
+  const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+  try {
+    const response = await fetch(path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+    });
+    if (response.status === 401) return await goToLogin();
+    if (!response.ok) throw await errorOf(response);
+    return response.status === 204 ? null : await response.json();
+  } catch (error) {
+    if (signal.aborted) throw new RequestTimeout(`The server did not answer within ${REQUEST_TIMEOUT_MS / 1000} s`);
+    throw error;
+  }
 }
 
 /**
