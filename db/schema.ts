@@ -268,8 +268,15 @@ export const deviceHealthEvents = pgTable(
     reportedAt: moment('reported_at').notNull(),
     receivedAt: moment('received_at').notNull().defaultNow(),
     payload: jsonb('payload').notNull(),
+    /** SHA-256 of the envelope as received; null only for reports stored before replay protection. */
+    messageSha256: text('message_sha256'),
   },
-  (table) => [index('device_health_events_device_idx').on(table.deviceId, table.reportedAt)],
+  (table) => [
+    index('device_health_events_device_idx').on(table.deviceId, table.reportedAt),
+    index('device_health_events_kind_idx').on(table.deviceId, table.kind, table.reportedAt),
+    // The same signed bytes count once: a replay is refused, never a second event.
+    uniqueIndex('device_health_events_one_message').on(table.deviceId, table.messageSha256),
+  ],
 );
 
 /**

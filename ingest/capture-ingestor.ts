@@ -37,6 +37,7 @@ export interface IngestResult {
 
 function ackFor(row: Pick<CaptureRow, 'deviceCaptureId' | 'messageSha256' | 'state' | 'quarantineReasons'>): Acknowledgement {
   return {
+    about: 'capture',
     captureId: row.deviceCaptureId,
     messageSha256: row.messageSha256,
     status: row.state === 'quarantined' ? 'quarantined' : row.state === 'received' ? 'pending' : 'accepted',
