@@ -17,7 +17,7 @@ export const HEALTH_REFUSALS = {
   device_mismatch: 'The report names a different device than the topic it was published on',
   device_unknown: 'No device with this id is registered',
   signature_invalid: "The signature does not verify against the device's registered public key",
-  device_revoked: 'The device has been revoked; its key may be in anyone\'s hands',
+  device_revoked: "The device has been revoked; its key may be in anyone's hands",
   replayed: 'These exact bytes were already accepted',
   stale: 'The report is not newer than the last accepted report of its kind',
 } as const;
@@ -48,7 +48,11 @@ export class HealthIntake {
 
   async ingest(topicDeviceId: string, payload: Buffer): Promise<HealthOutcome> {
     const messageSha256 = sha256Hex(payload);
-    const refuse = (code: HealthRefusalCode, detail: string): HealthOutcome => ({ accepted: false, messageSha256, reason: { code, detail } });
+    const refuse = (code: HealthRefusalCode, detail: string): HealthOutcome => ({
+      accepted: false,
+      messageSha256,
+      reason: { code, detail },
+    });
     const envelopeJson = parseStrictJson(payload);
     const envelopeParsed = envelopeJson.ok ? envelopeSchema.safeParse(envelopeJson.value) : undefined;
     if (!envelopeParsed?.success) {
@@ -119,7 +123,10 @@ export class HealthIntake {
       .where(and(eq(deviceHealthEvents.deviceId, report.deviceId), eq(deviceHealthEvents.kind, report.kind)));
     const lastAt = last?.reportedAt ? new Date(last.reportedAt) : undefined;
     if (lastAt && new Date(report.reportedAt) <= lastAt) {
-      return { code: 'stale', detail: `reportedAt ${report.reportedAt} is not after the last accepted ${report.kind} of ${lastAt.toISOString()}` };
+      return {
+        code: 'stale',
+        detail: `reportedAt ${report.reportedAt} is not after the last accepted ${report.kind} of ${lastAt.toISOString()}`,
+      };
     }
     return undefined;
   }

@@ -162,7 +162,10 @@ describe('health reports from anyone on the broker', () => {
     for (const bytes of [fresh, passing]) {
       await publish(camera, bytes);
       expect((await refusalOf(bytes)).details).toMatchObject({ code: 'device_revoked' });
-      expect((await ackOf(bytes)).body).toMatchObject({ status: 'refused', reasons: [expect.objectContaining({ code: 'device_revoked' })] });
+      expect((await ackOf(bytes)).body).toMatchObject({
+        status: 'refused',
+        reasons: [expect.objectContaining({ code: 'device_revoked' })],
+      });
     }
     const windows = await selfTestWindows(camera);
     expect(windows).toHaveLength(1);
@@ -185,7 +188,12 @@ describe('health reports from anyone on the broker', () => {
   it('accepts exactly one of 20 copies of one report ingested at once, and audits the other 19', async () => {
     const camera = await enrolTestDevice(database.db);
     const intake = new HealthIntake(database.db, new DeviceDirectory(database.db), DEFAULT_CAPTURE_POLICY);
-    const failing = signed(camera, { kind: 'self_test', passed: false, detail: 'x', reportedAt: new Date(Date.now() - MINUTE).toISOString() });
+    const failing = signed(camera, {
+      kind: 'self_test',
+      passed: false,
+      detail: 'x',
+      reportedAt: new Date(Date.now() - MINUTE).toISOString(),
+    });
     const outcomes = await Promise.all(Array.from({ length: 20 }, () => intake.ingest(camera.id, failing)));
     expect(outcomes.filter((outcome) => outcome.accepted)).toHaveLength(1);
     const refusals = (await database.db.select().from(auditLog).where(eq(auditLog.subjectId, camera.id))).filter(
