@@ -217,7 +217,8 @@ export const mediaChunks = pgTable(
   },
   // Keyed by device too: chunks another client publishes under this device's file hash must
   // never stand in for, or block, the chunks the device itself sends.
-  (table) => [primaryKey({ columns: [table.sha256, table.deviceId, table.chunkIndex] })],
+  // With the chunk count too: a file resent in another chunk size is a second set, assembled on its own.
+  (table) => [primaryKey({ columns: [table.sha256, table.deviceId, table.chunkCount, table.chunkIndex] })],
 );
 
 /** Jobs to hand to the queue, written in the same transaction as the state they follow from. */

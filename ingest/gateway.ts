@@ -146,7 +146,9 @@ export class IngestGateway {
       const outcome = await this.ingestor.ingestChunk(parsed, payload);
       if (!outcome.accepted) {
         this.counters.chunksRefused++;
-        this.log.warn({ topic, problem: outcome.problem }, 'media chunk refused');
+        this.log.warn({ topic, reason: outcome.reason }, 'media chunk refused');
+        const { sha256, chunkIndex, chunkCount } = parsed;
+        this.publishAck(parsed.deviceId, { about: 'chunk', sha256, chunkIndex, chunkCount, status: 'refused', reasons: [outcome.reason] });
       }
       for (const result of outcome.completed) this.settle(result);
       return;
