@@ -9,12 +9,15 @@ export interface CapturePolicy {
   futureToleranceMs: number;
   /** Older captures could no longer be reviewed within the statutory 5 days, and smell of replay. */
   maxAgeMs: number;
+  /** How long after a key rotation captures signed with the replaced key (and taken before it) still verify. */
+  keyRotationOverlapMs: number;
 }
 
 export const DEFAULT_CAPTURE_POLICY: CapturePolicy = {
   maxClockOffsetMs: 1000,
   futureToleranceMs: 1000,
   maxAgeMs: 5 * 24 * 3600 * 1000,
+  keyRotationOverlapMs: 24 * 3600 * 1000,
 };
 
 function seconds(ms: number): string {

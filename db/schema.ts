@@ -88,8 +88,8 @@ export const deviceCertifications = pgTable(
 );
 
 /**
- * Every key a device has signed with, so a capture can be traced to the key valid when it was
- * made. The current key also stays in `devices.public_key_pem`, where the gateway reads it.
+ * Every key a device has signed with: the gateway verifies a capture with the key valid when
+ * it was made. The current key also stays in `devices.public_key_pem` (health reports use it).
  */
 export const deviceKeys = pgTable(
   'device_keys',

@@ -81,7 +81,13 @@ export class CaptureIngestor {
     }
     const { manifest } = reading;
     const device = await this.directory.find(manifest.deviceId);
-    const provenance = checkProvenance({ topicDeviceId, ...reading, device });
+    const provenance = checkProvenance({
+      topicDeviceId,
+      ...reading,
+      device,
+      receivedAt: new Date(),
+      keyRotationOverlapMs: this.policy.keyRotationOverlapMs,
+    });
     if (provenance.some((problem) => UNTRUSTED_PROVENANCE.has(problem.code))) {
       return this.quarantine(messageSha256, payload, { deviceId: manifest.deviceId, captureId: manifest.captureId, manifest }, [
         ...provenance,
