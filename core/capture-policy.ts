@@ -12,12 +12,15 @@ export interface CapturePolicy {
    * 72 h leaves every accepted capture at least two days of review time.
    */
   maxAgeMs: number;
+  /** How long after a key rotation captures signed with the replaced key (and taken before it) still verify. */
+  keyRotationOverlapMs: number;
 }
 
 export const DEFAULT_CAPTURE_POLICY: CapturePolicy = {
   maxClockOffsetMs: 1000,
   futureToleranceMs: 1000,
   maxAgeMs: 72 * 3600 * 1000,
+  keyRotationOverlapMs: 24 * 3600 * 1000,
 };
 
 function seconds(ms: number): string {

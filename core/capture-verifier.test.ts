@@ -37,14 +37,19 @@ function certifiedFrom(from: string, to: string, kinds: readonly CertificationKi
 }
 
 function registered(overrides: Partial<RegisteredDevice> = {}): RegisteredDevice {
+  const publicKey = overrides.publicKey ?? deviceKeys.publicKey;
   return {
     id: 'cam-1',
     status: 'enabled',
-    publicKey: deviceKeys.publicKey,
+    publicKey,
+    keys: [{ publicKey, fingerprint: 'test', validFrom: new Date(0), validTo: null }],
     certifications: certifiedFrom('2024-01-01T00:00:00Z', '2025-01-01T00:00:00Z'),
     ...overrides,
   };
 }
+
+/** Key checks at a fixed moment: every key in these tests is current, so the overlap never applies. */
+const keyWindow = { receivedAt: new Date('2024-06-01T00:00:00Z'), keyRotationOverlapMs: 0 };
 
 function signed(overrides: Partial<CaptureDraft> = {}, privateKey: KeyObject = deviceKeys.privateKey) {
   const d = draft(overrides);
@@ -71,7 +76,7 @@ function readInvalid(envelope: Buffer) {
 
 function provenance(capture: ReturnType<typeof signed>, device: RegisteredDevice | undefined, topicDeviceId = 'cam-1') {
   const reading = readValid(capture.envelope);
-  return checkProvenance({ topicDeviceId, ...reading, device });
+  return checkProvenance({ topicDeviceId, ...reading, device, ...keyWindow });
 }
 
 describe('readEnvelope', () => {
@@ -322,7 +327,9 @@ describe('checkProvenance', () => {
     const originalSignature = Buffer.from((JSON.parse(capture.envelope.toString()) as { signature: string }).signature, 'base64');
     const reading = readValid(envelopeOf(tampered.toString('utf8'), originalSignature));
     expect(reading.manifest.readings.speedKmh).toBe(93);
-    expect(checkProvenance({ topicDeviceId: 'cam-1', ...reading, device: registered() }).map((r) => r.code)).toEqual(['signature_invalid']);
+    expect(checkProvenance({ topicDeviceId: 'cam-1', ...reading, device: registered(), ...keyWindow }).map((r) => r.code)).toEqual([
+      'signature_invalid',
+    ]);
   });
 
   it('refuses a signature over a re-serialisation of the same manifest', () => {
@@ -331,7 +338,9 @@ describe('checkProvenance', () => {
     const signature = sign(null, capture.manifestBytes, deviceKeys.privateKey);
     const reading = readValid(envelopeOf(pretty, signature));
     expect(reading.manifest).toEqual(capture.manifest);
-    expect(checkProvenance({ topicDeviceId: 'cam-1', ...reading, device: registered() }).map((r) => r.code)).toEqual(['signature_invalid']);
+    expect(checkProvenance({ topicDeviceId: 'cam-1', ...reading, device: registered(), ...keyWindow }).map((r) => r.code)).toEqual([
+      'signature_invalid',
+    ]);
   });
 
   it.each([63, 65])('refuses a signature of %i bytes', (length) => {
@@ -339,7 +348,9 @@ describe('checkProvenance', () => {
     const signature = Buffer.alloc(length);
     sign(null, capture.manifestBytes, deviceKeys.privateKey).copy(signature);
     const reading = readValid(envelopeOf(capture.manifestBytes.toString('utf8'), signature));
-    expect(checkProvenance({ topicDeviceId: 'cam-1', ...reading, device: registered() }).map((r) => r.code)).toEqual(['signature_invalid']);
+    expect(checkProvenance({ topicDeviceId: 'cam-1', ...reading, device: registered(), ...keyWindow }).map((r) => r.code)).toEqual([
+      'signature_invalid',
+    ]);
   });
 
   it('does not judge certification when the signature is invalid', () => {
@@ -516,7 +527,7 @@ describe('properties', () => {
         expect(reading.manifest).toEqual(manifest);
         expect(reading.manifestBytes.equals(capture.manifestBytes)).toBe(true);
         const device = registered({ id: d.deviceId, certifications: certifiedFrom('1999-01-01T00:00:00Z', '2100-01-01T00:00:00Z') });
-        expect(checkProvenance({ topicDeviceId: d.deviceId, ...reading, device })).toEqual([]);
+        expect(checkProvenance({ topicDeviceId: d.deviceId, ...reading, device, ...keyWindow })).toEqual([]);
         for (const [index, file] of d.media.entries()) {
           expect(checkMediaFile(reading.manifest.media[index]!, { sha256: sha256Hex(file.bytes), sizeBytes: file.bytes.length })).toEqual(
             [],
@@ -533,7 +544,9 @@ describe('properties', () => {
         const capture = signManifest(buildManifest(d), deviceKeys.privateKey, d.media);
         const reading = readValid(capture.envelope);
         const device = registered({ id: d.deviceId, publicKey: otherKeys.publicKey });
-        expect(checkProvenance({ topicDeviceId: d.deviceId, ...reading, device }).map((r) => r.code)).toEqual(['signature_invalid']);
+        expect(checkProvenance({ topicDeviceId: d.deviceId, ...reading, device, ...keyWindow }).map((r) => r.code)).toEqual([
+          'signature_invalid',
+        ]);
       }),
       { numRuns: 50 },
     );

@@ -1,5 +1,6 @@
 import { verify, type KeyObject } from 'node:crypto';
 import { certificationGapsAt, type CertificationPeriod } from './certification.js';
+import { keyValidAt, retiredKeyProblem, type KeyPeriod } from './key-history.js';
 import { envelopeSchema, manifestSchema, type Manifest, type MediaItem } from './protocol.js';
 import { reason, type QuarantineReason } from './quarantine-reasons.js';
 import { parseStrictJson } from './strict-json.js';
@@ -72,10 +73,18 @@ export function readEnvelope(payload: Buffer): EnvelopeReading {
   return { ok: true, manifest: manifest.data, manifestBytes, signature };
 }
 
+export interface DeviceKey extends KeyPeriod {
+  publicKey: KeyObject;
+  fingerprint: string;
+}
+
 export interface RegisteredDevice {
   id: string;
   status: 'enabled' | 'disabled' | 'revoked';
+  /** The current key, which signs health reports (they are about now). */
   publicKey: KeyObject;
+  /** Every key the device has had, so a capture is checked with the key of its capture time. */
+  keys: readonly DeviceKey[];
   certifications: readonly CertificationPeriod[];
 }
 
@@ -89,6 +98,8 @@ export function checkProvenance(input: {
   manifestBytes: Buffer;
   signature: Buffer;
   device: RegisteredDevice | undefined;
+  receivedAt: Date;
+  keyRotationOverlapMs: number;
 }): QuarantineReason[] {
   const { topicDeviceId, manifest, device } = input;
   if (manifest.deviceId !== topicDeviceId) {
@@ -96,10 +107,18 @@ export function checkProvenance(input: {
   }
   if (!device) return [reason('device_unknown', `no registered device ${manifest.deviceId}`)];
   if (device.status === 'revoked') return [reason('device_revoked')];
-  if (!signatureVerifies(input.manifestBytes, input.signature, device.publicKey)) {
-    // An unsigned claim cannot be trusted for anything else, certification included.
-    return [...(device.status === 'disabled' ? [reason('device_disabled')] : []), reason('signature_invalid')];
+  // An unsigned claim cannot be trusted for anything else, certification included.
+  const unsigned = (detail?: string) => [
+    ...(device.status === 'disabled' ? [reason('device_disabled')] : []),
+    reason('signature_invalid', detail),
+  ];
+  const key = keyValidAt(device.keys, new Date(manifest.capturedAt));
+  if (!key) return unsigned(`no key of the device was valid at ${manifest.capturedAt}`);
+  if (!signatureVerifies(input.manifestBytes, input.signature, key.publicKey)) {
+    return unsigned(key.validTo === null ? undefined : `does not verify with the key valid at ${manifest.capturedAt} (${key.fingerprint})`);
   }
+  const retired = retiredKeyProblem(key, input.receivedAt, input.keyRotationOverlapMs);
+  if (retired) return unsigned(retired);
   return checkDeviceStanding(device, new Date(manifest.capturedAt));
 }
 

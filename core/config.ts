@@ -118,6 +118,7 @@ const environmentSchema = z.object({
   INGEST_CONNECTIONS: positiveInt.max(64).default(4),
   COMPLETENESS_TIMEOUT_MS: positiveInt.default(60_000),
   CAPTURE_MAX_AGE_HOURS: positiveInt.default(72),
+  KEY_ROTATION_OVERLAP_HOURS: positiveInt.default(24),
   SIGNING_KEY_FILE: optionalText,
   AUDIT_SIGN_INTERVAL_MS: positiveInt.default(600_000),
   SESSION_TTL_HOURS: positiveInt.max(168).default(12),
@@ -210,7 +211,7 @@ export interface Config {
   jobs: { stuckAfterMs: number; reconcileEveryMs: number };
   /** How long finished work is kept before housekeeping deletes it. */
   housekeeping: { everyMs: number; outboxKeepMs: number; endedSessionKeepMs: number; stagedChunkKeepMs: number; failedJobKeepMs: number };
-  ingest: { connections: number; completenessTimeoutMs: number; maxCaptureAgeMs: number };
+  ingest: { connections: number; completenessTimeoutMs: number; maxCaptureAgeMs: number; keyRotationOverlapMs: number };
   log: { level: string };
   signing: { keyFile: string; auditSignEveryMs: number };
   sessions: { ttlMs: number };
@@ -333,6 +334,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       connections: e.INGEST_CONNECTIONS,
       completenessTimeoutMs: e.COMPLETENESS_TIMEOUT_MS,
       maxCaptureAgeMs: e.CAPTURE_MAX_AGE_HOURS * 3600 * 1000,
+      keyRotationOverlapMs: e.KEY_ROTATION_OVERLAP_HOURS * 3600 * 1000,
     },
     log: { level: e.LOG_LEVEL },
     signing: {

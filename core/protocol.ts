@@ -108,9 +108,37 @@ export function parseDeviceTopic(root: string, topic: string): DeviceTopic | und
   return undefined;
 }
 
+/** One reason in an acknowledgement: a documented code and a sentence a person can read. */
+export interface AckReason {
+  code: string;
+  detail: string;
+}
+
+/** The gateway's outcome for one capture envelope. */
 export interface Acknowledgement {
+  about: 'capture';
   captureId: string | null;
   messageSha256: string;
   status: 'accepted' | 'quarantined' | 'pending';
-  reasons: { code: string; detail: string }[];
+  reasons: AckReason[];
 }
+
+/** The gateway's outcome for one health report: a refused report changed nothing. */
+export interface HealthAcknowledgement {
+  about: 'health';
+  messageSha256: string;
+  status: 'accepted' | 'refused';
+  reasons: AckReason[];
+}
+
+/** Sent only for a chunk the gateway refused; a staged chunk is answered by its capture's acknowledgement. */
+export interface ChunkAcknowledgement {
+  about: 'chunk';
+  sha256: string;
+  chunkIndex: number;
+  chunkCount: number;
+  status: 'refused';
+  reasons: AckReason[];
+}
+
+export type AnyAcknowledgement = Acknowledgement | HealthAcknowledgement | ChunkAcknowledgement;

@@ -95,8 +95,8 @@ export const deviceCertifications = pgTable(
 );
 
 /**
- * Every key a device has signed with, so a capture can be traced to the key valid when it was
- * made. The current key also stays in `devices.public_key_pem`, where the gateway reads it.
+ * Every key a device has signed with: the gateway verifies a capture with the key valid when
+ * it was made. The current key also stays in `devices.public_key_pem` (health reports use it).
  */
 export const deviceKeys = pgTable(
   'device_keys',
@@ -224,7 +224,8 @@ export const mediaChunks = pgTable(
   },
   // Keyed by device too: chunks another client publishes under this device's file hash must
   // never stand in for, or block, the chunks the device itself sends.
-  (table) => [primaryKey({ columns: [table.sha256, table.deviceId, table.chunkIndex] })],
+  // With the chunk count too: a file resent in another chunk size is a second set, assembled on its own.
+  (table) => [primaryKey({ columns: [table.sha256, table.deviceId, table.chunkCount, table.chunkIndex] })],
 );
 
 /** Jobs to hand to the queue, written in the same transaction as the state they follow from. */
@@ -275,8 +276,15 @@ export const deviceHealthEvents = pgTable(
     reportedAt: moment('reported_at').notNull(),
     receivedAt: moment('received_at').notNull().defaultNow(),
     payload: jsonb('payload').notNull(),
+    /** SHA-256 of the envelope as received; null only for reports stored before replay protection. */
+    messageSha256: text('message_sha256'),
   },
-  (table) => [index('device_health_events_device_idx').on(table.deviceId, table.reportedAt)],
+  (table) => [
+    index('device_health_events_device_idx').on(table.deviceId, table.reportedAt),
+    index('device_health_events_kind_idx').on(table.deviceId, table.kind, table.reportedAt),
+    // The same signed bytes count once: a replay is refused, never a second event.
+    uniqueIndex('device_health_events_one_message').on(table.deviceId, table.messageSha256),
+  ],
 );
 
 /**

@@ -1,11 +1,12 @@
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import sharp from 'sharp';
 import { checkCaptureTiming, DEFAULT_CAPTURE_POLICY, type CapturePolicy } from '../core/capture-policy.js';
 import { checkDeviceStanding, checkMediaFile, checkProvenance, readEnvelope, UNTRUSTED_PROVENANCE } from '../core/capture-verifier.js';
 import { checkEvidenceMinimum, type MediaFacts } from '../core/evidence-minimum.js';
 import { mediaJobFor, screeningJobFor } from '../core/capture-jobs.js';
 import { sha256Hex, type MediaStore } from '../core/media-store.js';
-import { MAX_CAPTURE_MESSAGE_BYTES, MAX_CHUNK_BYTES, type Acknowledgement, type Manifest } from '../core/protocol.js';
+import { assembleStaged } from '../core/chunk-assembly.js';
+import { MAX_CAPTURE_MESSAGE_BYTES, MAX_CHUNK_BYTES, type AckReason, type Acknowledgement, type Manifest } from '../core/protocol.js';
 import { reason, type QuarantineReason } from '../core/quarantine-reasons.js';
 import { appendAudit } from '../db/audit-log.js';
 import type { Db, Tx } from '../db/client.js';
@@ -37,6 +38,7 @@ export interface IngestResult {
 
 function ackFor(row: Pick<CaptureRow, 'deviceCaptureId' | 'messageSha256' | 'state' | 'quarantineReasons'>): Acknowledgement {
   return {
+    about: 'capture',
     captureId: row.deviceCaptureId,
     messageSha256: row.messageSha256,
     status: row.state === 'quarantined' ? 'quarantined' : row.state === 'received' ? 'pending' : 'accepted',
@@ -79,7 +81,13 @@ export class CaptureIngestor {
     }
     const { manifest } = reading;
     const device = await this.directory.find(manifest.deviceId);
-    const provenance = checkProvenance({ topicDeviceId, ...reading, device });
+    const provenance = checkProvenance({
+      topicDeviceId,
+      ...reading,
+      device,
+      receivedAt: new Date(),
+      keyRotationOverlapMs: this.policy.keyRotationOverlapMs,
+    });
     if (provenance.some((problem) => UNTRUSTED_PROVENANCE.has(problem.code))) {
       return this.quarantine(messageSha256, payload, { deviceId: manifest.deviceId, captureId: manifest.captureId, manifest }, [
         ...provenance,
@@ -121,16 +129,22 @@ export class CaptureIngestor {
   async ingestChunk(
     chunk: { deviceId: string; sha256: string; chunkIndex: number; chunkCount: number },
     payload: Buffer,
-  ): Promise<{ accepted: boolean; problem?: string; completed: IngestResult[] }> {
+  ): Promise<{ accepted: true; completed: IngestResult[] } | { accepted: false; reason: AckReason; completed: [] }> {
     if (payload.length === 0 || payload.length > MAX_CHUNK_BYTES) {
-      return { accepted: false, problem: `chunk of ${payload.length} bytes (allowed 1-${MAX_CHUNK_BYTES})`, completed: [] };
+      const detail = `chunk of ${payload.length} bytes (allowed 1-${MAX_CHUNK_BYTES})`;
+      return { accepted: false, reason: { code: 'chunk_invalid', detail }, completed: [] };
     }
     const [stored] = await this.db.select({ sha256: media.sha256 }).from(media).where(eq(media.sha256, chunk.sha256));
     if (!stored) {
+      // The last copy of a chunk wins, so a device repairs a corrupt chunk by sending it again;
+      // the signed file hash, checked on assembly, decides whether the repair worked.
       await this.db
         .insert(mediaChunks)
         .values({ ...chunk, data: payload })
-        .onConflictDoNothing();
+        .onConflictDoUpdate({
+          target: [mediaChunks.sha256, mediaChunks.deviceId, mediaChunks.chunkCount, mediaChunks.chunkIndex],
+          set: { data: payload, receivedAt: sql`now()` },
+        });
     }
     const waiting = await this.db
       .select({ id: captures.id })
@@ -187,7 +201,7 @@ export class CaptureIngestor {
       const facts: MediaFacts[] = [];
       const reasons: QuarantineReason[] = [];
       for (const item of manifest.media) {
-        const available = await this.loadMedia(tx, item.sha256, item.contentType, manifest.deviceId);
+        const available = await this.loadMedia(tx, item.sha256, item.contentType, manifest.deviceId, options.giveUp ?? false);
         if (!available) {
           missing.push(item.name);
           continue;
@@ -239,24 +253,24 @@ export class CaptureIngestor {
 
   /**
    * Returns a media file's actual hash and size, assembling it from staged chunks when it is
-   * not stored yet. Bytes that do not match their claimed hash are still stored (under their
-   * real hash) so a quarantined capture keeps everything that was sent.
+   * not stored yet. Staged bytes that do not hash to the claimed value are waited on (a repair
+   * may still come) until `giveUp`; then they are stored under their real hash so a
+   * quarantined capture keeps everything that was sent.
    */
-  private async loadMedia(tx: Tx, claimedSha256: string, contentType: string, deviceId: string): Promise<StoredMedia | undefined> {
+  private async loadMedia(
+    tx: Tx,
+    claimedSha256: string,
+    contentType: string,
+    deviceId: string,
+    giveUp: boolean,
+  ): Promise<StoredMedia | undefined> {
     const [stored] = await tx.select().from(media).where(eq(media.sha256, claimedSha256));
     if (stored) return stored;
     // Only the capture's own device's chunks count: another client's cannot stand in for them.
     const staged = and(eq(mediaChunks.sha256, claimedSha256), eq(mediaChunks.deviceId, deviceId));
-    const chunks = await tx.select().from(mediaChunks).where(staged).orderBy(asc(mediaChunks.chunkIndex));
-    const expected = chunks[0]?.chunkCount;
-    if (
-      expected === undefined ||
-      chunks.length !== expected ||
-      chunks.some((chunk, index) => chunk.chunkIndex !== index || chunk.chunkCount !== expected)
-    ) {
-      return undefined;
-    }
-    const bytes = Buffer.concat(chunks.map((chunk) => chunk.data));
+    const assembled = assembleStaged(await tx.select().from(mediaChunks).where(staged), claimedSha256, giveUp);
+    if (!assembled) return undefined;
+    const { bytes } = assembled;
     const sha256 = await this.store.put(bytes);
     const { width, height } = await imageSize(bytes, contentType);
     await tx.insert(media).values({ sha256, sizeBytes: bytes.length, contentType, width, height }).onConflictDoNothing();

@@ -2,11 +2,11 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import type { RegisteredDevice } from '../core/capture-verifier.js';
 import type { Db, Tx } from '../db/client.js';
-import { deviceCertifications, devices } from '../db/schema.js';
+import { deviceCertifications, deviceKeys, devices } from '../db/schema.js';
 
 /**
- * Looks devices up for the gateway. Status and certifications are read fresh for every
- * capture (a revocation must bite at once); only the parsed key is cached, because parsing a
+ * Looks devices up for the gateway. Status, key history and certifications are read fresh
+ * for every capture (a revocation or rotation must bite at once); only the parsed key is cached, because parsing a
  * PEM costs as much as the signature check itself.
  */
 export class DeviceDirectory {
@@ -29,7 +29,23 @@ export class DeviceDirectory {
       })
       .from(deviceCertifications)
       .where(eq(deviceCertifications.deviceId, deviceId));
-    return { id: device.id, status: device.status, publicKey: this.keyFor(device.publicKeyPem), certifications };
+    const history = await executor
+      .select({
+        publicKeyPem: deviceKeys.publicKeyPem,
+        fingerprint: deviceKeys.fingerprint,
+        validFrom: deviceKeys.validFrom,
+        validTo: deviceKeys.validTo,
+      })
+      .from(deviceKeys)
+      .where(eq(deviceKeys.deviceId, deviceId));
+    const publicKey = this.keyFor(device.publicKeyPem);
+    // A device row written without the registry (fixtures, a hand-made import) has no history:
+    // its one key then counts for every capture time.
+    const keys =
+      history.length > 0
+        ? history.map(({ publicKeyPem, ...period }) => ({ ...period, publicKey: this.keyFor(publicKeyPem) }))
+        : [{ publicKey, fingerprint: 'current', validFrom: new Date(0), validTo: null }];
+    return { id: device.id, status: device.status, publicKey, keys, certifications };
   }
 
   private keyFor(pem: string): KeyObject {

@@ -2,7 +2,7 @@ import { once, type EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../core/logger.js';
-import { parseDeviceTopic, topics, type Acknowledgement } from '../core/protocol.js';
+import { parseDeviceTopic, topics, type AnyAcknowledgement } from '../core/protocol.js';
 import type { CaptureIngestor, IngestResult } from './capture-ingestor.js';
 import type { HealthIntake } from './health-intake.js';
 import type { OutboxDispatcher } from './outbox-dispatcher.js';
@@ -146,7 +146,9 @@ export class IngestGateway {
       const outcome = await this.ingestor.ingestChunk(parsed, payload);
       if (!outcome.accepted) {
         this.counters.chunksRefused++;
-        this.log.warn({ topic, problem: outcome.problem }, 'media chunk refused');
+        this.log.warn({ topic, reason: outcome.reason }, 'media chunk refused');
+        const { sha256, chunkIndex, chunkCount } = parsed;
+        this.publishAck(parsed.deviceId, { about: 'chunk', sha256, chunkIndex, chunkCount, status: 'refused', reasons: [outcome.reason] });
       }
       for (const result of outcome.completed) this.settle(result);
       return;
@@ -158,8 +160,14 @@ export class IngestGateway {
         this.dispatchSoon();
       } else {
         this.counters.healthRefused++;
-        this.log.warn({ topic, problem: outcome.problem }, 'health report refused');
+        this.log.warn({ topic, reason: outcome.reason }, 'health report refused');
       }
+      this.publishAck(parsed.deviceId, {
+        about: 'health',
+        messageSha256: outcome.messageSha256,
+        status: outcome.accepted ? 'accepted' : 'refused',
+        reasons: outcome.accepted ? [] : [outcome.reason],
+      });
       return;
     }
     this.counters.captureMessages++;
@@ -185,7 +193,7 @@ export class IngestGateway {
     this.dispatcher.dispatch().catch((error: unknown) => this.log.warn({ err: error }, 'outbox dispatch deferred to the reconciler'));
   }
 
-  private publishAck(deviceId: string, ack: Acknowledgement): void {
+  private publishAck(deviceId: string, ack: AnyAcknowledgement): void {
     this.clients[0]
       ?.publishAsync(topics.ack(this.options.topicRoot, deviceId), JSON.stringify(ack), { qos: 1 })
       .catch((error: unknown) => this.log.warn({ err: error, deviceId }, 'acknowledgement not delivered'));

@@ -43,7 +43,11 @@ export function ingestSettings(config: Config) {
     sharedGroup: config.mqtt.sharedGroup,
     connections: config.ingest.connections,
     completenessTimeoutMs: config.ingest.completenessTimeoutMs,
-    policy: { ...DEFAULT_CAPTURE_POLICY, maxAgeMs: config.ingest.maxCaptureAgeMs },
+    policy: {
+      ...DEFAULT_CAPTURE_POLICY,
+      maxAgeMs: config.ingest.maxCaptureAgeMs,
+      keyRotationOverlapMs: config.ingest.keyRotationOverlapMs,
+    },
   };
 }
 

@@ -2,6 +2,7 @@ import { createPublicKey } from 'node:crypto';
 import { and, asc, desc, eq, gte, inArray, isNull, lte, ne, or, sql } from 'drizzle-orm';
 import { signatureVerifies } from '../../core/capture-verifier.js';
 import { certificationGapsAt } from '../../core/certification.js';
+import { keyValidAt } from '../../core/key-history.js';
 import { incidentSubject } from '../../core/incidents.js';
 import { sha256Hex, type MediaStore } from '../../core/media-store.js';
 import { needsSecondApproval, reviewDeadline, type TwoPersonPolicy } from '../../core/review-policy.js';
@@ -273,7 +274,7 @@ export interface Integrity {
 
 /**
  * Re-checks a capture now: the device's signature over the manifest bytes with the key valid
- * when it arrived, the database's copies of what was signed against the signed bytes, and
+ * when it was captured, the database's copies of what was signed against the signed bytes, and
  * every media file re-hashed from storage, so what a reviewer sees and approves is what the
  * device signed, not what the database remembers. Pass the transaction when inside one.
  */
@@ -282,24 +283,16 @@ export async function checkIntegrity(
   store: MediaStore,
   capture: StoredCapture & { id: string; deviceId: string; receivedAt: Date },
 ): Promise<Integrity> {
-  const [key] = await db
-    .select()
-    .from(deviceKeys)
-    .where(
-      and(
-        eq(deviceKeys.deviceId, capture.deviceId),
-        lte(deviceKeys.validFrom, capture.receivedAt),
-        or(isNull(deviceKeys.validTo), gte(deviceKeys.validTo, capture.receivedAt)),
-      ),
-    )
-    .orderBy(desc(deviceKeys.validFrom))
-    .limit(1);
+  const signed = signedEvidenceOf(capture);
+  // The key of the capture time, as the gateway chose it: after a rotation a capture sent within
+  // the overlap was signed with the replaced key.
+  const history = await db.select().from(deviceKeys).where(eq(deviceKeys.deviceId, capture.deviceId));
+  const key = signed.readable ? keyValidAt(history, new Date(signed.manifest.capturedAt)) : undefined;
   const files = await db
     .select({ name: captureMedia.name, sha256: captureMedia.mediaSha256 })
     .from(captureMedia)
     .where(eq(captureMedia.captureId, capture.id))
     .orderBy(asc(captureMedia.name));
-  const signed = signedEvidenceOf(capture);
   const signatureValid =
     key && signed.readable ? signatureVerifies(signed.manifestBytes, signed.signature, createPublicKey(key.publicKeyPem)) : false;
   const differences = signed.readable ? [...signed.differences, ...mediaDifferences(signed.manifest, files)] : [];

@@ -106,8 +106,9 @@ export async function changeDeviceStatus(
 }
 
 /**
- * Replaces a device's signing key. The gateway reads only `devices.public_key_pem`, so from
- * the commit on the old key is refused; `device_keys` keeps when each key was valid.
+ * Replaces a device's signing key. From the commit on, captures taken later must carry the
+ * new key; `device_keys` keeps when each key was valid, which the gateway reads to verify a
+ * capture taken before the rotation (within the overlap of docs/protocol.md).
  */
 export async function rotateDeviceKey(
   db: Db,
