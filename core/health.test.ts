@@ -30,7 +30,10 @@ describe('health', () => {
     expect(degraded.statusCode).toBe(200);
     expect(degraded.json()).toMatchObject({ role: 'workers', status: 'degraded' });
     expect(JSON.stringify(degraded.json())).toContain('stranded-captures is away');
-    const unavailable = await buildHealthServer('workers', [down('redis')], createMetricsRegistry()).inject({ method: 'GET', url: '/health' });
+    const unavailable = await buildHealthServer('workers', [down('redis')], createMetricsRegistry()).inject({
+      method: 'GET',
+      url: '/health',
+    });
     expect(unavailable.statusCode).toBe(503);
   });
 });
