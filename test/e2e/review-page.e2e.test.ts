@@ -39,10 +39,15 @@ describe('the capture list in Chromium', () => {
     expect(new URL(page.url()).pathname).toBe('/');
     const thumbnail = page.locator('.capture img').first();
     await thumbnail.waitFor({ state: 'visible', timeout: 20_000 });
-    // A string, because this runs in the page, and the Node project's types know no DOM.
-    await page.waitForFunction(
-      `[...document.querySelectorAll('.capture img')].slice(0, 4).every((image) => image.complete && image.naturalWidth > 0)`,
-    );
+    // A string, because this runs in the page and the Node project's types know no DOM; evaluated
+    // rather than waited for, since waitForFunction compiles it with eval, which the page's CSP refuses.
+    await expect
+      .poll(() =>
+        page.evaluate<boolean>(
+          `[...document.querySelectorAll('.capture img')].slice(0, 4).every((image) => image.complete && image.naturalWidth > 0)`,
+        ),
+      )
+      .toBe(true);
     expect(await page.locator('.capture').count()).toBeGreaterThan(0);
     expect(await page.locator('.capture .state').first().textContent()).toMatch(/verified|awaiting review/i);
     await expect.poll(() => page.locator('#state-filter button').count()).toBeGreaterThan(1);
