@@ -14,9 +14,9 @@ import {
   comparisonScatter,
   pooledBeforeAfter,
   type BeforeAfterInput,
-} from '../core/analytics-before-after.js';
-import { deviceAnomalies, type DeviceSeries } from '../core/analytics-anomaly.js';
-import { screenSites, type SiteInput } from '../core/analytics-screening.js';
+} from '../core/domain/analytics-before-after.js';
+import { deviceAnomalies, type DeviceSeries } from '../core/domain/analytics-anomaly.js';
+import { screenSites, type SiteInput } from '../core/domain/analytics-screening.js';
 import { generateNetwork, randomParameters, type Network, type PlantedDevice } from './calibration-network.js';
 
 const FDR = 0.05;

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { addDays } from '../core/analytics-calendar.js';
-import { seededRandom } from '../core/analytics-synthetic.js';
+import { addDays } from '../core/domain/analytics-calendar.js';
+import { seededRandom } from '../core/domain/analytics-synthetic.js';
 import type { Db } from '../db/client.js';
 import { devices } from '../db/schema.js';
 

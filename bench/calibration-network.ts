@@ -2,7 +2,7 @@ import jstat from 'jstat';
 
 /**
  * Randomized monitoring networks with a planted truth, for the calibration study of the
- * hotspot analysis. Written apart from the analysis and from core/analytics-synthetic.ts
+ * hotspot analysis. Written apart from the analysis and from core/domain/analytics-synthetic.ts
  * (its own generator and samplers), so that a flaw shared by the method and its test data
  * cannot hide: the analysis must hold on networks it was not designed around.
  *

@@ -6,9 +6,9 @@
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { destination, pino } from 'pino';
-import { loadConfig } from '../core/config.js';
-import { FilesystemMediaStore } from '../core/media-store.js';
-import { createRedisConnection } from '../core/redis.js';
+import { loadConfig } from '../core/domain/config.js';
+import { FilesystemMediaStore } from '../core/infrastructure/media-store.js';
+import { createRedisConnection } from '../core/infrastructure/redis.js';
 import { openDatabase } from '../db/client.js';
 import type { GatewayCounters } from '../ingest/gateway.js';
 import { ingestSettings, startIngestRole } from '../ingest/service.js';

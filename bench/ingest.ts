@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { count } from 'drizzle-orm';
 import mqtt, { type MqttClient } from 'mqtt';
-import { topics, type Acknowledgement } from '../core/protocol.js';
+import { topics, type Acknowledgement } from '../core/domain/protocol.js';
 import { captures } from '../db/schema.js';
 import { buildManifest, publishCapture, signManifest, type MediaFile } from '../device-simulator/device-protocol.js';
 import type { GatewayCounters } from '../ingest/gateway.js';

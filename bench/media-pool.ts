@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
-import { MIN_IMAGE_HEIGHT, MIN_IMAGE_WIDTH } from '../core/evidence-minimum.js';
+import { MIN_IMAGE_HEIGHT, MIN_IMAGE_WIDTH } from '../core/domain/evidence-minimum.js';
 
 /** The simulator renders 1920×1080 frames; the evidence minimum is 1280×720. */
 export const FRAME_WIDTH = 1920;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { MediaStore } from '../core/media-store.js';
+import type { MediaStore } from '../core/infrastructure/media-store.js';
 import type { Database } from '../db/client.js';
 import type { MediaFile } from '../device-simulator/device-protocol.js';
 import { renderScene } from '../device-simulator/scene.js';

@@ -1,6 +1,6 @@
 import canonicalize from 'canonicalize';
 import { desc, eq } from 'drizzle-orm';
-import { signBytes, type ServerSigningKey } from '../core/signing-key.js';
+import { signBytes, type ServerSigningKey } from '../core/infrastructure/signing-key.js';
 import type { Db } from './client.js';
 import { auditCheckpoints, auditLog } from './schema.js';
 

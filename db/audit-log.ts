@@ -1,5 +1,5 @@
 import { desc, sql } from 'drizzle-orm';
-import { auditHash, GENESIS_HASH, type AuditEvent } from '../core/audit-hash.js';
+import { auditHash, GENESIS_HASH, type AuditEvent } from '../core/domain/audit-hash.js';
 import type { Tx } from './client.js';
 import { auditLog } from './schema.js';
 

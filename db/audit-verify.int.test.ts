@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { asc, gte, sql, type SQL } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadOrCreateSigningKey, signBytes, type ServerSigningKey } from '../core/signing-key.js';
+import { loadOrCreateSigningKey, signBytes, type ServerSigningKey } from '../core/infrastructure/signing-key.js';
 import { createTempDir, createTestDatabase } from '../test/support/isolated.js';
 import { checkpointBytes, signChainHead } from './audit-checkpoints.js';
 import { appendAudit, auditHash, type AuditEvent } from './audit-log.js';
@@ -259,7 +259,7 @@ describe('audit chain verification over a real Postgres', () => {
   describe('npm run audit:verify', () => {
     async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
       const keyFile = path.join(keyDir.dir, 'server.pem');
-      return run('npx', ['tsx', 'db/audit-cli.ts', ...args], {
+      return run('npx', ['tsx', 'review-ui/cli/audit.ts', ...args], {
         cwd: repoRoot,
         env: { ...process.env, DATABASE_URL: database.url, SIGNING_KEY_FILE: keyFile, LOG_LEVEL: 'silent' },
       }).then(

@@ -1,5 +1,5 @@
 import { asc, eq, gt, max } from 'drizzle-orm';
-import { publicKeyFingerprint, verifyBytes } from '../core/signing-key.js';
+import { publicKeyFingerprint, verifyBytes } from '../core/infrastructure/signing-key.js';
 import { checkpointBytes } from './audit-checkpoints.js';
 import { auditHash, GENESIS_HASH } from './audit-log.js';
 import type { Db } from './client.js';

@@ -1,5 +1,5 @@
 import { and, eq, gte, inArray, isNull, lte, sql } from 'drizzle-orm';
-import { planRegrouping, type IncidentKey, type IncidentMember } from '../core/incidents.js';
+import { planRegrouping, type IncidentKey, type IncidentMember } from '../core/domain/incidents.js';
 import { appendAudit } from './audit-log.js';
 import type { Tx } from './client.js';
 import { captures, incidents } from './schema.js';
@@ -29,7 +29,7 @@ export type IncidentChange =
 /**
  * Brings the incidents of one act in line with its approved captures after one capture joined
  * (was approved) or left (was excluded), inside the caller's transaction (law L10). The result
- * is the grouping core/incidents.ts defines, so it is the same whatever order approvals and
+ * is the grouping core/domain/incidents.ts defines, so it is the same whatever order approvals and
  * exclusions came in: a capture that bridges incidents merges them, one that leaves may split
  * or empty its incident. Every change is audited on the incidents it touches.
  * Returns the incident the joined capture is now in.

@@ -1,6 +1,6 @@
 import { and, eq, isNull } from 'drizzle-orm';
-import type { WindowSource } from '../core/fault-window.js';
-import { jobIdFor } from '../core/jobs.js';
+import type { WindowSource } from '../core/domain/fault-window.js';
+import { jobIdFor } from '../core/domain/jobs.js';
 import { appendAudit } from './audit-log.js';
 import type { Tx } from './client.js';
 import { malfunctionWindows, outbox } from './schema.js';

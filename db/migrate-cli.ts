@@ -1,4 +1,4 @@
-import { loadConfig } from '../core/config.js';
+import { loadConfig } from '../core/domain/config.js';
 import { openDatabase } from './client.js';
 
 const config = loadConfig();

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { WINDOW_SOURCES } from '../core/fault-window.js';
-import { DECIDING_ROLES } from '../core/roles.js';
+import { WINDOW_SOURCES } from '../core/domain/fault-window.js';
+import { DECIDING_ROLES } from '../core/domain/roles.js';
 import {
   type AnyPgColumn,
   bigint,

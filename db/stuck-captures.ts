@@ -1,5 +1,5 @@
 import { and, asc, inArray, lt, sql, type SQL } from 'drizzle-orm';
-import { AWAITING_SCREENING, NEEDING_DERIVED_MEDIA } from '../core/capture-jobs.js';
+import { AWAITING_SCREENING, NEEDING_DERIVED_MEDIA } from '../core/domain/capture-jobs.js';
 import type { Executor } from './client.js';
 import { captures } from './schema.js';
 

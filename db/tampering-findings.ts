@@ -1,5 +1,5 @@
 import { and, eq, isNull } from 'drizzle-orm';
-import { jobIdFor } from '../core/jobs.js';
+import { jobIdFor } from '../core/domain/jobs.js';
 import { appendAudit } from './audit-log.js';
 import type { Tx } from './client.js';
 import { captures, outbox, tamperingFindings } from './schema.js';

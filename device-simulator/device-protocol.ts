@@ -1,7 +1,7 @@
 import { randomUUID, sign, type KeyObject } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
-import { sha256Hex } from '../core/media-store.js';
-import { MAX_CHUNK_BYTES, PROTOCOL_VERSION, topics, type HealthReport, type Manifest } from '../core/protocol.js';
+import { sha256Hex } from '../core/infrastructure/media-store.js';
+import { MAX_CHUNK_BYTES, PROTOCOL_VERSION, topics, type HealthReport, type Manifest } from '../core/domain/protocol.js';
 
 /** The device side of docs/protocol.md: what any vendor's firmware has to do, in TypeScript. */
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { HealthReport } from '../core/protocol.js';
+import type { HealthReport } from '../core/domain/protocol.js';
 import { injectFault, type DeviceCondition } from './fault-injector.js';
 
 function simulatedDevice() {

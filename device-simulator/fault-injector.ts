@@ -1,5 +1,5 @@
-import type { HealthReport } from '../core/protocol.js';
-import { PROTOCOL_VERSION } from '../core/protocol.js';
+import type { HealthReport } from '../core/domain/protocol.js';
+import { PROTOCOL_VERSION } from '../core/domain/protocol.js';
 
 /** What a simulated device can be made to get wrong, one kind of malfunction each. */
 export const FAULT_KINDS = ['fault_report', 'self_test', 'clock_offset', 'silence', 'stuck_sensor', 'implausible_reading'] as const;

@@ -1,8 +1,8 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CERTIFICATION_KINDS } from '../core/certification.js';
-import type { Enrolment } from '../core/device-registration.js';
+import { CERTIFICATION_KINDS } from '../core/domain/certification.js';
+import type { Enrolment } from '../core/domain/device-registration.js';
 
 export interface SimulatedDevice {
   id: string;

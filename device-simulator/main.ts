@@ -1,6 +1,6 @@
-import { requireSetting } from '../core/config.js';
-import { startOrExit } from '../core/lifecycle.js';
-import { beginRoleProcess } from '../core/role-process.js';
+import { requireSetting } from '../core/domain/config.js';
+import { startOrExit } from '../core/infrastructure/lifecycle.js';
+import { beginRoleProcess } from '../core/infrastructure/role-process.js';
 import { startSimulatorRole } from './service.js';
 
 const { config, log, lifecycle } = beginRoleProcess();

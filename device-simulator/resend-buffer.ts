@@ -1,4 +1,4 @@
-import type { Acknowledgement } from '../core/protocol.js';
+import type { Acknowledgement } from '../core/domain/protocol.js';
 import type { SignedCapture } from './device-protocol.js';
 
 /**

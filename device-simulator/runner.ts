@@ -1,7 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
-import type { Logger } from '../core/logger.js';
+import type { Logger } from '../core/infrastructure/logger.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PROTOCOL_VERSION, topics, type Acknowledgement, type HealthReport } from '../core/protocol.js';
+import { PROTOCOL_VERSION, topics, type Acknowledgement, type HealthReport } from '../core/domain/protocol.js';
 import { generateCapture } from './capture-generator.js';
 import { publishCapture, signHealthReport } from './device-protocol.js';
 import { FAULT_KINDS, injectFault, type DeviceCondition } from './fault-injector.js';

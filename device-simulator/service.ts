@@ -1,6 +1,6 @@
 import path from 'node:path';
-import type { Config } from '../core/config.js';
-import type { Logger } from '../core/logger.js';
+import type { Config } from '../core/domain/config.js';
+import type { Logger } from '../core/infrastructure/logger.js';
 import { enrolFleet, loadFleet } from './fleet.js';
 import { runFleet } from './runner.js';
 

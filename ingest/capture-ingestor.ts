@@ -1,13 +1,25 @@
 import { and, eq, sql } from 'drizzle-orm';
 import sharp from 'sharp';
-import { checkCaptureTiming, DEFAULT_CAPTURE_POLICY, type CapturePolicy } from '../core/capture-policy.js';
-import { checkDeviceStanding, checkMediaFile, checkProvenance, readEnvelope, UNTRUSTED_PROVENANCE } from '../core/capture-verifier.js';
-import { checkEvidenceMinimum, type MediaFacts } from '../core/evidence-minimum.js';
-import { mediaJobFor, screeningJobFor } from '../core/capture-jobs.js';
-import { sha256Hex, type MediaStore } from '../core/media-store.js';
-import { assembleStaged } from '../core/chunk-assembly.js';
-import { MAX_CAPTURE_MESSAGE_BYTES, MAX_CHUNK_BYTES, type AckReason, type Acknowledgement, type Manifest } from '../core/protocol.js';
-import { reason, type QuarantineReason } from '../core/quarantine-reasons.js';
+import { checkCaptureTiming, DEFAULT_CAPTURE_POLICY, type CapturePolicy } from '../core/domain/capture-policy.js';
+import {
+  checkDeviceStanding,
+  checkMediaFile,
+  checkProvenance,
+  readEnvelope,
+  UNTRUSTED_PROVENANCE,
+} from '../core/domain/capture-verifier.js';
+import { checkEvidenceMinimum, type MediaFacts } from '../core/domain/evidence-minimum.js';
+import { mediaJobFor, screeningJobFor } from '../core/domain/capture-jobs.js';
+import { sha256Hex, type MediaStore } from '../core/infrastructure/media-store.js';
+import { assembleStaged } from '../core/domain/chunk-assembly.js';
+import {
+  MAX_CAPTURE_MESSAGE_BYTES,
+  MAX_CHUNK_BYTES,
+  type AckReason,
+  type Acknowledgement,
+  type Manifest,
+} from '../core/domain/protocol.js';
+import { reason, type QuarantineReason } from '../core/domain/quarantine-reasons.js';
 import { appendAudit } from '../db/audit-log.js';
 import type { Db, Tx } from '../db/client.js';
 import { captureMedia, captures, media, mediaChunks, outbox } from '../db/schema.js';
@@ -47,7 +59,7 @@ function ackFor(row: Pick<CaptureRow, 'deviceCaptureId' | 'messageSha256' | 'sta
 }
 
 /**
- * The gateway's I/O around the pure checks in core/capture-verifier.ts. Every message that
+ * The gateway's I/O around the pure checks in core/domain/capture-verifier.ts. Every message that
  * reaches `ingestCapture` ends as a capture row: verified, quarantined with its reasons, or
  * received and waiting for its media. Each call commits before it returns, so the caller can
  * acknowledge the MQTT message afterwards and a crash never loses an acknowledged capture.

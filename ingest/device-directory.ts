@@ -1,6 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { eq } from 'drizzle-orm';
-import type { RegisteredDevice } from '../core/capture-verifier.js';
+import type { RegisteredDevice } from '../core/domain/capture-verifier.js';
 import type { Db, Tx } from '../db/client.js';
 import { deviceCertifications, deviceKeys, devices } from '../db/schema.js';
 

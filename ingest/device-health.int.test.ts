@@ -2,8 +2,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FilesystemMediaStore } from '../core/media-store.js';
-import { PROTOCOL_VERSION, topics, type HealthReport } from '../core/protocol.js';
+import { FilesystemMediaStore } from '../core/infrastructure/media-store.js';
+import { PROTOCOL_VERSION, topics, type HealthReport } from '../core/domain/protocol.js';
 import { buildManifest, publishCapture, signHealthReport, signManifest } from '../device-simulator/device-protocol.js';
 import { openWindow, withdrawWindow } from '../db/malfunction-windows.js';
 import { auditLog, captures, malfunctionWindows } from '../db/schema.js';
@@ -11,10 +11,10 @@ import { enrolTestDevice, testMedia, type TestDevice } from '../test/support/dev
 import { createTempDir, createTestDatabase, createTestRedis, uniqueName, waitFor } from '../test/support/isolated.js';
 import { testServices } from '../test/support/services.js';
 import { startWorkersRole } from '../workers/service.js';
-import { createPerson } from '../review-ui/services/people.js';
-import { checkIntegrity } from '../review-ui/services/capture-detail.js';
-import { decide, type IntegrityCheck } from '../review-ui/services/review-decisions.js';
-import { claimCapture } from '../review-ui/services/review-queue.js';
+import { createPerson } from '../review-ui/people/people.js';
+import { checkIntegrity } from '../review-ui/review/capture-detail.js';
+import { decide, type IntegrityCheck } from '../review-ui/review/review-decisions.js';
+import { claimCapture } from '../review-ui/review/review-queue.js';
 import { startIngestRole, type IngestRole } from './service.js';
 
 const log = pino({ level: 'silent' });

@@ -5,14 +5,14 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FilesystemMediaStore } from '../core/media-store.js';
-import type { Acknowledgement } from '../core/protocol.js';
+import { FilesystemMediaStore } from '../core/infrastructure/media-store.js';
+import type { Acknowledgement } from '../core/domain/protocol.js';
 import { buildManifest, publishCapture, signManifest, type SignedCapture } from '../device-simulator/device-protocol.js';
 import { captures, outbox } from '../db/schema.js';
 import { enrolTestDevice, testMedia, type TestDevice } from '../test/support/devices.js';
 import { createTempDir, createTestDatabase, createTestRedis, uniqueName, waitFor } from '../test/support/isolated.js';
 import { testServices } from '../test/support/services.js';
-import { reconcile } from '../review-ui/services/capture-listing.js';
+import { reconcile } from '../review-ui/review/capture-listing.js';
 import { startIngestRole, type IngestRole } from './service.js';
 
 const log = pino({ level: 'silent' });

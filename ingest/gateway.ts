@@ -1,8 +1,8 @@
 import { once, type EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { type MqttClient } from 'mqtt';
-import type { Logger } from '../core/logger.js';
-import { parseDeviceTopic, topics, type AnyAcknowledgement } from '../core/protocol.js';
+import type { Logger } from '../core/infrastructure/logger.js';
+import { parseDeviceTopic, topics, type AnyAcknowledgement } from '../core/domain/protocol.js';
 import type { CaptureIngestor, IngestResult } from './capture-ingestor.js';
 import type { HealthIntake } from './health-intake.js';
 import type { OutboxDispatcher } from './outbox-dispatcher.js';

@@ -1,14 +1,14 @@
-import { parseStrictJson } from '../core/strict-json.js';
-import { envelopeSchema, healthReportSchema, type HealthReport } from '../core/protocol.js';
-import { signatureVerifies } from '../core/capture-verifier.js';
-import type { CapturePolicy } from '../core/capture-policy.js';
+import { parseStrictJson } from '../core/domain/strict-json.js';
+import { envelopeSchema, healthReportSchema, type HealthReport } from '../core/domain/protocol.js';
+import { signatureVerifies } from '../core/domain/capture-verifier.js';
+import type { CapturePolicy } from '../core/domain/capture-policy.js';
 import type { Db, Tx } from '../db/client.js';
 import { closeWindow, openWindow, openWindowOf } from '../db/malfunction-windows.js';
 import { appendAudit } from '../db/audit-log.js';
 import { deviceHealthEvents, devices, malfunctionWindows } from '../db/schema.js';
 import type { DeviceDirectory } from './device-directory.js';
 import { and, eq, isNull, max, sql } from 'drizzle-orm';
-import { sha256Hex } from '../core/media-store.js';
+import { sha256Hex } from '../core/infrastructure/media-store.js';
 
 /** Why a health report was refused; docs/protocol.md lists the same codes. */
 export const HEALTH_REFUSALS = {

@@ -1,11 +1,11 @@
 import { hostname } from 'node:os';
-import { requireSetting } from '../core/config.js';
-import { buildHealthServer } from '../core/health.js';
-import { startOrExit } from '../core/lifecycle.js';
-import { createMetricsRegistry } from '../core/metrics.js';
-import { createMediaStore } from '../core/media-store-factory.js';
-import { brokerCheck, databaseCheck, redisCheck } from '../core/probes.js';
-import { beginRoleProcess, connectRoleRedis, openRoleDatabase } from '../core/role-process.js';
+import { requireSetting } from '../core/domain/config.js';
+import { buildHealthServer } from '../core/infrastructure/health.js';
+import { startOrExit } from '../core/infrastructure/lifecycle.js';
+import { createMetricsRegistry } from '../core/infrastructure/metrics.js';
+import { createMediaStore } from '../core/infrastructure/media-store-factory.js';
+import { brokerCheck, databaseCheck, redisCheck } from '../core/infrastructure/probes.js';
+import { beginRoleProcess, connectRoleRedis, openRoleDatabase } from '../core/infrastructure/role-process.js';
 import { registerGatewayMetrics } from './gateway-metrics.js';
 import { ingestSettings, startIngestRole } from './service.js';
 

@@ -1,8 +1,8 @@
 import { asc, inArray, isNull } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { outbox } from '../db/schema.js';
-import type { Logger } from '../core/logger.js';
-import type { QueueRegistry } from '../workers/queues.js';
+import type { Logger } from '../core/infrastructure/logger.js';
+import type { QueueRegistry } from '../core/infrastructure/queues.js';
 
 /**
  * Hands outbox rows to BullMQ. The row is written in the same transaction as the state change

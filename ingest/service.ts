@@ -1,11 +1,11 @@
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { DEFAULT_CAPTURE_POLICY, type CapturePolicy } from '../core/capture-policy.js';
-import type { Config } from '../core/config.js';
-import type { Logger } from '../core/logger.js';
-import type { MediaStore } from '../core/media-store.js';
+import { DEFAULT_CAPTURE_POLICY, type CapturePolicy } from '../core/domain/capture-policy.js';
+import type { Config } from '../core/domain/config.js';
+import type { Logger } from '../core/infrastructure/logger.js';
+import type { MediaStore } from '../core/infrastructure/media-store.js';
 import type { Database } from '../db/client.js';
-import { QueueRegistry } from '../workers/queues.js';
+import { QueueRegistry } from '../core/infrastructure/queues.js';
 import { CaptureIngestor } from './capture-ingestor.js';
 import { DeviceDirectory } from './device-directory.js';
 import { IngestGateway } from './gateway.js';

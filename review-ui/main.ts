@@ -1,9 +1,10 @@
-import { listeningPort, publicUrl, startOrExit } from '../core/lifecycle.js';
-import { createMediaStore } from '../core/media-store-factory.js';
-import { databaseCheck, strandedCapturesCheck } from '../core/probes.js';
-import { beginRoleProcess, openRoleDatabase } from '../core/role-process.js';
-import { loadOrCreateSigningKey } from '../core/signing-key.js';
-import { buildReviewServer, reviewSettings } from './server.js';
+import { listeningPort, publicUrl, startOrExit } from '../core/infrastructure/lifecycle.js';
+import { createMediaStore } from '../core/infrastructure/media-store-factory.js';
+import { databaseCheck, strandedCapturesCheck } from '../core/infrastructure/probes.js';
+import { beginRoleProcess, openRoleDatabase } from '../core/infrastructure/role-process.js';
+import { loadOrCreateSigningKey } from '../core/infrastructure/signing-key.js';
+import { buildReviewServer } from './server.js';
+import { reviewSettings } from './review-settings.js';
 
 const role = beginRoleProcess();
 const { config, log, lifecycle } = role;

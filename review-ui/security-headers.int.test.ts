@@ -5,14 +5,14 @@ import { fileURLToPath } from 'node:url';
 import { and, eq } from 'drizzle-orm';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FilesystemMediaStore } from '../core/media-store.js';
+import { FilesystemMediaStore } from '../core/infrastructure/media-store.js';
 import { auditLog } from '../db/schema.js';
 import { createTempDir, createTestDatabase } from '../test/support/isolated.js';
 import { buildTestReviewServer, personLoggedIn } from '../test/support/review-server.js';
-import { createPerson } from './services/people.js';
+import { createPerson } from './people/people.js';
 
-const publicDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
-const pages = readdirSync(publicDir).filter((name) => name.endsWith('.html'));
+const appDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'app');
+const pages = readdirSync(appDir).filter((name) => name.endsWith('.html'));
 
 function directivesOf(response: LightMyRequestResponse): Map<string, string[]> {
   const header = String(response.headers['content-security-policy'] ?? '');
@@ -96,7 +96,7 @@ describe('security headers on the review server', () => {
     const server = await build();
     const expected = new Set<string>();
     for (const page of pages) {
-      const html = readFileSync(path.join(publicDir, page), 'utf8');
+      const html = readFileSync(path.join(appDir, page), 'utf8');
       for (const [, body] of html.matchAll(/<script type="importmap">([\s\S]*?)<\/script>/g)) {
         expected.add(
           `'sha256-${createHash('sha256')

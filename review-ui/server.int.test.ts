@@ -2,13 +2,13 @@ import { generateKeyPairSync } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FilesystemMediaStore } from '../core/media-store.js';
-import { databaseCheck, redisCheck, strandedCapturesCheck } from '../core/probes.js';
+import { FilesystemMediaStore } from '../core/infrastructure/media-store.js';
+import { databaseCheck, redisCheck, strandedCapturesCheck } from '../core/infrastructure/probes.js';
 import { createTempDir, createTestDatabase } from '../test/support/isolated.js';
 import { captures, mediaChunks, outbox } from '../db/schema.js';
 import { buildTestReviewServer, personLoggedIn } from '../test/support/review-server.js';
 import { API_VERSION } from './server.js';
-import type { Reconciliation } from './services/capture-listing.js';
+import type { Reconciliation } from './review/capture-listing.js';
 
 const ADMIN_TOKEN = 'test-admin-token-0123456789';
 

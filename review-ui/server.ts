@@ -5,47 +5,24 @@ import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Registry } from 'prom-client';
-import { registerHealthRoute, type HealthCheck } from '../core/health.js';
-import { createMetricsRegistry, registerMetricsRoute } from '../core/metrics.js';
-import type { MediaStore } from '../core/media-store.js';
+import { registerHealthRoute, type HealthCheck } from '../core/infrastructure/health.js';
+import { createMetricsRegistry, registerMetricsRoute } from '../core/infrastructure/metrics.js';
+import type { MediaStore } from '../core/infrastructure/media-store.js';
 import type { Db } from '../db/client.js';
-import { tileOrigin, type Config } from '../core/config.js';
-import { inlineScriptHashes, installSecurityHeaders } from '../core/security-headers.js';
-import type { ServerSigningKey } from '../core/signing-key.js';
-import { installAuthentication } from './auth.js';
-import { installDependencyErrors } from './dependency-errors.js';
-import { analyticsRoutes } from './routes/analytics.js';
-import { auditRoutes } from './routes/audit.js';
-import { vendorRoutes } from './routes/vendor.js';
-import { incidentRoutes } from './routes/incidents.js';
-import { peopleRoutes } from './routes/people.js';
-import { reviewRoutes } from './routes/review.js';
-import { sessionRoutes } from './routes/session.js';
-import { captureRoutes } from './routes/captures.js';
-import { deviceHealthRoutes } from './routes/device-health.js';
-import { deviceRoutes } from './routes/devices.js';
-import { publicDeviceRoutes } from './routes/public-devices.js';
-import { tamperingRoutes } from './routes/tampering.js';
-
-export interface ReviewSettings {
-  sessionTtlMs: number;
-  /** Whose X-Forwarded-* headers to believe: they decide the audited client address and whether cookies are Secure. */
-  trustProxy: Config['http']['trustProxy'];
-  review: Config['review'];
-  analytics: Config['analytics'];
-  /** When a capture counts as stranded, for the reconciliation report. */
-  jobs: Config['jobs'];
-}
-
-export function reviewSettings(config: Config): ReviewSettings {
-  return {
-    sessionTtlMs: config.sessions.ttlMs,
-    trustProxy: config.http.trustProxy,
-    review: config.review,
-    analytics: config.analytics,
-    jobs: config.jobs,
-  };
-}
+import { tileOrigin } from '../core/domain/config.js';
+import type { ReviewSettings } from './review-settings.js';
+import { inlineScriptHashes, installSecurityHeaders } from '../core/infrastructure/security-headers.js';
+import type { ServerSigningKey } from '../core/infrastructure/signing-key.js';
+import { installAuthentication } from './people/authentication.js';
+import { installDependencyErrors } from './http/dependency-errors.js';
+import { analyticsApi } from './analytics/analytics-api.js';
+import { auditApi } from './audit/audit-api.js';
+import { deviceHealthApi } from './device-health/device-health-api.js';
+import { devicesApi } from './devices/devices-api.js';
+import { evidenceApi } from './evidence/evidence-api.js';
+import { vendorRoutes } from './http/vendor-routes.js';
+import { peopleApi } from './people/people-api.js';
+import { reviewApi } from './review/review-api.js';
 
 export interface ReviewServerDeps {
   db: Db;
@@ -64,7 +41,7 @@ export interface ReviewServerDeps {
 /** Bumped with every incompatible change to a route; docs/api.md keeps the history. */
 export const API_VERSION = '2.1.0';
 
-const publicDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
+const appDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'app');
 
 /** The review server: JSON API and the browser app, every asset served from this process. */
 export async function buildReviewServer(deps: ReviewServerDeps): Promise<FastifyInstance> {
@@ -75,7 +52,7 @@ export async function buildReviewServer(deps: ReviewServerDeps): Promise<Fastify
   const tiles = deps.settings.analytics.tiles;
   const tileServer = tiles ? tileOrigin(tiles.urlTemplate) : null;
   await installSecurityHeaders(app, {
-    inlineScriptHashes: inlineScriptHashes(publicDir),
+    inlineScriptHashes: inlineScriptHashes(appDir),
     imageOrigins: tileServer ? [tileServer] : [],
   });
   installDependencyErrors(app);
@@ -90,18 +67,15 @@ export async function buildReviewServer(deps: ReviewServerDeps): Promise<Fastify
   registerHealthRoute(app, 'review-ui', deps.checks);
   registerMetricsRoute(app, deps.metrics ?? createMetricsRegistry());
   await installAuthentication(app, deps);
-  await sessionRoutes(app, { db: deps.db, sessionTtlMs: deps.settings.sessionTtlMs });
-  peopleRoutes(app, deps);
-  captureRoutes(app, { ...deps, stuckAfterMs: deps.settings.jobs.stuckAfterMs });
-  deviceRoutes(app, deps);
-  deviceHealthRoutes(app, deps);
-  publicDeviceRoutes(app, deps);
-  tamperingRoutes(app, deps);
-  reviewRoutes(app, deps);
-  incidentRoutes(app, deps);
-  auditRoutes(app, deps);
-  analyticsRoutes(app, { db: deps.db, analytics: deps.settings.analytics });
+  // One plugin per domain: each owns its routes, schemas and services (README's folder table).
+  await app.register(peopleApi, { db: deps.db, sessionTtlMs: deps.settings.sessionTtlMs });
+  await app.register(reviewApi, deps);
+  await app.register(devicesApi, deps);
+  await app.register(deviceHealthApi, deps);
+  await app.register(evidenceApi, deps);
+  await app.register(auditApi, deps);
+  await app.register(analyticsApi, { db: deps.db, analytics: deps.settings.analytics });
   await vendorRoutes(app);
-  await app.register(fastifyStatic, { root: publicDir, prefix: '/' });
+  await app.register(fastifyStatic, { root: appDir, prefix: '/' });
   return app;
 }

@@ -1,16 +1,16 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertSyntheticCaptures, insertSyntheticDevices, type CountRow, type SyntheticDevice } from '../bench/analytics-data.js';
-import { addDays, analysisPeriod } from '../core/analytics-calendar.js';
-import { seededRandom } from '../core/analytics-synthetic.js';
-import { loadConfig } from '../core/config.js';
-import { createLogger } from '../core/logger.js';
-import { FilesystemMediaStore } from '../core/media-store.js';
+import { addDays, analysisPeriod } from '../core/domain/analytics-calendar.js';
+import { seededRandom } from '../core/domain/analytics-synthetic.js';
+import { loadConfig } from '../core/domain/config.js';
+import { createLogger } from '../core/infrastructure/logger.js';
+import { FilesystemMediaStore } from '../core/infrastructure/media-store.js';
 import { analyticsRuns, deviceAnomalies } from '../db/schema.js';
 import { createTempDir, createTestDatabase, createTestRedis, waitFor } from '../test/support/isolated.js';
 import { aggregateCaptures } from './handlers/aggregate-captures.js';
 import { screenHotspots } from './handlers/screen-hotspots.js';
-import { QueueRegistry } from './queues.js';
+import { QueueRegistry } from '../core/infrastructure/queues.js';
 import { startWorkersRole } from './service.js';
 
 // Small peer groups keep the network quick to write; the anomaly window keeps its defaults.

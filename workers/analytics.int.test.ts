@@ -3,9 +3,9 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import { latLngToCell } from 'h3-js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { insertSyntheticCaptures, insertSyntheticDevices, plantedNetwork, type NetworkOptions } from '../bench/analytics-data.js';
-import { localDay } from '../core/analytics-calendar.js';
-import { loadConfig } from '../core/config.js';
-import { createLogger } from '../core/logger.js';
+import { localDay } from '../core/domain/analytics-calendar.js';
+import { loadConfig } from '../core/domain/config.js';
+import { createLogger } from '../core/infrastructure/logger.js';
 import { appendAudit } from '../db/audit-log.js';
 import {
   analyticsDailyCounts,
@@ -16,7 +16,7 @@ import {
   deviceAnomalies,
   hotspotResults,
 } from '../db/schema.js';
-import { FilesystemMediaStore } from '../core/media-store.js';
+import { FilesystemMediaStore } from '../core/infrastructure/media-store.js';
 import { createTempDir, createTestDatabase, createTestRedis, waitFor } from '../test/support/isolated.js';
 import { aggregateCaptures, rowsOf } from './handlers/aggregate-captures.js';
 import { screenHotspots } from './handlers/screen-hotspots.js';

@@ -7,13 +7,13 @@ import { eq, inArray } from 'drizzle-orm';
 import { pino } from 'pino';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobIdFor } from '../core/jobs.js';
-import { FilesystemMediaStore, sha256Hex } from '../core/media-store.js';
+import { jobIdFor } from '../core/domain/jobs.js';
+import { FilesystemMediaStore, sha256Hex } from '../core/infrastructure/media-store.js';
 import { captureMedia, captures, media, mediaDerivatives, mediaQuality } from '../db/schema.js';
 import { renderScene } from '../device-simulator/scene.js';
 import { createTempDir, createTestDatabase, createTestRedis, waitFor } from '../test/support/isolated.js';
 import { deriveMedia, REVIEW_WIDTH, THUMBNAIL_WIDTH } from './handlers/derive-media.js';
-import { QueueRegistry } from './queues.js';
+import { QueueRegistry } from '../core/infrastructure/queues.js';
 import { startWorkersRole } from './service.js';
 
 const run = promisify(execFile);

@@ -3,12 +3,12 @@ import { Worker } from 'bullmq';
 import fc from 'fast-check';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../core/config.js';
+import { loadConfig } from '../core/domain/config.js';
 import { mediaChunks, outbox, sessions } from '../db/schema.js';
-import { createPerson } from '../review-ui/services/people.js';
+import { createPerson } from '../review-ui/people/people.js';
 import { createTestDatabase, createTestRedis, waitFor } from '../test/support/isolated.js';
 import { sweepFinishedWork } from './housekeeping.js';
-import { QueueRegistry } from './queues.js';
+import { QueueRegistry } from '../core/infrastructure/queues.js';
 
 const DAY = 24 * 3600 * 1000;
 const settings = (({ everyMs: _everyMs, ...rest }) => rest)(loadConfig({}).housekeeping);

@@ -1,10 +1,10 @@
 import { sql, type SQL } from 'drizzle-orm';
-import { QUEUE_NAMES } from '../core/jobs.js';
-import type { Config } from '../core/config.js';
-import type { Logger } from '../core/logger.js';
+import { QUEUE_NAMES } from '../core/domain/jobs.js';
+import type { Config } from '../core/domain/config.js';
+import type { Logger } from '../core/infrastructure/logger.js';
 import type { Db } from '../db/client.js';
 import { rowsOf } from './handlers/aggregate-captures.js';
-import type { QueueRegistry } from './queues.js';
+import type { QueueRegistry } from '../core/infrastructure/queues.js';
 
 export type HousekeepingSettings = Omit<Config['housekeeping'], 'everyMs'>;
 

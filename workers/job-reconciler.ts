@@ -1,11 +1,11 @@
 import { and, eq } from 'drizzle-orm';
-import { mediaJobFor, queueFinding, screeningJobFor, type CaptureJob, type QueueFinding } from '../core/capture-jobs.js';
-import type { Logger } from '../core/logger.js';
+import { mediaJobFor, queueFinding, screeningJobFor, type CaptureJob, type QueueFinding } from '../core/domain/capture-jobs.js';
+import type { Logger } from '../core/infrastructure/logger.js';
 import { appendAudit } from '../db/audit-log.js';
 import type { Db } from '../db/client.js';
 import { captures } from '../db/schema.js';
 import { ageSeconds, findStuckCaptures, type StuckCapture, type StuckNeed } from '../db/stuck-captures.js';
-import type { QueueRegistry } from './queues.js';
+import type { QueueRegistry } from '../core/infrastructure/queues.js';
 
 const RECONCILER = 'system:job-reconciler';
 const BATCH = 200;
@@ -27,7 +27,7 @@ export interface ReconcilePass {
 
 /**
  * Finds captures that have waited longer than `stuckAfterMs` in a state only a job moves on
- * (core/capture-jobs.ts) and hands that job to the queue again when the queue no longer has
+ * (core/domain/capture-jobs.ts) and hands that job to the queue again when the queue no longer has
  * it on its way: lost to a Redis restart or FLUSHALL, failed past its attempts (a database
  * outage outlasting the backoff), or finished without moving the capture. It reads capture
  * state, never the outbox flag, so it heals whatever the queue lost. The job id is the one

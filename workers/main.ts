@@ -1,9 +1,9 @@
-import { buildHealthServer } from '../core/health.js';
-import { startOrExit } from '../core/lifecycle.js';
-import { createMetricsRegistry } from '../core/metrics.js';
-import { createMediaStore } from '../core/media-store-factory.js';
-import { databaseCheck, redisCheck, strandedCapturesCheck } from '../core/probes.js';
-import { beginRoleProcess, connectRoleRedis, openRoleDatabase } from '../core/role-process.js';
+import { buildHealthServer } from '../core/infrastructure/health.js';
+import { startOrExit } from '../core/infrastructure/lifecycle.js';
+import { createMetricsRegistry } from '../core/infrastructure/metrics.js';
+import { createMediaStore } from '../core/infrastructure/media-store-factory.js';
+import { databaseCheck, redisCheck, strandedCapturesCheck } from '../core/infrastructure/probes.js';
+import { beginRoleProcess, connectRoleRedis, openRoleDatabase } from '../core/infrastructure/role-process.js';
 import { registerQueueMetrics } from './queue-metrics.js';
 import { startWorkersRole } from './service.js';
 

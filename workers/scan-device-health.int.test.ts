@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WindowSource } from '../core/fault-window.js';
-import { addCertification } from '../review-ui/services/device-registry.js';
+import type { WindowSource } from '../core/domain/fault-window.js';
+import { addCertification } from '../review-ui/devices/device-registry.js';
 import { captures, deviceCertifications, deviceHealthEvents, malfunctionWindows } from '../db/schema.js';
 import { enrolTestDevice } from '../test/support/devices.js';
 import { runQueuedScreenings } from '../test/support/screening.js';
 import { createTestDatabase } from '../test/support/isolated.js';
-import { DEFAULT_HEALTH_SCAN, scanDeviceHealth } from './handlers/scan-device-health.js';
+import { DEFAULT_HEALTH_SCAN } from '../core/domain/health-detectors.js';
+import { scanDeviceHealth } from './handlers/scan-device-health.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
-import { loadConfig, type Config } from '../core/config.js';
-import { jobIdFor } from '../core/jobs.js';
-import type { Logger } from '../core/logger.js';
-import type { MediaStore } from '../core/media-store.js';
-import { loadOrCreateSigningKey } from '../core/signing-key.js';
+import { loadConfig, type Config } from '../core/domain/config.js';
+import { jobIdFor } from '../core/domain/jobs.js';
+import type { Logger } from '../core/infrastructure/logger.js';
+import type { MediaStore } from '../core/infrastructure/media-store.js';
+import { loadOrCreateSigningKey } from '../core/infrastructure/signing-key.js';
 import type { Database } from '../db/client.js';
 import { aggregateCaptures } from './handlers/aggregate-captures.js';
 import { deriveMedia } from './handlers/derive-media.js';
@@ -13,7 +13,7 @@ import { screenCaptures } from './handlers/screen-captures.js';
 import { screenHotspots } from './handlers/screen-hotspots.js';
 import { scheduleHousekeeping } from './housekeeping.js';
 import { JobReconciler } from './job-reconciler.js';
-import { QueueRegistry } from './queues.js';
+import { QueueRegistry } from '../core/infrastructure/queues.js';
 import { startWorkers, type JobHandlers } from './worker-host.js';
 
 export interface WorkersRoleOptions {

@@ -2,14 +2,14 @@ import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FilesystemMediaStore } from '../core/media-store.js';
-import { loadOrCreateSigningKey } from '../core/signing-key.js';
+import { FilesystemMediaStore } from '../core/infrastructure/media-store.js';
+import { loadOrCreateSigningKey } from '../core/infrastructure/signing-key.js';
 import { appendAudit } from '../db/audit-log.js';
 import { verifyAuditChain } from '../db/audit-verify.js';
 import { auditCheckpoints } from '../db/schema.js';
 import { createTempDir, createTestDatabase, createTestRedis, waitFor } from '../test/support/isolated.js';
 import { signAuditHead } from './handlers/sign-audit-head.js';
-import { QueueRegistry } from './queues.js';
+import { QueueRegistry } from '../core/infrastructure/queues.js';
 import { startWorkersRole } from './service.js';
 
 describe('sign-chain-head job over real Postgres and Redis', () => {

@@ -1,7 +1,7 @@
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QUEUE_NAMES, type JobMap, type QueueName } from '../core/jobs.js';
-import type { Logger } from '../core/logger.js';
+import { QUEUE_NAMES, type JobMap, type QueueName } from '../core/domain/jobs.js';
+import type { Logger } from '../core/infrastructure/logger.js';
 
 /** One handler for every job of every queue: the compiler demands each, and start-up re-checks. */
 export type JobHandlers = {

@@ -5,8 +5,8 @@ import { and, asc, eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FilesystemMediaStore } from '../../core/media-store.js';
-import type { Role } from '../../core/roles.js';
+import { FilesystemMediaStore } from '../../core/infrastructure/media-store.js';
+import type { Role } from '../../core/domain/roles.js';
 import {
   captureAnnotations,
   captureMedia,
@@ -17,7 +17,7 @@ import {
   reviewClaims,
   reviewDecisions,
 } from '../../db/schema.js';
-import { createPerson } from '../../review-ui/services/people.js';
+import { createPerson } from '../../review-ui/people/people.js';
 import { deriveMedia } from '../../workers/handlers/derive-media.js';
 import { launchBrowser, logInThroughPage } from '../support/browser.js';
 import { insertReviewableCapture } from '../support/captures.js';

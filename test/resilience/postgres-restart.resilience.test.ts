@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../core/embedded-redis.js';
+import { freePort } from '../../core/infrastructure/embedded-redis.js';
 import { publishCapture } from '../../device-simulator/device-protocol.js';
 import { openDatabase, type Database } from '../../db/client.js';
 import { captures } from '../../db/schema.js';

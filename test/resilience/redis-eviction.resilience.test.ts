@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../core/embedded-redis.js';
+import { freePort } from '../../core/infrastructure/embedded-redis.js';
 import { createTempDir, createTestDatabase, uniqueName, waitFor } from '../support/isolated.js';
 import { testServices } from '../support/services.js';
 import { startPrivateRedis, type PrivateRedis } from './support/private-services.js';

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DemoAccount } from '../../review-ui/demo-people.js';
+import type { DemoAccount } from '../../review-ui/people/demo-people.js';
 import { waitFor } from './isolated.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { sha256Hex, type MediaStore } from '../../core/media-store.js';
+import { sha256Hex, type MediaStore } from '../../core/infrastructure/media-store.js';
 import type { Db } from '../../db/client.js';
 import { captureMedia, captures, media } from '../../db/schema.js';
 import sharp from 'sharp';

@@ -1,9 +1,9 @@
 import { generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import sharp from 'sharp';
-import { CERTIFICATION_KINDS } from '../../core/certification.js';
+import { CERTIFICATION_KINDS } from '../../core/domain/certification.js';
 import type { Db } from '../../db/client.js';
-import { confirmCertification } from '../../review-ui/services/certification-rejudging.js';
-import { addCertification, enrolDevice } from '../../review-ui/services/device-registry.js';
+import { confirmCertification } from '../../review-ui/devices/certification-rejudging.js';
+import { addCertification, enrolDevice } from '../../review-ui/devices/device-registry.js';
 import type { MediaFile } from '../../device-simulator/device-protocol.js';
 import { uniqueName } from './isolated.js';
 

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { openDatabase, type Database } from '../../db/client.js';
-import { createRedisConnection } from '../../core/redis.js';
+import { createRedisConnection } from '../../core/infrastructure/redis.js';
 import { testServices } from './services.js';
 
 /** A unique name for this test's database, queue prefix and topic root, so runs never collide. */

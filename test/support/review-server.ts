@@ -2,14 +2,15 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { loadConfig } from '../../core/config.js';
-import type { HealthCheck } from '../../core/health.js';
-import type { MediaStore } from '../../core/media-store.js';
-import type { Role } from '../../core/roles.js';
-import { loadOrCreateSigningKey } from '../../core/signing-key.js';
+import { loadConfig } from '../../core/domain/config.js';
+import type { HealthCheck } from '../../core/infrastructure/health.js';
+import type { MediaStore } from '../../core/infrastructure/media-store.js';
+import type { Role } from '../../core/domain/roles.js';
+import { loadOrCreateSigningKey } from '../../core/infrastructure/signing-key.js';
 import type { Db } from '../../db/client.js';
-import { buildReviewServer, reviewSettings, type ReviewSettings } from '../../review-ui/server.js';
-import { createPerson } from '../../review-ui/services/people.js';
+import { buildReviewServer } from '../../review-ui/server.js';
+import { reviewSettings, type ReviewSettings } from '../../review-ui/review-settings.js';
+import { createPerson } from '../../review-ui/people/people.js';
 
 /** A review server with the default settings, a throwaway signing key and the given overrides. */
 export async function buildTestReviewServer(options: {

@@ -1,8 +1,8 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { latLngToCell } from 'h3-js';
-import { addDays, consecutiveRuns, localDay, monthOf } from '../../core/analytics-calendar.js';
-import type { Config } from '../../core/config.js';
-import type { Logger } from '../../core/logger.js';
+import { addDays, consecutiveRuns, localDay, monthOf } from '../../core/domain/analytics-calendar.js';
+import type { Config } from '../../core/domain/config.js';
+import type { Logger } from '../../core/infrastructure/logger.js';
 import type { Database, Tx } from '../../db/client.js';
 import { analyticsLocations, analyticsWatermarks } from '../../db/schema.js';
 

@@ -1,5 +1,5 @@
 import { eq } from 'drizzle-orm';
-import type { MediaStore } from '../../core/media-store.js';
+import type { MediaStore } from '../../core/infrastructure/media-store.js';
 import type { Database } from '../../db/client.js';
 import { captureMedia, media, mediaDerivatives, mediaQuality } from '../../db/schema.js';
 import { describeJpeg, measureImage, QUALITY_THRESHOLDS, renderJpeg, type QualityFlag, type Rendition } from '../media.js';

@@ -5,27 +5,15 @@ import {
   detectSilence,
   detectVerificationGaps,
   type DetectedWindow,
-  type RateJumpSettings,
-} from '../../core/health-detectors.js';
+  DEFAULT_HEALTH_SCAN,
+  type HealthScanSettings,
+} from '../../core/domain/health-detectors.js';
 import type { Database } from '../../db/client.js';
 import { closeWindow, openWindow } from '../../db/malfunction-windows.js';
 import { captures, deviceCertifications, deviceHealthEvents, devices, malfunctionWindows } from '../../db/schema.js';
 
 const SCANNER = 'system:device-health-scan';
 const HOUR = 3600 * 1000;
-
-export interface HealthScanSettings {
-  heartbeatSilenceMs: number;
-  rateJump: RateJumpSettings;
-  /** Hours after the baseline in which rate jumps are looked for. */
-  watchHours: number;
-}
-
-export const DEFAULT_HEALTH_SCAN: HealthScanSettings = {
-  heartbeatSilenceMs: 180_000,
-  rateJump: { ratio: 3, threshold: 10, baselineHours: 14 * 24 },
-  watchHours: 24,
-};
 
 /**
  * Looks at every device for malfunctions nobody reported: heartbeat silence, a lapsed

@@ -1,5 +1,5 @@
 import { and, eq, gte, inArray, isNotNull, lte, sql } from 'drizzle-orm';
-import { EXCLUDABLE_STATES, screen, type CaptureState } from '../../core/screening.js';
+import { EXCLUDABLE_STATES, screen, type CaptureState } from '../../core/domain/screening.js';
 import { appendAudit } from '../../db/audit-log.js';
 import { keyOfIncident, lockAct, regroupIncidents } from '../../db/incidents.js';
 import type { Database } from '../../db/client.js';

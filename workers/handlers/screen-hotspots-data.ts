@@ -1,8 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { cellToLatLng } from 'h3-js';
-import type { DeviceSeries } from '../../core/analytics-anomaly.js';
-import { addDays, daysBetween, type AnalysisPeriod } from '../../core/analytics-calendar.js';
-import type { SiteInput } from '../../core/analytics-screening.js';
+import type { DeviceSeries } from '../../core/domain/analytics-anomaly.js';
+import { addDays, daysBetween, type AnalysisPeriod } from '../../core/domain/analytics-calendar.js';
+import type { SiteInput } from '../../core/domain/analytics-screening.js';
 import type { Db } from '../../db/client.js';
 import { rowsOf } from './aggregate-captures.js';
 

@@ -1,8 +1,8 @@
 import { desc, inArray, isNotNull, sql } from 'drizzle-orm';
 import { gridDisk } from 'h3-js';
-import { deviceAnomalies, type AnomalyFinding } from '../../core/analytics-anomaly.js';
-import { addDays, analysisPeriod } from '../../core/analytics-calendar.js';
-import { getisOrdGiStar, screenSites, type SiteScreening } from '../../core/analytics-screening.js';
+import { deviceAnomalies, type AnomalyFinding } from '../../core/domain/analytics-anomaly.js';
+import { addDays, analysisPeriod } from '../../core/domain/analytics-calendar.js';
+import { getisOrdGiStar, screenSites, type SiteScreening } from '../../core/domain/analytics-screening.js';
 import type { Tx } from '../../db/client.js';
 import { analyticsRuns, deviceAnomalies as deviceAnomaliesTable, hotspotResults } from '../../db/schema.js';
 import { ANALYTICS_LOCK, type AnalyticsJobDeps, type ProgressReporter } from './aggregate-captures.js';

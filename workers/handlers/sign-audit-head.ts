@@ -1,4 +1,4 @@
-import type { ServerSigningKey } from '../../core/signing-key.js';
+import type { ServerSigningKey } from '../../core/infrastructure/signing-key.js';
 import { signChainHead } from '../../db/audit-checkpoints.js';
 import type { Database } from '../../db/client.js';
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { freePort } from '../../../core/embedded-redis.js';
+import { freePort } from '../../../core/infrastructure/embedded-redis.js';
 import { createTempDir, waitFor } from '../../support/isolated.js';
 
 /**

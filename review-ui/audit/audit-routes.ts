@@ -1,0 +1,61 @@
+import { and, desc, eq, lt, type SQL } from 'drizzle-orm';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ServerSigningKey } from '../../core/infrastructure/signing-key.js';
+import type { Db } from '../../db/client.js';
+import { auditCheckpoints, auditLog } from '../../db/schema.js';
+import { requirePermission } from '../people/authentication.js';
+
+/**
+ * The record for auditors: entries filtered by subject, actor or action, newest first, and the
+ * signed chain heads with the key that signed them, so copies can be kept outside this system
+ * and compared later (`npm run audit:verify` checks the whole chain).
+ */
+export function auditRoutes(app: FastifyInstance, deps: { db: Db; signingKey: ServerSigningKey }): void {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  const onRequest = requirePermission('audit.read');
+
+  routes.get(
+    '/api/audit/entries',
+    {
+      onRequest,
+      schema: {
+        querystring: z.object({
+          subjectType: z.string().max(64).optional(),
+          subjectId: z.string().max(200).optional(),
+          actor: z.string().max(200).optional(),
+          action: z.string().max(100).optional(),
+          beforeSeq: z.coerce.number().int().positive().optional(),
+          limit: z.coerce.number().int().min(1).max(500).default(100),
+        }),
+      },
+    },
+    async (request) => {
+      const { subjectType, subjectId, actor, action, beforeSeq, limit } = request.query;
+      const conditions: SQL[] = [];
+      if (subjectType) conditions.push(eq(auditLog.subjectType, subjectType));
+      if (subjectId) conditions.push(eq(auditLog.subjectId, subjectId));
+      if (actor) conditions.push(eq(auditLog.actor, actor));
+      if (action) conditions.push(eq(auditLog.action, action));
+      if (beforeSeq) conditions.push(lt(auditLog.seq, beforeSeq));
+      const entries = await deps.db
+        .select()
+        .from(auditLog)
+        .where(conditions.length > 0 ? and(...conditions) : undefined)
+        .orderBy(desc(auditLog.seq))
+        .limit(limit);
+      return { entries, nextBeforeSeq: entries.length === limit ? entries.at(-1)?.seq : null };
+    },
+  );
+
+  routes.get(
+    '/api/audit/checkpoints',
+    { onRequest, schema: { querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(20) }) } },
+    async (request) => ({
+      publicKeyPem: deps.signingKey.publicKeyPem,
+      keyFingerprint: deps.signingKey.fingerprint,
+      checkpoints: await deps.db.select().from(auditCheckpoints).orderBy(desc(auditCheckpoints.seq)).limit(request.query.limit),
+    }),
+  );
+}

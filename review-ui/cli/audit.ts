@@ -1,0 +1,210 @@
+import { createPublicKey } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { loadConfig, type Config } from '../../core/domain/config.js';
+import { loadOrCreateSigningKey } from '../../core/infrastructure/signing-key.js';
+import { signChainHead } from '../../db/audit-checkpoints.js';
+import {
+  verifyAuditChain,
+  type AuditVerifyProgress,
+  type AuditVerifyReport,
+  type ChainProblem,
+  type CheckpointProblemKind,
+} from '../../db/audit-verify.js';
+import { openDatabase, type Database } from '../../db/client.js';
+
+/** Exit codes: 0 the log verified (or the head was signed), 1 it did not, 2 it could not be checked. */
+const EXIT_OK = 0;
+const EXIT_BROKEN = 1;
+const EXIT_ERROR = 2;
+
+const USAGE = `Usage:
+  npm run audit:verify -- [--json] [--public-key FILE]...
+      Recomputes the audit chain and checks every signed head. Exit 0 intact, 1 broken, 2 could not check.
+      --public-key FILE  a PEM key checkpoints may be signed with (repeat for rotated keys);
+                         default: the public half of SIGNING_KEY_FILE
+      --json             the report as JSON on stdout
+  npm run audit:sign-head
+      Signs the current last row with SIGNING_KEY_FILE (created on first use).`;
+
+class UsageError extends Error {}
+
+async function verify(config: Config, keyFiles: string[], json: boolean): Promise<number> {
+  const publicKeys = await readPublicKeys(config, keyFiles);
+  const report = await withDatabase(config, (database) =>
+    verifyAuditChain(database.db, { publicKeys, onProgress: progressLine(process.stderr) }),
+  );
+  console.log(json ? JSON.stringify(report, null, 2) : formatReport(report));
+  return report.ok ? EXIT_OK : EXIT_BROKEN;
+}
+
+async function signHead(config: Config): Promise<number> {
+  const key = await loadOrCreateSigningKey(config.signing.keyFile);
+  const signed = await withDatabase(config, (database) => signChainHead(database.db, key));
+  if (!signed) {
+    console.log('The audit log is empty: nothing to sign.');
+  } else if (signed.created) {
+    console.log(`Signed audit head seq ${signed.checkpoint.seq} (hash ${signed.checkpoint.hash}) with key ${key.fingerprint}.`);
+  } else {
+    console.log(`Audit head seq ${signed.checkpoint.seq} was already signed at ${signed.checkpoint.signedAt.toISOString()}.`);
+  }
+  return EXIT_OK;
+}
+
+/**
+ * Public halves only: verifying never needs the private key, and unlike the services it must
+ * not create a key when none exists (a fresh key would make every old checkpoint look forged).
+ */
+async function readPublicKeys(config: Config, keyFiles: string[]): Promise<string[]> {
+  if (keyFiles.length === 0) {
+    if (!existsSync(config.signing.keyFile)) {
+      console.error(`No signing key at ${config.signing.keyFile}: signed heads cannot be checked (pass --public-key FILE).`);
+      return [];
+    }
+    keyFiles = [config.signing.keyFile];
+  }
+  return Promise.all(
+    keyFiles.map(async (file) => {
+      try {
+        // createPublicKey accepts a private key too and derives its public half.
+        return createPublicKey(await readFile(file))
+          .export({ type: 'spki', format: 'pem' })
+          .toString();
+      } catch (error) {
+        throw new Error(`cannot read a key from ${file}: ${(error as Error).message}`, { cause: error });
+      }
+    }),
+  );
+}
+
+async function withDatabase<T>(config: Config, use: (database: Database) => Promise<T>): Promise<T> {
+  // Opening PGlite creates the folder: a mistyped DATA_DIR would verify a new, empty log as intact.
+  if (!config.database.url && !existsSync(config.database.pgliteDir)) {
+    throw new Error(`no database: DATABASE_URL is unset and there is no PGlite folder at ${config.database.pgliteDir}`);
+  }
+  const database = await openDatabase({ ...config.database, poolSize: 2 });
+  try {
+    return await use(database);
+  } finally {
+    await database.close();
+  }
+}
+
+/** A progress line at most once a second, rewritten in place on a terminal; silent for short runs. */
+function progressLine(stream: NodeJS.WriteStream): (progress: AuditVerifyProgress) => void {
+  const started = Date.now();
+  let lastShown = started;
+  let shown = false;
+  process.on('exit', () => {
+    if (shown && stream.isTTY) stream.write('\n');
+  });
+  return (progress) => {
+    const now = Date.now();
+    if (now - lastShown < 1000) return;
+    lastShown = now;
+    shown = true;
+    const rate = Math.round(progress.rowsChecked / ((now - started) / 1000));
+    const line =
+      progress.phase === 'rows'
+        ? `verifying audit rows: seq ${progress.seq.toLocaleString('en')} of ${(progress.headSeq ?? 0).toLocaleString('en')}` +
+          ` (${percent(progress.seq, progress.headSeq)}), ${rate.toLocaleString('en')} rows/s`
+        : `verifying signed heads: ${progress.checkpointsChecked.toLocaleString('en')} checked, at seq ${progress.seq.toLocaleString('en')}`;
+    stream.write(stream.isTTY ? `\r\x1b[2K${line}` : `${line}\n`);
+  };
+}
+
+function percent(seq: number, head: number | null): string {
+  return head ? `${Math.floor((100 * seq) / head)}%` : '100%';
+}
+
+const CHAIN_PROBLEMS: Record<ChainProblem, string> = {
+  hash_mismatch: "The row's content no longer hashes to its stored hash: it was changed after it was written.",
+  broken_link: 'The row names a predecessor other than the previous row: that row was rewritten and re-hashed, or this one re-pointed.',
+  missing_row: 'Rows are missing from this seq on: the row shown, the first after the gap, names a predecessor no longer in the log.',
+};
+
+const CHECKPOINT_PROBLEMS: Record<CheckpointProblemKind, string> = {
+  unknown_key: 'signed by a key not given (pass its public key with --public-key)',
+  bad_signature: 'the signature does not verify: forged or altered',
+  row_missing: 'the signed row is no longer in the log',
+  hash_mismatch: 'the signed row was rewritten since it was signed',
+};
+
+/** The report for a person: what holds, and where the first break is, named so it can be found. */
+function formatReport(report: AuditVerifyReport): string {
+  const lines: string[] = [];
+  const rows = `${report.rowsChecked.toLocaleString('en')} rows`;
+  const checkpoints = `${report.checkpointsChecked.toLocaleString('en')} signed heads`;
+  if (report.ok && report.headSeq === null) {
+    lines.push(`Audit log is empty; ${checkpoints} verified.`);
+  } else if (report.ok) {
+    lines.push(`Audit log intact: ${rows} (through seq ${report.headSeq}), ${checkpoints} verified.`);
+  } else {
+    lines.push(`AUDIT LOG NOT INTACT: ${rows} and ${checkpoints} checked.`);
+  }
+  const broken = report.firstBroken;
+  if (broken) {
+    const row = broken.row;
+    lines.push(
+      '',
+      `First broken link at seq ${broken.seq}: ${broken.problem}`,
+      `  ${CHAIN_PROBLEMS[broken.problem]}`,
+      `  row:      seq ${row.seq}, recorded_at ${row.recordedAt}, actor ${row.actor}, action ${row.action}, subject ${row.subjectType} ${row.subjectId}`,
+      `  expected: ${broken.expected}`,
+      `  actual:   ${broken.actual}`,
+    );
+  }
+  if (report.checkpointProblemCount > 0) {
+    lines.push('', `Signed heads that do not vouch for the log (${report.checkpointProblemCount}):`);
+    for (const problem of report.checkpointProblems) {
+      lines.push(
+        `  seq ${problem.seq}, signed ${problem.signedAt} by key ${problem.keyFingerprint.slice(0, 16)}: ${problem.problem}, ` +
+          CHECKPOINT_PROBLEMS[problem.problem] +
+          (problem.problem === 'hash_mismatch' ? ` (signed ${problem.expected}, row now ${problem.actual})` : ''),
+      );
+    }
+    const unlisted = report.checkpointProblemCount - report.checkpointProblems.length;
+    if (unlisted > 0) lines.push(`  and ${unlisted} more.`);
+  }
+  if (report.lastSignedSeq !== null && report.headSeq !== null && report.headSeq > report.lastSignedSeq) {
+    lines.push('', `Rows after seq ${report.lastSignedSeq}, the last verified signed head, are protected by the hash chain alone.`);
+  } else if (report.lastSignedSeq === null && report.headSeq !== null) {
+    lines.push('', 'No signed head verified: a consistent rewrite of the whole log would go unnoticed (run audit:sign-head).');
+  }
+  return lines.join('\n');
+}
+
+// Last, so every constant above is initialised before the top-level await runs.
+const { values, positionals } = (() => {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: { json: { type: 'boolean' }, 'public-key': { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    process.exit(EXIT_ERROR);
+  }
+})();
+
+if (values.help) {
+  console.log(USAGE);
+  process.exit(EXIT_OK);
+}
+
+try {
+  const config = loadConfig();
+  const [command, ...rest] = positionals;
+  if (rest.length > 0) throw new UsageError(`unexpected arguments: ${rest.join(' ')}`);
+  if (command === 'verify') {
+    process.exitCode = await verify(config, values['public-key'] ?? [], values.json ?? false);
+  } else if (command === 'sign-head') {
+    process.exitCode = await signHead(config);
+  } else {
+    throw new UsageError(command === undefined ? 'no command given' : `unknown command ${command}`);
+  }
+} catch (error) {
+  console.error(error instanceof UsageError ? `${error.message}\n\n${USAGE}` : `audit: ${(error as Error).message}`);
+  process.exitCode = EXIT_ERROR;
+}

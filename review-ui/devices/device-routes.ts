@@ -1,0 +1,111 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { isBackdated } from '../../core/domain/certification.js';
+import { certificationSchema, enrolmentSchema } from '../../core/domain/device-registration.js';
+import { deviceIdSchema } from '../../core/domain/protocol.js';
+import type { Db } from '../../db/client.js';
+import { devices } from '../../db/schema.js';
+import { principalOf, requirePermission } from '../people/authentication.js';
+import { listExpiringCertifications } from './certification-expiry.js';
+import { confirmCertification } from './certification-rejudging.js';
+import { listDevices } from './device-listing.js';
+import { addCertification, changeDeviceStatus, enrolDevice, rotateDeviceKey } from './device-registry.js';
+
+/** Every registry change says why, so the audit log explains itself to a later reader. */
+const reasonSchema = z.string().trim().min(3, 'reason: at least 3 characters').max(500, 'reason: at most 500 characters');
+
+export function deviceRoutes(app: FastifyInstance, deps: { db: Db }): void {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  const onRequest = requirePermission('devices.manage');
+  const readable = requirePermission('devices.read', 'devices.manage');
+  const params = z.object({ deviceId: deviceIdSchema });
+
+  routes.get('/api/devices', { onRequest: readable }, async () => {
+    const asOf = new Date();
+    return { asOf, devices: await listDevices(deps.db, asOf) };
+  });
+
+  routes.put('/api/devices/:deviceId', { onRequest, schema: { params, body: enrolmentSchema } }, async (request, reply) => {
+    const outcome = await enrolDevice(deps.db, principalOf(request).actor, request.params.deviceId, request.body);
+    if (outcome === 'conflict') {
+      return reply
+        .code(409)
+        .send({ error: `device ${request.params.deviceId} is enrolled with different details; key rotation is a separate action` });
+    }
+    return reply.code(outcome === 'enrolled' ? 201 : 200).send({ id: request.params.deviceId, outcome });
+  });
+
+  routes.post(
+    '/api/devices/:deviceId/certifications',
+    { onRequest, schema: { params, body: certificationSchema } },
+    async (request, reply) => {
+      const now = new Date();
+      const id = await addCertification(deps.db, principalOf(request).actor, request.params.deviceId, request.body, now);
+      if (!id) return reply.code(404).send({ error: `no device ${request.params.deviceId}` });
+      return reply.code(201).send({ id, needsConfirmation: isBackdated({ validFrom: new Date(request.body.validFrom), recordedAt: now }) });
+    },
+  );
+
+  routes.post(
+    '/api/certifications/:certificationId/confirm',
+    { onRequest, schema: { params: z.object({ certificationId: z.uuid() }) } },
+    async (request, reply) => {
+      const person = principalOf(request);
+      const outcome = await confirmCertification(deps.db, request.params.certificationId, {
+        actor: person.actor,
+        isPerson: person.kind === 'person',
+      });
+      if (!outcome.ok) return reply.code(outcome.status).send({ error: outcome.error });
+      return outcome;
+    },
+  );
+
+  routes.post(
+    '/api/devices/:deviceId/status',
+    { onRequest, schema: { params, body: z.strictObject({ status: z.enum(devices.status.enumValues), reason: reasonSchema }) } },
+    async (request, reply) => {
+      const { deviceId } = request.params;
+      const outcome = await changeDeviceStatus(deps.db, principalOf(request).actor, deviceId, request.body);
+      switch (outcome) {
+        case 'not_found':
+          return reply.code(404).send({ error: `no device ${deviceId}` });
+        case 'revoked_is_final':
+          return reply
+            .code(409)
+            .send({ error: `device ${deviceId} is revoked, and revocation is final: enrol a replacement device under a new id` });
+        case 'changed':
+        case 'unchanged':
+          return { id: deviceId, status: request.body.status, outcome };
+      }
+    },
+  );
+
+  routes.post(
+    '/api/devices/:deviceId/keys',
+    { onRequest, schema: { params, body: z.strictObject({ publicKeyPem: enrolmentSchema.shape.publicKeyPem, reason: reasonSchema }) } },
+    async (request, reply) => {
+      const { deviceId } = request.params;
+      const outcome = await rotateDeviceKey(deps.db, principalOf(request).actor, deviceId, request.body);
+      switch (outcome) {
+        case 'not_found':
+          return reply.code(404).send({ error: `no device ${deviceId}` });
+        case 'revoked':
+          return reply.code(409).send({ error: `device ${deviceId} is revoked; a revoked device's key cannot be rotated` });
+        case 'same_key':
+          return reply.code(409).send({ error: `device ${deviceId} already uses this key; rotation needs a new one` });
+        case 'rotated':
+          return { id: deviceId, outcome };
+      }
+    },
+  );
+
+  routes.get(
+    '/api/certifications/expiring',
+    { onRequest: readable, schema: { querystring: z.object({ days: z.coerce.number().int().min(1).max(365).default(30) }) } },
+    async (request) => {
+      const asOf = new Date();
+      return { asOf, days: request.query.days, certifications: await listExpiringCertifications(deps.db, asOf, request.query.days) };
+    },
+  );
+}

@@ -1,0 +1,168 @@
+import { and, asc, desc, eq, inArray, isNull, notExists, sql } from 'drizzle-orm';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { appendAudit } from '../../db/audit-log.js';
+import { captures, incidents, rejectReasons } from '../../db/schema.js';
+import { principalOf, requirePermission } from '../people/authentication.js';
+import { readerOf, refusalToRead } from '../review/capture-access.js';
+import { buildEvidencePackage, type EvidencePackageDeps } from './evidence-package.js';
+
+/** Incidents (one act, law L10) and the maintained list of reasons to reject. */
+export function incidentRoutes(app: FastifyInstance, deps: EvidencePackageDeps): void {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  const readable = requirePermission('incidents.read');
+
+  routes.get(
+    '/api/incidents',
+    { onRequest: readable, schema: { querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }) } },
+    async (request) => {
+      const reader = await readerOf(deps.db, principalOf(request));
+      // A merged or emptied incident holds no captures: it is kept for its history (GET by id), not listed as an act.
+      const rows = await deps.db
+        .select()
+        .from(incidents)
+        .where(
+          and(
+            isNull(incidents.closedAt),
+            // The subject is a plate: incidents holding captures of a device the reader administers are not theirs to see.
+            reader.administeredDeviceIds.length > 0
+              ? notExists(
+                  deps.db
+                    .select({ one: sql`1` })
+                    .from(captures)
+                    .where(and(eq(captures.incidentId, incidents.id), inArray(captures.deviceId, [...reader.administeredDeviceIds]))),
+                )
+              : undefined,
+          ),
+        )
+        .orderBy(desc(incidents.lastCapturedAt))
+        .limit(request.query.limit);
+      return { incidents: rows };
+    },
+  );
+
+  routes.get(
+    '/api/incidents/:incidentId',
+    { onRequest: readable, schema: { params: z.object({ incidentId: z.uuid() }) } },
+    async (request, reply) => {
+      const refusal = await refusalToRead(deps.db, await readerOf(deps.db, principalOf(request)), request.params);
+      if (refusal) return reply.code(403).send({ error: refusal });
+      const [incident] = await deps.db.select().from(incidents).where(eq(incidents.id, request.params.incidentId));
+      if (!incident) return reply.code(404).send({ error: `no incident ${request.params.incidentId}` });
+      const members = await deps.db
+        .select({ id: captures.id, deviceId: captures.deviceId, capturedAt: captures.capturedAt, state: captures.state })
+        .from(captures)
+        .where(eq(captures.incidentId, incident.id))
+        .orderBy(asc(captures.capturedAt));
+      return { incident, captures: members };
+    },
+  );
+
+  routes.get(
+    '/api/incidents/:incidentId/evidence-package',
+    {
+      onRequest: requirePermission('evidence.export'),
+      schema: {
+        params: z.object({ incidentId: z.uuid() }),
+        // Every export of evidence states why (law L7); the reason goes into the audit log and the package.
+        querystring: z.object({
+          reason: z.string().trim().min(5, 'reason: say why you export this evidence (at least 5 characters)').max(500),
+        }),
+      },
+    },
+    async (request, reply) => {
+      const person = principalOf(request);
+      const refusal = await refusalToRead(deps.db, await readerOf(deps.db, person), { incidentId: request.params.incidentId });
+      if (refusal) return reply.code(403).send({ error: refusal });
+      const built = await buildEvidencePackage(deps, request.params.incidentId, {
+        personId: person.id,
+        actor: person.actor,
+        reason: request.query.reason,
+      });
+      switch (built.outcome) {
+        case 'not_found':
+          return reply.code(404).send({ error: `no incident ${request.params.incidentId}` });
+        case 'not_approved':
+        case 'not_intact':
+          return reply.code(409).send({ error: built.detail });
+        case 'built':
+          return reply
+            .type('application/zip')
+            .header('content-disposition', `attachment; filename="${built.fileName}"`)
+            .header('x-package-sha256', built.sha256)
+            .send(Buffer.from(built.bytes));
+      }
+    },
+  );
+
+  routes.get('/api/reject-reasons', { onRequest: requirePermission('review.decide', 'reasons.manage', 'evidence.view') }, async () => ({
+    reasons: await deps.db
+      .select()
+      .from(rejectReasons)
+      .where(isNull(rejectReasons.retiredAt))
+      .orderBy(desc(rejectReasons.statutory), asc(rejectReasons.label)),
+  }));
+
+  routes.post(
+    '/api/reject-reasons',
+    {
+      onRequest: requirePermission('reasons.manage'),
+      schema: {
+        body: z.strictObject({
+          code: z.string().regex(/^[a-z][a-z0-9_]{2,63}$/, 'code: snake_case'),
+          label: z.string().trim().min(3).max(200),
+        }),
+      },
+    },
+    async (request, reply) => {
+      const actor = principalOf(request).actor;
+      const added = await deps.db.transaction(async (tx) => {
+        const [row] = await tx.insert(rejectReasons).values(request.body).onConflictDoNothing().returning();
+        if (row)
+          await appendAudit(tx, {
+            actor,
+            action: 'reject_reason.added',
+            subjectType: 'reject_reason',
+            subjectId: row.code,
+            details: { label: row.label },
+          });
+        return row;
+      });
+      if (!added) return reply.code(409).send({ error: `reason ${request.body.code} exists` });
+      return reply.code(201).send(added);
+    },
+  );
+
+  routes.post(
+    '/api/reject-reasons/:code/retire',
+    { onRequest: requirePermission('reasons.manage'), schema: { params: z.object({ code: z.string().max(64) }) } },
+    async (request, reply) => {
+      const actor = principalOf(request).actor;
+      const retired = await deps.db.transaction(async (tx) => {
+        const [current] = await tx
+          .select({ statutory: rejectReasons.statutory })
+          .from(rejectReasons)
+          .where(and(eq(rejectReasons.code, request.params.code), isNull(rejectReasons.retiredAt)));
+        if (current?.statutory) return 'statutory' as const;
+        const [row] = await tx
+          .update(rejectReasons)
+          .set({ retiredAt: new Date() })
+          .where(and(eq(rejectReasons.code, request.params.code), isNull(rejectReasons.retiredAt)))
+          .returning();
+        if (row)
+          await appendAudit(tx, { actor, action: 'reject_reason.retired', subjectType: 'reject_reason', subjectId: row.code, details: {} });
+        return row;
+      });
+      // The erasure cases of MPS order 157 art. 22 are the law's, not ours to retire; the database refuses it too.
+      if (retired === 'statutory') {
+        return reply
+          .code(409)
+          .send({ error: `${request.params.code} is a statutory erasure case (MPS order 157, art. 22): it cannot be retired or edited` });
+      }
+      // Retired, never deleted: past decisions keep pointing at the reason they gave.
+      if (!retired) return reply.code(404).send({ error: `no current reason ${request.params.code}` });
+      return retired;
+    },
+  );
+}
