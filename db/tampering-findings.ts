@@ -1,7 +1,7 @@
 import { and, eq, isNull } from 'drizzle-orm';
 import { jobIdFor } from '../core/domain/jobs.js';
 import { appendAudit } from './audit-log.js';
-import type { Tx } from './client.js';
+import type { Db, Tx } from './client.js';
 import { captures, outbox, tamperingFindings } from './schema.js';
 
 export type FindingOutcome<T> = { ok: true; value: T } | { ok: false; status: 404 | 409; error: string };
@@ -69,4 +69,13 @@ export async function confirmTamperingFinding(
     details: { findingId, windowId: finding.windowId, recordedBy: finding.recordedBy, certificateNumber },
   });
   return { ok: true, value: { captureId: finding.captureId } };
+}
+
+/** The capture a finding answers, or undefined when there is no such finding. */
+export async function captureOfFinding(db: Db, findingId: string): Promise<string | undefined> {
+  const [finding] = await db
+    .select({ captureId: tamperingFindings.captureId })
+    .from(tamperingFindings)
+    .where(eq(tamperingFindings.id, findingId));
+  return finding?.captureId;
 }

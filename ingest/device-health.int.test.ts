@@ -14,7 +14,7 @@ import { startWorkersRole } from '../workers/service.js';
 import { createPerson } from '../review-ui/people/people.js';
 import { checkIntegrity } from '../review-ui/review/capture-detail.js';
 import { decide, type IntegrityCheck } from '../review-ui/review/review-decisions.js';
-import { claimCapture } from '../review-ui/review/review-queue.js';
+import { claimCapture } from '../db/review-queue.js';
 import { startIngestRole, type IngestRole } from './service.js';
 
 const log = pino({ level: 'silent' });

@@ -1,9 +1,17 @@
-import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import {
+  captureStates,
+  captureTallies,
+  malfunctionWindowsById,
+  mediaOfCaptures,
+  newestCaptures,
+  stagedChunkCount,
+  undispatchedJobCount,
+  type CaptureState,
+} from '../../db/capture-reads.js';
 import type { Db } from '../../db/client.js';
-import { captureMedia, captures, malfunctionWindows, media, mediaChunks, mediaDerivatives, outbox } from '../../db/schema.js';
 import { ageSeconds, tallyStuckCaptures, type StuckNeed, type StuckTally } from '../../db/stuck-captures.js';
 
-type CaptureState = (typeof captures.$inferSelect)['state'];
+export { isThumbnail } from '../../db/capture-reads.js';
 
 export interface CaptureSummary {
   id: string;
@@ -24,43 +32,13 @@ export async function listCaptures(
   db: Db,
   filter: { state?: CaptureState | undefined; before?: Date | undefined; limit: number },
 ): Promise<CaptureSummary[]> {
-  const conditions = [
-    filter.state ? eq(captures.state, filter.state) : undefined,
-    filter.before ? lt(captures.receivedAt, filter.before) : undefined,
-  ].filter((condition) => condition !== undefined);
-  const rows = await db
-    .select()
-    .from(captures)
-    .where(conditions.length > 0 ? and(...conditions) : undefined)
-    .orderBy(desc(captures.receivedAt), desc(captures.id))
-    .limit(filter.limit);
+  const rows = await newestCaptures(db, filter);
   if (rows.length === 0) return [];
-  const mediaRows = await db
-    .select({
-      captureId: captureMedia.captureId,
-      name: captureMedia.name,
-      sha256: media.sha256,
-      contentType: media.contentType,
-      thumbnailSha256: mediaDerivatives.derivedSha256,
-    })
-    .from(captureMedia)
-    .innerJoin(media, eq(media.sha256, captureMedia.mediaSha256))
-    .leftJoin(mediaDerivatives, and(eq(mediaDerivatives.sourceSha256, media.sha256), eq(mediaDerivatives.kind, 'thumbnail')))
-    .where(
-      inArray(
-        captureMedia.captureId,
-        rows.map((row) => row.id),
-      ),
-    )
-    .orderBy(captureMedia.name);
-  const windowIds = [...new Set(rows.flatMap((row) => row.exclusionWindowIds ?? []))];
-  const windows =
-    windowIds.length > 0
-      ? await db
-          .select({ id: malfunctionWindows.id, source: malfunctionWindows.source, reason: malfunctionWindows.reason })
-          .from(malfunctionWindows)
-          .where(inArray(malfunctionWindows.id, windowIds))
-      : [];
+  const mediaRows = await mediaOfCaptures(
+    db,
+    rows.map((row) => row.id),
+  );
+  const windows = await malfunctionWindowsById(db, [...new Set(rows.flatMap((row) => row.exclusionWindowIds ?? []))]);
   return rows.map((row) => ({
     id: row.id,
     deviceId: row.deviceId,
@@ -81,23 +59,9 @@ export async function listCaptures(
 
 /** How many captures sit in each state; every state is present, zero or not. */
 export async function countByState(db: Db): Promise<Record<CaptureState, number>> {
-  const rows = await db
-    .select({ state: captures.state, count: sql<number>`count(*)::int` })
-    .from(captures)
-    .groupBy(captures.state);
-  const counts = Object.fromEntries(captures.state.enumValues.map((state) => [state, 0])) as Record<CaptureState, number>;
-  for (const row of rows) counts[row.state] = Number(row.count);
+  const counts = Object.fromEntries(captureStates.map((state) => [state, 0])) as Record<CaptureState, number>;
+  for (const row of await captureTallies(db)) counts[row.state] = row.count;
   return counts;
-}
-
-/** Whether a hash is a thumbnail: only derivatives are served without a reviewer's login. */
-export async function isThumbnail(db: Db, sha256: string): Promise<boolean> {
-  const [row] = await db
-    .select({ sha256: mediaDerivatives.derivedSha256 })
-    .from(mediaDerivatives)
-    .where(and(eq(mediaDerivatives.derivedSha256, sha256), eq(mediaDerivatives.kind, 'thumbnail')))
-    .limit(1);
-  return row !== undefined;
 }
 
 export interface Reconciliation {
@@ -118,20 +82,13 @@ export interface Reconciliation {
 /** Where every capture message stands, so published and stored counts can be reconciled. */
 export async function reconcile(db: Db, stuckAfterMs: number): Promise<Reconciliation> {
   const now = new Date();
-  const byState = await db
-    .select({ state: captures.state, count: sql<number>`count(*)::int`, oldest: sql<string | null>`min(${captures.receivedAt})` })
-    .from(captures)
-    .groupBy(captures.state);
-  const states = Object.fromEntries(
-    captures.state.enumValues.map((state) => [state, { count: 0, oldestAgeSeconds: null as number | null }]),
-  ) as Record<CaptureState, StuckTally>;
-  for (const row of byState) states[row.state] = { count: Number(row.count), oldestAgeSeconds: ageSeconds(row.oldest, now) };
+  const byState = await captureTallies(db);
+  const states = Object.fromEntries(captureStates.map((state) => [state, { count: 0, oldestAgeSeconds: null as number | null }])) as Record<
+    CaptureState,
+    StuckTally
+  >;
+  for (const row of byState) states[row.state] = { count: row.count, oldestAgeSeconds: ageSeconds(row.oldest, now) };
   const counts = Object.fromEntries(Object.entries(states).map(([state, tally]) => [state, tally.count])) as Record<CaptureState, number>;
-  const [chunks] = await db.select({ count: sql<number>`count(*)::int` }).from(mediaChunks);
-  const [jobs] = await db
-    .select({ count: sql<number>`count(*)::int` })
-    .from(outbox)
-    .where(sql`${outbox.dispatchedAt} IS NULL`);
   const quarantined = counts.quarantined;
   const inFlight = counts.received;
   const received = Object.values(counts).reduce((sum, count) => sum + count, 0);
@@ -140,8 +97,8 @@ export async function reconcile(db: Db, stuckAfterMs: number): Promise<Reconcili
     accepted: received - quarantined - inFlight,
     quarantined,
     inFlight,
-    stagedChunks: chunks?.count ?? 0,
-    jobsAwaitingQueue: jobs?.count ?? 0,
+    stagedChunks: await stagedChunkCount(db),
+    jobsAwaitingQueue: await undispatchedJobCount(db),
     states,
     stranded: { stuckAfterSeconds: Math.round(stuckAfterMs / 1000), ...(await tallyStuckCaptures(db, stuckAfterMs, now)) },
   };

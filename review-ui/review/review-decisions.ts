@@ -16,7 +16,7 @@ import { regroupIncidents } from '../../db/incidents.js';
 import type { Db, Executor, Tx } from '../../db/client.js';
 import { signedEvidenceOf, type StoredCapture } from '../../core/domain/signed-evidence.js';
 import { captures, devices, rejectReasons, reviewClaims, reviewDecisions } from '../../db/schema.js';
-import type { QueueViewer } from './review-queue.js';
+import type { QueueViewer } from '../../db/review-queue.js';
 
 export interface Decider extends QueueViewer {
   certificateNumber: string;

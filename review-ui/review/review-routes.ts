@@ -1,4 +1,3 @@
-import { eq } from 'drizzle-orm';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -6,12 +5,11 @@ import { readVerified, type MediaStore } from '../../core/infrastructure/media-s
 import { REVIEW_STATES } from '../../core/domain/review-policy.js';
 import { appendAudit } from '../../db/audit-log.js';
 import type { Db } from '../../db/client.js';
-import { captureAnnotations, captures } from '../../db/schema.js';
 import { principalOf, requirePermission } from '../people/authentication.js';
 import type { ReviewSettings } from '../review-settings.js';
 import { belongsToCapture, captureDetail, checkIntegrity } from './capture-detail.js';
 import { readerOf, refusalToRead } from './capture-access.js';
-import { claimCapture, claimNext, listQueue, releaseClaim } from './review-queue.js';
+import { annotateCapture, claimCapture, claimNext, listQueue, releaseClaim } from '../../db/review-queue.js';
 import { decide } from './review-decisions.js';
 
 const filterSchema = z.object({
@@ -174,21 +172,12 @@ export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaS
       const { captureId } = request.params;
       const refusal = await refusalToRead(deps.db, await viewerOf(deps.db, request), { captureId });
       if (refusal) return reply.code(403).send({ error: refusal });
-      const created = await deps.db.transaction(async (tx) => {
-        const [exists] = await tx.select({ id: captures.id }).from(captures).where(eq(captures.id, captureId));
-        if (!exists) return undefined;
-        const [row] = await tx
-          .insert(captureAnnotations)
-          .values({ captureId, personId: principal.id, kind: request.body.kind, note: request.body.note })
-          .returning({ id: captureAnnotations.id });
-        await appendAudit(tx, {
-          actor: principal.actor,
-          action: 'capture.annotated',
-          subjectType: 'capture',
-          subjectId: captureId,
-          details: { kind: request.body.kind, note: request.body.note },
-        });
-        return row;
+      const created = await annotateCapture(deps.db, {
+        captureId,
+        personId: principal.id,
+        actor: principal.actor,
+        kind: request.body.kind,
+        note: request.body.note,
       });
       if (!created) return reply.code(404).send({ error: `no capture ${captureId}` });
       return reply.code(201).send(created);

@@ -1,10 +1,8 @@
-import { eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
-import { confirmTamperingFinding, recordTamperingFinding } from '../../db/tampering-findings.js';
-import { tamperingFindings } from '../../db/schema.js';
+import { captureOfFinding, confirmTamperingFinding, recordTamperingFinding } from '../../db/tampering-findings.js';
 import { principalOf, requirePermission } from '../people/authentication.js';
 import { readerOf, refusalToRead } from './capture-access.js';
 
@@ -50,11 +48,8 @@ export function tamperingRoutes(app: FastifyInstance, deps: { db: Db }): void {
     { onRequest, schema: { params: z.object({ findingId: z.uuid() }) } },
     async (request, reply) => {
       const person = principalOf(request);
-      const [finding] = await deps.db
-        .select({ captureId: tamperingFindings.captureId })
-        .from(tamperingFindings)
-        .where(eq(tamperingFindings.id, request.params.findingId));
-      const refusal = finding && (await refusalToRead(deps.db, await readerOf(deps.db, person), { captureId: finding.captureId }));
+      const captureId = await captureOfFinding(deps.db, request.params.findingId);
+      const refusal = captureId && (await refusalToRead(deps.db, await readerOf(deps.db, person), { captureId }));
       if (refusal) return reply.code(403).send({ error: refusal });
       const outcome = await deps.db.transaction((tx) =>
         confirmTamperingFinding(tx, request.params.findingId, person.actor, person.certificate?.number ?? null),

@@ -1,8 +1,8 @@
 import { and, asc, eq, gt, inArray, lte, notInArray, or, sql } from 'drizzle-orm';
-import { REVIEW_STATES, reviewDeadline, type ReviewState } from '../../core/domain/review-policy.js';
-import { appendAudit } from '../../db/audit-log.js';
-import type { Db } from '../../db/client.js';
-import { captureMedia, captures, devices, mediaDerivatives, people, reviewClaims, reviewDecisions } from '../../db/schema.js';
+import { REVIEW_STATES, reviewDeadline, type ReviewState } from '../core/domain/review-policy.js';
+import { appendAudit } from './audit-log.js';
+import type { Db } from './client.js';
+import { captureAnnotations, captureMedia, captures, devices, mediaDerivatives, people, reviewClaims, reviewDecisions } from './schema.js';
 
 /** The person asking, as far as the queue cares. */
 export interface QueueViewer {
@@ -236,5 +236,20 @@ export async function releaseClaim(db: Db, viewer: QueueViewer, captureId: strin
     if (released.length === 0) return false;
     await appendAudit(tx, { actor: viewer.actor, action: 'review.released', subjectType: 'capture', subjectId: captureId, details: {} });
     return true;
+  });
+}
+
+/** A reviewer's note on a capture, audited in the same transaction; undefined when there is no such capture. */
+export async function annotateCapture(
+  db: Db,
+  annotation: { captureId: string; personId: string; actor: string; kind: 'looks_valid' | 'has_problem' | 'note'; note: string },
+): Promise<{ id: string } | undefined> {
+  const { captureId, personId, actor, kind, note } = annotation;
+  return db.transaction(async (tx) => {
+    const [exists] = await tx.select({ id: captures.id }).from(captures).where(eq(captures.id, captureId));
+    if (!exists) return undefined;
+    const [row] = await tx.insert(captureAnnotations).values({ captureId, personId, kind, note }).returning({ id: captureAnnotations.id });
+    await appendAudit(tx, { actor, action: 'capture.annotated', subjectType: 'capture', subjectId: captureId, details: { kind, note } });
+    return row;
   });
 }
