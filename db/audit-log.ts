@@ -1,7 +1,7 @@
-import { desc, sql } from 'drizzle-orm';
+import { and, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
 import { auditHash, GENESIS_HASH, type AuditEvent } from '../core/domain/audit-hash.js';
-import type { Tx } from './client.js';
-import { auditLog } from './schema.js';
+import type { Executor, Tx } from './client.js';
+import { auditCheckpoints, auditLog } from './schema.js';
 
 export { auditHash, GENESIS_HASH, type AuditEvent };
 
@@ -24,4 +24,38 @@ export async function appendAudit(tx: Tx, event: AuditEvent): Promise<void> {
     previousHash,
     hash: auditHash(previousHash, recordedAt, { ...event, details }),
   });
+}
+
+export type AuditEntry = typeof auditLog.$inferSelect;
+export type AuditCheckpoint = typeof auditCheckpoints.$inferSelect;
+
+/** Which entries to list: every given field must match; `beforeSeq` pages back from an earlier answer. */
+export interface AuditEntryFilter {
+  subjectType?: string;
+  subjectId?: string;
+  actor?: string;
+  action?: string;
+  beforeSeq?: number;
+  limit: number;
+}
+
+/** Matching entries, newest first. */
+export async function listAuditEntries(db: Executor, filter: AuditEntryFilter): Promise<AuditEntry[]> {
+  const conditions: SQL[] = [];
+  if (filter.subjectType) conditions.push(eq(auditLog.subjectType, filter.subjectType));
+  if (filter.subjectId) conditions.push(eq(auditLog.subjectId, filter.subjectId));
+  if (filter.actor) conditions.push(eq(auditLog.actor, filter.actor));
+  if (filter.action) conditions.push(eq(auditLog.action, filter.action));
+  if (filter.beforeSeq) conditions.push(lt(auditLog.seq, filter.beforeSeq));
+  return db
+    .select()
+    .from(auditLog)
+    .where(conditions.length > 0 ? and(...conditions) : undefined)
+    .orderBy(desc(auditLog.seq))
+    .limit(filter.limit);
+}
+
+/** The latest signed chain heads, newest first. */
+export async function listAuditCheckpoints(db: Executor, limit: number): Promise<AuditCheckpoint[]> {
+  return db.select().from(auditCheckpoints).orderBy(desc(auditCheckpoints.seq)).limit(limit);
 }

@@ -1,10 +1,9 @@
-import { and, desc, eq, lt, type SQL } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ServerSigningKey } from '../../core/infrastructure/signing-key.js';
 import type { Db } from '../../db/client.js';
-import { auditCheckpoints, auditLog } from '../../db/schema.js';
+import { auditCheckpoints, auditEntries } from './audit-record.js';
 import { requirePermission } from '../people/authentication.js';
 
 /**
@@ -32,30 +31,13 @@ export function auditRoutes(app: FastifyInstance, deps: { db: Db; signingKey: Se
       },
     },
     async (request) => {
-      const { subjectType, subjectId, actor, action, beforeSeq, limit } = request.query;
-      const conditions: SQL[] = [];
-      if (subjectType) conditions.push(eq(auditLog.subjectType, subjectType));
-      if (subjectId) conditions.push(eq(auditLog.subjectId, subjectId));
-      if (actor) conditions.push(eq(auditLog.actor, actor));
-      if (action) conditions.push(eq(auditLog.action, action));
-      if (beforeSeq) conditions.push(lt(auditLog.seq, beforeSeq));
-      const entries = await deps.db
-        .select()
-        .from(auditLog)
-        .where(conditions.length > 0 ? and(...conditions) : undefined)
-        .orderBy(desc(auditLog.seq))
-        .limit(limit);
-      return { entries, nextBeforeSeq: entries.length === limit ? entries.at(-1)?.seq : null };
+      return auditEntries(deps.db, request.query);
     },
   );
 
   routes.get(
     '/api/audit/checkpoints',
     { onRequest, schema: { querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(20) }) } },
-    async (request) => ({
-      publicKeyPem: deps.signingKey.publicKeyPem,
-      keyFingerprint: deps.signingKey.fingerprint,
-      checkpoints: await deps.db.select().from(auditCheckpoints).orderBy(desc(auditCheckpoints.seq)).limit(request.query.limit),
-    }),
+    async (request) => auditCheckpoints(deps.db, deps.signingKey, request.query.limit),
   );
 }

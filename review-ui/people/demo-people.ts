@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Role } from '../../core/domain/roles.js';
 import type { Db } from '../../db/client.js';
-import { people } from '../../db/schema.js';
+import { hasAnyPerson } from '../../db/people.js';
 import { createPerson } from './people.js';
 
 export interface DemoAccount {
@@ -30,8 +30,7 @@ const DEMO_PEOPLE: { username: string; displayName: string; roles: Role[]; certi
  */
 export async function ensureDemoPeople(db: Db, dataDir: string): Promise<DemoAccount[]> {
   const file = path.join(dataDir, 'demo-accounts.json');
-  const existing = await db.select({ id: people.id }).from(people).limit(1);
-  if (existing.length > 0) {
+  if (await hasAnyPerson(db)) {
     return readFile(file, 'utf8').then(
       (text) => JSON.parse(text) as DemoAccount[],
       () => [],

@@ -1,7 +1,6 @@
-import { lt } from 'drizzle-orm';
-import { RateLimiterDrizzle, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterRes } from 'rate-limiter-flexible';
 import type { Db } from '../../db/client.js';
-import { loginThrottle } from '../../db/schema.js';
+import { deleteExpiredLoginCounters, loginThrottleLimiter } from '../../db/sessions.js';
 
 /**
  * Password guessing is slowed per username at one client address, and per address overall,
@@ -27,22 +26,9 @@ export interface LoginThrottle {
   sweep(): Promise<void>;
 }
 
-function limiter(db: Db, prefix: string, limits: { attempts: number; windowSeconds: number; blockSeconds: number }) {
-  return new RateLimiterDrizzle({
-    storeClient: db,
-    schema: loginThrottle,
-    keyPrefix: prefix,
-    points: limits.attempts,
-    duration: limits.windowSeconds,
-    blockDuration: limits.blockSeconds,
-    // Swept by `sweep()` on the server's own timer, which stops when the server closes.
-    clearExpiredByTimeout: false,
-  });
-}
-
 export function createLoginThrottle(db: Db): LoginThrottle {
-  const byPair = limiter(db, 'login:user+ip', LOGIN_LIMITS.perUsernameAndAddress);
-  const byAddress = limiter(db, 'login:ip', LOGIN_LIMITS.perAddress);
+  const byPair = loginThrottleLimiter(db, 'login:user+ip', LOGIN_LIMITS.perUsernameAndAddress);
+  const byAddress = loginThrottleLimiter(db, 'login:ip', LOGIN_LIMITS.perAddress);
   return {
     async attempt(username, address) {
       const pair = `${username.trim().toLowerCase()}|${address}`;
@@ -64,7 +50,7 @@ export function createLoginThrottle(db: Db): LoginThrottle {
       };
     },
     async sweep() {
-      await db.delete(loginThrottle).where(lt(loginThrottle.expire, new Date()));
+      await deleteExpiredLoginCounters(db);
     },
   };
 }

@@ -1,7 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { and, eq, gt, isNull } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.js';
-import { people, sessions } from '../../db/schema.js';
+import { endSessionByTokenHash, endSessionsOfPerson, findLiveSession, insertSession } from '../../db/sessions.js';
 import { findPerson, type Person } from './people.js';
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
@@ -13,36 +12,24 @@ const sha256 = (value: string) => createHash('sha256').update(value).digest('hex
 export async function startSession(db: Db | Tx, personId: string, ttlMs: number): Promise<{ token: string; expiresAt: Date }> {
   const token = randomBytes(32).toString('base64url');
   const expiresAt = new Date(Date.now() + ttlMs);
-  await db.insert(sessions).values({ tokenSha256: sha256(token), personId, expiresAt });
+  await insertSession(db, { tokenSha256: sha256(token), personId, expiresAt });
   return { token, expiresAt };
 }
 
 /** The person a live session belongs to; an ended, expired or disabled person's session is worth nothing. */
 export async function resolveSession(db: Db, token: string): Promise<{ person: Person; expiresAt: Date } | undefined> {
-  const [row] = await db
-    .select({ personId: sessions.personId, expiresAt: sessions.expiresAt })
-    .from(sessions)
-    .innerJoin(people, eq(people.id, sessions.personId))
-    .where(
-      and(eq(sessions.tokenSha256, sha256(token)), isNull(sessions.endedAt), gt(sessions.expiresAt, new Date()), isNull(people.disabledAt)),
-    );
+  const row = await findLiveSession(db, sha256(token));
   if (!row) return undefined;
   const person = await findPerson(db, row.personId);
   return person ? { person, expiresAt: row.expiresAt } : undefined;
 }
 
 export async function endSession(db: Db, token: string): Promise<void> {
-  await db
-    .update(sessions)
-    .set({ endedAt: new Date() })
-    .where(and(eq(sessions.tokenSha256, sha256(token)), isNull(sessions.endedAt)));
+  await endSessionByTokenHash(db, sha256(token));
 }
 
 export async function endAllSessions(tx: Tx, personId: string): Promise<void> {
-  await tx
-    .update(sessions)
-    .set({ endedAt: new Date() })
-    .where(and(eq(sessions.personId, personId), isNull(sessions.endedAt)));
+  await endSessionsOfPerson(tx, personId);
 }
 
 /**
