@@ -190,3 +190,8 @@ export async function listPublishedDevices(executor: Executor, at: Date): Promis
   // The inner join guarantees a covering certificate, so the minimum is never null.
   return rows.map((row) => ({ ...row, publishedSince: row.publishedSince! }));
 }
+
+/** Every device that has not been revoked, by id. */
+export async function listUnrevokedDevices(executor: Executor): Promise<DeviceRow[]> {
+  return executor.select().from(devices).where(ne(devices.status, 'revoked')).orderBy(asc(devices.id));
+}
