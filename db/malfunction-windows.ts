@@ -103,3 +103,9 @@ export async function openWindowOf(tx: Tx, deviceId: string, source: WindowSourc
     );
   return row;
 }
+
+/** One window, locked until the transaction ends so a close and a withdrawal cannot both apply. */
+export async function lockWindow(tx: Tx, windowId: string): Promise<WindowRow | undefined> {
+  const [row] = await tx.select().from(malfunctionWindows).where(eq(malfunctionWindows.id, windowId)).for('update');
+  return row;
+}

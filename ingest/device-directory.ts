@@ -2,7 +2,8 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import type { RegisteredDevice } from '../core/domain/capture-verifier.js';
 import type { Db, Tx } from '../db/client.js';
-import { deviceCertifications, deviceKeys, devices } from '../db/schema.js';
+import { certificationsOfDevice } from '../db/devices.js';
+import { deviceKeys, devices } from '../db/schema.js';
 
 /**
  * Looks devices up for the gateway. Status, key history and certifications are read fresh
@@ -18,17 +19,16 @@ export class DeviceDirectory {
   async find(deviceId: string, executor: Db | Tx = this.db): Promise<RegisteredDevice | undefined> {
     const [device] = await executor.select().from(devices).where(eq(devices.id, deviceId));
     if (!device) return undefined;
-    const certifications = await executor
-      .select({
-        kind: deviceCertifications.kind,
-        reference: deviceCertifications.reference,
-        validFrom: deviceCertifications.validFrom,
-        validTo: deviceCertifications.validTo,
-        recordedAt: deviceCertifications.recordedAt,
-        confirmedAt: deviceCertifications.confirmedAt,
-      })
-      .from(deviceCertifications)
-      .where(eq(deviceCertifications.deviceId, deviceId));
+    const certifications = (await certificationsOfDevice(executor, deviceId)).map(
+      ({ kind, reference, validFrom, validTo, recordedAt, confirmedAt }) => ({
+        kind,
+        reference,
+        validFrom,
+        validTo,
+        recordedAt,
+        confirmedAt,
+      }),
+    );
     const history = await executor
       .select({
         publicKeyPem: deviceKeys.publicKeyPem,

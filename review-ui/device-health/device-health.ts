@@ -1,16 +1,25 @@
-import { and, asc, count, desc, eq, gt, gte, isNull, lte, max, ne, or, sql } from 'drizzle-orm';
 import type { WindowSource } from '../../core/domain/fault-window.js';
 import { healthReportSchema } from '../../core/domain/protocol.js';
 import type { Db } from '../../db/client.js';
-import { closeWindow, openWindow, withdrawWindow, type WindowRow } from '../../db/malfunction-windows.js';
-import { analyticsRuns, captures, deviceAnomalies, deviceHealthEvents, devices, malfunctionWindows } from '../../db/schema.js';
+import {
+  excludedCaptureCounts,
+  flaggedAnomaliesOfLatestRun,
+  healthEventsOf,
+  heartbeatBuckets,
+  lastHeartbeatOf,
+  lastHeartbeats,
+  windowsCovering,
+  windowsWithExclusionCounts,
+} from '../../db/device-health.js';
+import { findDevice, listUnrevokedDevices } from '../../db/devices.js';
+import { closeWindow, lockWindow, openWindow, withdrawWindow, type WindowRow } from '../../db/malfunction-windows.js';
 import { DEFAULT_HEALTH_SCAN } from '../../core/domain/health-detectors.js';
 
 const HOUR_MS = 3600 * 1000;
 /** The scanner's own threshold, so the page calls a device silent exactly when a window would open. */
 const SILENCE_MS = DEFAULT_HEALTH_SCAN.heartbeatSilenceMs;
 /** Heartbeats arrive every few seconds; a 48-hour timeline needs their density, not each one. */
-const HEARTBEAT_BUCKET_SECONDS = sql.raw('300');
+const HEARTBEAT_BUCKET_SECONDS = 300;
 const EVENT_LIMIT = 500;
 
 export interface WindowView {
@@ -66,8 +75,7 @@ export async function recordOperatorWindow(
   input: { startsAt: Date; endsAt: Date | null; reason: string; recordedBy: string },
 ): Promise<WindowRow | undefined> {
   return db.transaction(async (tx) => {
-    const [device] = await tx.select({ id: devices.id }).from(devices).where(eq(devices.id, deviceId));
-    if (!device) return undefined;
+    if (!(await findDevice(tx, deviceId))) return undefined;
     return openWindow(tx, { deviceId, source: 'operator', ...input });
   });
 }
@@ -81,7 +89,7 @@ export async function closeOpenWindow(
   close: { endsAt: Date; by: string; reason: string },
 ): Promise<CloseOutcome> {
   return db.transaction(async (tx) => {
-    const [window] = await tx.select().from(malfunctionWindows).where(eq(malfunctionWindows.id, windowId)).for('update');
+    const window = await lockWindow(tx, windowId);
     if (!window) return { outcome: 'not_found' };
     if (window.endsAt !== null || window.withdrawnAt !== null) return { outcome: 'not_open' };
     if (close.endsAt.getTime() <= window.startsAt.getTime()) return { outcome: 'ends_before_start' };
@@ -95,11 +103,7 @@ export type WithdrawOutcome = { outcome: 'withdrawn'; window: WindowRow } | { ou
 
 export async function withdrawKnownWindow(db: Db, windowId: string, withdrawal: { by: string; reason: string }): Promise<WithdrawOutcome> {
   return db.transaction(async (tx) => {
-    const [window] = await tx
-      .select({ withdrawnAt: malfunctionWindows.withdrawnAt })
-      .from(malfunctionWindows)
-      .where(eq(malfunctionWindows.id, windowId))
-      .for('update');
+    const window = await lockWindow(tx, windowId);
     if (!window) return { outcome: 'not_found' };
     if (window.withdrawnAt !== null) return { outcome: 'already_withdrawn' };
     const withdrawn = await withdrawWindow(tx, windowId, withdrawal.by, withdrawal.reason);
@@ -111,41 +115,18 @@ export async function withdrawKnownWindow(db: Db, windowId: string, withdrawal: 
 /** One device's reports, heartbeats and windows over the `hours` before `asOf`; undefined for an unknown device. */
 export async function deviceTimeline(db: Db, deviceId: string, asOf: Date, hours: number): Promise<DeviceTimeline | undefined> {
   const from = new Date(asOf.getTime() - hours * HOUR_MS);
-  const [device] = await db.select({ id: devices.id, status: devices.status }).from(devices).where(eq(devices.id, deviceId));
+  const device = await findDevice(db, deviceId);
   if (!device) return undefined;
-  const ofDevice = eq(deviceHealthEvents.deviceId, deviceId);
-  const inPeriod = and(gte(deviceHealthEvents.reportedAt, from), lte(deviceHealthEvents.reportedAt, asOf));
-  const isHeartbeat = eq(deviceHealthEvents.kind, 'heartbeat');
-  // Inlined, not bound: GROUP BY must see the very expression the SELECT list has.
-  const bucket = sql<Date>`to_timestamp(floor(extract(epoch from ${deviceHealthEvents.reportedAt}) / ${HEARTBEAT_BUCKET_SECONDS}) * ${HEARTBEAT_BUCKET_SECONDS})`;
-  const [[lastHeartbeat], events, heartbeats, windows] = await Promise.all([
-    db
-      .select({ at: max(deviceHealthEvents.reportedAt) })
-      .from(deviceHealthEvents)
-      .where(and(ofDevice, isHeartbeat)),
-    db
-      .select({
-        id: deviceHealthEvents.id,
-        kind: deviceHealthEvents.kind,
-        reportedAt: deviceHealthEvents.reportedAt,
-        payload: deviceHealthEvents.payload,
-      })
-      .from(deviceHealthEvents)
-      .where(and(ofDevice, inPeriod, ne(deviceHealthEvents.kind, 'heartbeat')))
-      .orderBy(desc(deviceHealthEvents.reportedAt), desc(deviceHealthEvents.id))
-      .limit(EVENT_LIMIT + 1),
-    db
-      .select({ at: bucket, count: count() })
-      .from(deviceHealthEvents)
-      .where(and(ofDevice, inPeriod, isHeartbeat))
-      .groupBy(bucket)
-      .orderBy(bucket),
+  const [lastHeartbeatAt, events, heartbeats, windows] = await Promise.all([
+    lastHeartbeatOf(db, deviceId),
+    healthEventsOf(db, deviceId, from, asOf, EVENT_LIMIT + 1),
+    heartbeatBuckets(db, deviceId, from, asOf, HEARTBEAT_BUCKET_SECONDS),
     windowsWithExclusions(db, deviceId, from),
   ]);
   return {
     asOf,
     from,
-    device: { ...device, lastHeartbeatAt: lastHeartbeat?.at ?? null },
+    device: { id: device.id, status: device.status, lastHeartbeatAt },
     events: events.slice(0, EVENT_LIMIT).map(({ payload, ...event }) => ({ ...event, summary: summarise(payload) })),
     eventsTruncated: events.length > EVENT_LIMIT,
     heartbeats: heartbeats.map((row) => ({ at: new Date(row.at), count: row.count })),
@@ -154,32 +135,7 @@ export async function deviceTimeline(db: Db, deviceId: string, asOf: Date, hours
 }
 
 async function windowsWithExclusions(db: Db, deviceId: string, from: Date): Promise<WindowView[]> {
-  const rows = await db
-    .select({
-      id: malfunctionWindows.id,
-      source: malfunctionWindows.source,
-      startsAt: malfunctionWindows.startsAt,
-      endsAt: malfunctionWindows.endsAt,
-      reason: malfunctionWindows.reason,
-      recordedBy: malfunctionWindows.recordedBy,
-      recordedAt: malfunctionWindows.recordedAt,
-      withdrawnAt: malfunctionWindows.withdrawnAt,
-      withdrawnBy: malfunctionWindows.withdrawnBy,
-      withdrawalReason: malfunctionWindows.withdrawalReason,
-      excludedCaptures: count(captures.id),
-    })
-    .from(malfunctionWindows)
-    .leftJoin(
-      captures,
-      and(
-        eq(captures.deviceId, malfunctionWindows.deviceId),
-        eq(captures.state, 'excluded'),
-        sql`${captures.exclusionWindowIds} ? ${malfunctionWindows.id}::text`,
-      ),
-    )
-    .where(and(eq(malfunctionWindows.deviceId, deviceId), or(isNull(malfunctionWindows.endsAt), gt(malfunctionWindows.endsAt, from))))
-    .groupBy(malfunctionWindows.id)
-    .orderBy(desc(malfunctionWindows.startsAt));
+  const rows = await windowsWithExclusionCounts(db, deviceId, from);
   return rows.map(({ withdrawnAt, withdrawnBy, withdrawalReason, ...window }) => ({
     ...window,
     withdrawn: withdrawnAt && withdrawnBy && withdrawalReason ? { at: withdrawnAt, by: withdrawnBy, reason: withdrawalReason } : null,
@@ -211,67 +167,16 @@ function summarise(payload: unknown): string {
  */
 export async function fleetHealth(db: Db, asOf: Date): Promise<FleetDeviceHealth[]> {
   const [fleet, heartbeats, windows, excluded, anomalies] = await Promise.all([
-    db
-      .select({
-        id: devices.id,
-        kind: devices.kind,
-        road: devices.road,
-        direction: devices.direction,
-        status: devices.status,
-        enrolledAt: devices.enrolledAt,
-      })
-      .from(devices)
-      .where(ne(devices.status, 'revoked'))
-      .orderBy(asc(devices.id)),
-    db
-      .select({ deviceId: deviceHealthEvents.deviceId, at: max(deviceHealthEvents.reportedAt) })
-      .from(deviceHealthEvents)
-      .where(eq(deviceHealthEvents.kind, 'heartbeat'))
-      .groupBy(deviceHealthEvents.deviceId),
-    db
-      .select({
-        id: malfunctionWindows.id,
-        deviceId: malfunctionWindows.deviceId,
-        source: malfunctionWindows.source,
-        since: malfunctionWindows.startsAt,
-        until: malfunctionWindows.endsAt,
-        reason: malfunctionWindows.reason,
-      })
-      .from(malfunctionWindows)
-      .where(
-        and(
-          isNull(malfunctionWindows.withdrawnAt),
-          lte(malfunctionWindows.startsAt, asOf),
-          or(isNull(malfunctionWindows.endsAt), gt(malfunctionWindows.endsAt, asOf)),
-        ),
-      )
-      .orderBy(asc(malfunctionWindows.startsAt)),
-    db
-      .select({ deviceId: captures.deviceId, count: count() })
-      .from(captures)
-      .where(and(eq(captures.state, 'excluded'), gte(captures.capturedAt, new Date(asOf.getTime() - 24 * HOUR_MS))))
-      .groupBy(captures.deviceId),
-    db
-      .select({
-        deviceId: deviceAnomalies.deviceId,
-        metric: deviceAnomalies.metric,
-        basis: deviceAnomalies.basis,
-        rateRatio: deviceAnomalies.rateRatio,
-      })
-      .from(deviceAnomalies)
-      .where(
-        and(
-          eq(deviceAnomalies.flagged, true),
-          eq(
-            deviceAnomalies.runId,
-            sql`(SELECT ${analyticsRuns.id} FROM ${analyticsRuns} WHERE ${analyticsRuns.finishedAt} IS NOT NULL ORDER BY ${analyticsRuns.finishedAt} DESC LIMIT 1)`,
-          ),
-        ),
-      ),
+    listUnrevokedDevices(db),
+    lastHeartbeats(db),
+    windowsCovering(db, asOf),
+    excludedCaptureCounts(db, new Date(asOf.getTime() - 24 * HOUR_MS)),
+    flaggedAnomaliesOfLatestRun(db),
   ]);
   const lastHeartbeat = new Map(heartbeats.map((row) => [row.deviceId, row.at]));
   const excludedBy = new Map(excluded.map((row) => [row.deviceId, row.count]));
-  const view = fleet.map((device): FleetDeviceHealth => {
+  const view = fleet.map(({ id, kind, road, direction, status, enrolledAt }): FleetDeviceHealth => {
+    const device = { id, kind, road, direction, status, enrolledAt };
     const lastHeartbeatAt = lastHeartbeat.get(device.id) ?? null;
     const heardFrom = lastHeartbeatAt ?? device.enrolledAt;
     const silentSince = device.status === 'enabled' && asOf.getTime() - heardFrom.getTime() > SILENCE_MS ? heardFrom : null;

@@ -5,7 +5,8 @@ import { jobIdFor } from '../../core/domain/jobs.js';
 import { appendAudit } from '../../db/audit-log.js';
 import type { Db, Tx } from '../../db/client.js';
 import { closeWindow, withdrawWindow } from '../../db/malfunction-windows.js';
-import { captures, deviceCertifications, malfunctionWindows, outbox } from '../../db/schema.js';
+import { certificationsOfDevice, lockCertification, markCertificationConfirmed } from '../../db/devices.js';
+import { captures, malfunctionWindows, outbox } from '../../db/schema.js';
 
 export type ConfirmationOutcome =
   { ok: true; windowsChanged: number; readmitted: string[] } | { ok: false; status: 403 | 404 | 409; error: string };
@@ -22,17 +23,14 @@ export async function confirmCertification(
 ): Promise<ConfirmationOutcome> {
   if (!confirmer.isPerson) return { ok: false, status: 403, error: 'a back-dated certification is confirmed by a person, not a token' };
   return db.transaction(async (tx) => {
-    const [record] = await tx.select().from(deviceCertifications).where(eq(deviceCertifications.id, certificationId)).for('update');
+    const record = await lockCertification(tx, certificationId);
     if (!record) return { ok: false, status: 404, error: `no certification ${certificationId}` };
     if (!isBackdated(record)) return { ok: false, status: 409, error: 'this certification was not back-dated: it needs no confirmation' };
     if (record.confirmedAt) return { ok: false, status: 409, error: `already confirmed by ${record.confirmedBy ?? 'someone'}` };
     if (record.recordedBy === confirmer.actor) {
       return { ok: false, status: 409, error: 'you recorded this certification: a second person must confirm it' };
     }
-    await tx
-      .update(deviceCertifications)
-      .set({ confirmedBy: confirmer.actor, confirmedAt: now })
-      .where(eq(deviceCertifications.id, record.id));
+    await markCertificationConfirmed(tx, record.id, confirmer.actor, now);
     await appendAudit(tx, {
       actor: confirmer.actor,
       action: 'device.certification_confirmed',
@@ -57,7 +55,7 @@ export async function rejudgeDevice(
   because: string,
   now: Date,
 ): Promise<{ windowsChanged: number; readmitted: string[] }> {
-  const certifications = await tx.select().from(deviceCertifications).where(eq(deviceCertifications.deviceId, deviceId));
+  const certifications = await certificationsOfDevice(tx, deviceId);
   const lapses = detectVerificationGaps(certifications, now);
   const windows = await tx
     .select()

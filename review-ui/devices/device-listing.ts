@@ -1,7 +1,6 @@
-import { asc } from 'drizzle-orm';
 import { certificationGapsAt, type CertificationGap } from '../../core/domain/certification.js';
 import type { Db } from '../../db/client.js';
-import { deviceCertifications, devices } from '../../db/schema.js';
+import { listAllCertifications, listDeviceRows } from '../../db/devices.js';
 import { keyFingerprint } from './key-fingerprint.js';
 
 export interface CertificationView {
@@ -39,25 +38,22 @@ export interface DeviceView {
 
 /** The whole fleet as the registry page shows it, with each device's standing at `at`. */
 export async function listDevices(db: Db, at: Date): Promise<DeviceView[]> {
-  const [rows, certifications] = await Promise.all([
-    db.select().from(devices).orderBy(asc(devices.id)),
-    db
-      .select({
-        id: deviceCertifications.id,
-        deviceId: deviceCertifications.deviceId,
-        kind: deviceCertifications.kind,
-        reference: deviceCertifications.reference,
-        validFrom: deviceCertifications.validFrom,
-        validTo: deviceCertifications.validTo,
-        documentSha256: deviceCertifications.documentSha256,
-        recordedAt: deviceCertifications.recordedAt,
-        recordedBy: deviceCertifications.recordedBy,
-        confirmedAt: deviceCertifications.confirmedAt,
-        confirmedBy: deviceCertifications.confirmedBy,
-      })
-      .from(deviceCertifications)
-      .orderBy(asc(deviceCertifications.kind), asc(deviceCertifications.validFrom)),
-  ]);
+  const [rows, records] = await Promise.all([listDeviceRows(db), listAllCertifications(db)]);
+  const certifications = records.map(
+    ({ id, deviceId, kind, reference, validFrom, validTo, documentSha256, recordedAt, recordedBy, confirmedAt, confirmedBy }) => ({
+      id,
+      deviceId,
+      kind,
+      reference,
+      validFrom,
+      validTo,
+      documentSha256,
+      recordedAt,
+      recordedBy,
+      confirmedAt,
+      confirmedBy,
+    }),
+  );
   const byDevice = new Map<string, CertificationView[]>();
   for (const { deviceId, ...certification } of certifications) {
     byDevice.set(deviceId, [...(byDevice.get(deviceId) ?? []), certification]);

@@ -1,14 +1,21 @@
-import { and, eq, isNull } from 'drizzle-orm';
 import { isBackdated } from '../../core/domain/certification.js';
 import type { CertificationInput, Enrolment } from '../../core/domain/device-registration.js';
 import { appendAudit } from '../../db/audit-log.js';
 import type { Db } from '../../db/client.js';
-import { deviceCertifications, deviceKeys, devices } from '../../db/schema.js';
+import {
+  findDevice,
+  insertCertification,
+  insertDevice,
+  lockDevice,
+  replaceDeviceKey,
+  setDeviceStatus,
+  type DeviceStatus,
+} from '../../db/devices.js';
 import { rejudgeDevice } from './certification-rejudging.js';
 import { keyFingerprint } from './key-fingerprint.js';
 
 export type EnrolmentOutcome = 'enrolled' | 'unchanged' | 'conflict';
-export type DeviceStatus = (typeof devices.status.enumValues)[number];
+export type { DeviceStatus };
 export type StatusChangeOutcome = 'changed' | 'unchanged' | 'not_found' | 'revoked_is_final';
 export type KeyRotationOutcome = 'rotated' | 'not_found' | 'same_key' | 'revoked';
 
@@ -19,20 +26,23 @@ export type KeyRotationOutcome = 'rotated' | 'not_found' | 'same_key' | 'revoked
  */
 export async function enrolDevice(db: Db, actor: string, id: string, enrolment: Enrolment): Promise<EnrolmentOutcome> {
   return db.transaction(async (tx) => {
-    const [existing] = await tx.select().from(devices).where(eq(devices.id, id)).for('update');
+    const existing = await lockDevice(tx, id);
     if (existing) {
       const same = (Object.keys(enrolment) as (keyof Enrolment)[]).every((key) => existing[key] === enrolment[key]);
       return same ? 'unchanged' : 'conflict';
     }
     const now = new Date();
-    await tx.insert(devices).values({ id, ...enrolment, enrolledAt: now });
-    await tx.insert(deviceKeys).values({
-      deviceId: id,
-      publicKeyPem: enrolment.publicKeyPem,
-      fingerprint: keyFingerprint(enrolment.publicKeyPem),
-      validFrom: now,
-      reason: 'enrolment',
-    });
+    await insertDevice(
+      tx,
+      { id, ...enrolment, enrolledAt: now },
+      {
+        deviceId: id,
+        publicKeyPem: enrolment.publicKeyPem,
+        fingerprint: keyFingerprint(enrolment.publicKeyPem),
+        validFrom: now,
+        reason: 'enrolment',
+      },
+    );
     await appendAudit(tx, { actor, action: 'device.enrolled', subjectType: 'device', subjectId: id, details: { ...enrolment } });
     return 'enrolled';
   });
@@ -47,33 +57,29 @@ export async function addCertification(
   now = new Date(),
 ): Promise<string | undefined> {
   return db.transaction(async (tx) => {
-    const [device] = await tx.select({ id: devices.id }).from(devices).where(eq(devices.id, deviceId));
+    const device = await findDevice(tx, deviceId);
     if (!device) return undefined;
-    const [row] = await tx
-      .insert(deviceCertifications)
-      .values({
-        deviceId,
-        kind: input.kind,
-        reference: input.reference,
-        validFrom: new Date(input.validFrom),
-        validTo: new Date(input.validTo),
-        documentSha256: input.documentSha256 ?? null,
-        recordedAt: now,
-        recordedBy: actor,
-      })
-      .returning({ id: deviceCertifications.id });
-    if (!row) throw new Error('certification insert returned nothing');
+    const certificationId = await insertCertification(tx, {
+      deviceId,
+      kind: input.kind,
+      reference: input.reference,
+      validFrom: new Date(input.validFrom),
+      validTo: new Date(input.validTo),
+      documentSha256: input.documentSha256 ?? null,
+      recordedAt: now,
+      recordedBy: actor,
+    });
     const backdated = isBackdated({ validFrom: new Date(input.validFrom), recordedAt: now });
     await appendAudit(tx, {
       actor,
       action: 'device.certification_added',
       subjectType: 'device',
       subjectId: deviceId,
-      details: { certificationId: row.id, ...input, needsConfirmation: backdated },
+      details: { certificationId, ...input, needsConfirmation: backdated },
     });
     // A record valid from now on can already end a lapse; a back-dated one rewrites the past only once confirmed.
     await rejudgeDevice(tx, deviceId, actor, `certification ${input.reference}`, now);
-    return row.id;
+    return certificationId;
   });
 }
 
@@ -89,11 +95,11 @@ export async function changeDeviceStatus(
   change: { status: DeviceStatus; reason: string },
 ): Promise<StatusChangeOutcome> {
   return db.transaction(async (tx) => {
-    const [device] = await tx.select({ status: devices.status }).from(devices).where(eq(devices.id, id)).for('update');
+    const device = await lockDevice(tx, id);
     if (!device) return 'not_found';
     if (device.status === change.status) return 'unchanged';
     if (device.status === 'revoked') return 'revoked_is_final';
-    await tx.update(devices).set({ status: change.status }).where(eq(devices.id, id));
+    await setDeviceStatus(tx, id, change.status);
     await appendAudit(tx, {
       actor,
       action: 'device.status_changed',
@@ -117,25 +123,14 @@ export async function rotateDeviceKey(
   rotation: { publicKeyPem: string; reason: string },
 ): Promise<KeyRotationOutcome> {
   return db.transaction(async (tx) => {
-    const [device] = await tx
-      .select({ status: devices.status, publicKeyPem: devices.publicKeyPem })
-      .from(devices)
-      .where(eq(devices.id, id))
-      .for('update');
+    const device = await lockDevice(tx, id);
     if (!device) return 'not_found';
     if (device.status === 'revoked') return 'revoked';
     const previousFingerprint = keyFingerprint(device.publicKeyPem);
     const fingerprint = keyFingerprint(rotation.publicKeyPem);
     if (fingerprint === previousFingerprint) return 'same_key';
     const now = new Date();
-    await tx
-      .update(deviceKeys)
-      .set({ validTo: now })
-      .where(and(eq(deviceKeys.deviceId, id), isNull(deviceKeys.validTo)));
-    await tx
-      .insert(deviceKeys)
-      .values({ deviceId: id, publicKeyPem: rotation.publicKeyPem, fingerprint, validFrom: now, reason: rotation.reason });
-    await tx.update(devices).set({ publicKeyPem: rotation.publicKeyPem }).where(eq(devices.id, id));
+    await replaceDeviceKey(tx, id, { publicKeyPem: rotation.publicKeyPem, fingerprint, reason: rotation.reason }, now);
     await appendAudit(tx, {
       actor,
       action: 'device.key_rotated',

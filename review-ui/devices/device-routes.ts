@@ -5,7 +5,7 @@ import { isBackdated } from '../../core/domain/certification.js';
 import { certificationSchema, enrolmentSchema } from '../../core/domain/device-registration.js';
 import { deviceIdSchema } from '../../core/domain/protocol.js';
 import type { Db } from '../../db/client.js';
-import { devices } from '../../db/schema.js';
+import { DEVICE_STATUSES } from '../../db/devices.js';
 import { principalOf, requirePermission } from '../people/authentication.js';
 import { listExpiringCertifications } from './certification-expiry.js';
 import { confirmCertification } from './certification-rejudging.js';
@@ -63,7 +63,7 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db }): void {
 
   routes.post(
     '/api/devices/:deviceId/status',
-    { onRequest, schema: { params, body: z.strictObject({ status: z.enum(devices.status.enumValues), reason: reasonSchema }) } },
+    { onRequest, schema: { params, body: z.strictObject({ status: z.enum(DEVICE_STATUSES), reason: reasonSchema }) } },
     async (request, reply) => {
       const { deviceId } = request.params;
       const outcome = await changeDeviceStatus(deps.db, principalOf(request).actor, deviceId, request.body);

@@ -10,7 +10,8 @@ import {
 } from '../../core/domain/health-detectors.js';
 import type { Database } from '../../db/client.js';
 import { closeWindow, openWindow } from '../../db/malfunction-windows.js';
-import { captures, deviceCertifications, deviceHealthEvents, devices, malfunctionWindows } from '../../db/schema.js';
+import { certificationsOfDevice } from '../../db/devices.js';
+import { captures, deviceHealthEvents, devices, malfunctionWindows } from '../../db/schema.js';
 
 const SCANNER = 'system:device-health-scan';
 const HOUR = 3600 * 1000;
@@ -70,17 +71,7 @@ async function detectFor(database: Database, deviceId: string, settings: HealthS
     .where(and(eq(deviceHealthEvents.deviceId, deviceId), eq(deviceHealthEvents.kind, 'heartbeat')))
     .orderBy(desc(deviceHealthEvents.reportedAt))
     .limit(1);
-  const certifications = await db
-    .select({
-      kind: deviceCertifications.kind,
-      reference: deviceCertifications.reference,
-      validFrom: deviceCertifications.validFrom,
-      validTo: deviceCertifications.validTo,
-      recordedAt: deviceCertifications.recordedAt,
-      confirmedAt: deviceCertifications.confirmedAt,
-    })
-    .from(deviceCertifications)
-    .where(eq(deviceCertifications.deviceId, deviceId));
+  const certifications = await certificationsOfDevice(db, deviceId);
   const recent = await db
     .select({ capturedAt: captures.capturedAt, readings: sql<Record<string, number | string | boolean>>`${captures.manifest}->'readings'` })
     .from(captures)
