@@ -1,7 +1,7 @@
-import { and, eq, gte, inArray, isNull, lte, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, isNull, lte, notExists, sql } from 'drizzle-orm';
 import { planRegrouping, type IncidentKey, type IncidentMember } from '../core/domain/incidents.js';
 import { appendAudit } from './audit-log.js';
-import type { Tx } from './client.js';
+import type { Db, Tx } from './client.js';
 import { captures, incidents } from './schema.js';
 
 /**
@@ -169,4 +169,38 @@ export async function regroupIncidents(
   if (change.kind === 'left') return null;
   const index = plan.incidents.findIndex((group) => group.captureIds.includes(change.captureId));
   return ids[index] ?? null;
+}
+
+/** Open incidents, newest act first, leaving out any holding captures of the devices given (the reader's own). */
+export function openIncidents(db: Db, options: { exceptDeviceIds: readonly string[]; limit: number }) {
+  return db
+    .select()
+    .from(incidents)
+    .where(
+      and(
+        isNull(incidents.closedAt),
+        options.exceptDeviceIds.length > 0
+          ? notExists(
+              db
+                .select({ one: sql`1` })
+                .from(captures)
+                .where(and(eq(captures.incidentId, incidents.id), inArray(captures.deviceId, [...options.exceptDeviceIds]))),
+            )
+          : undefined,
+      ),
+    )
+    .orderBy(desc(incidents.lastCapturedAt))
+    .limit(options.limit);
+}
+
+/** One incident with its captures in the order they were taken; undefined when there is none. */
+export async function incidentWithCaptures(db: Db, incidentId: string) {
+  const [incident] = await db.select().from(incidents).where(eq(incidents.id, incidentId));
+  if (!incident) return undefined;
+  const members = await db
+    .select({ id: captures.id, deviceId: captures.deviceId, capturedAt: captures.capturedAt, state: captures.state })
+    .from(captures)
+    .where(eq(captures.incidentId, incident.id))
+    .orderBy(asc(captures.capturedAt));
+  return { incident, captures: members };
 }

@@ -1,9 +1,8 @@
-import { and, asc, desc, eq, inArray, isNull, notExists, sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { appendAudit } from '../../db/audit-log.js';
-import { captures, incidents, rejectReasons } from '../../db/schema.js';
+import { incidentWithCaptures, openIncidents } from '../../db/incidents.js';
+import { addRejectReason, currentRejectReasons, retireRejectReason } from '../../db/reject-reasons.js';
 import { principalOf, requirePermission } from '../people/authentication.js';
 import { readerOf, refusalToRead } from '../review/capture-access.js';
 import { buildEvidencePackage, type EvidencePackageDeps } from './evidence-package.js';
@@ -19,25 +18,8 @@ export function incidentRoutes(app: FastifyInstance, deps: EvidencePackageDeps):
     async (request) => {
       const reader = await readerOf(deps.db, principalOf(request));
       // A merged or emptied incident holds no captures: it is kept for its history (GET by id), not listed as an act.
-      const rows = await deps.db
-        .select()
-        .from(incidents)
-        .where(
-          and(
-            isNull(incidents.closedAt),
-            // The subject is a plate: incidents holding captures of a device the reader administers are not theirs to see.
-            reader.administeredDeviceIds.length > 0
-              ? notExists(
-                  deps.db
-                    .select({ one: sql`1` })
-                    .from(captures)
-                    .where(and(eq(captures.incidentId, incidents.id), inArray(captures.deviceId, [...reader.administeredDeviceIds]))),
-                )
-              : undefined,
-          ),
-        )
-        .orderBy(desc(incidents.lastCapturedAt))
-        .limit(request.query.limit);
+      // The subject is a plate: incidents holding captures of a device the reader administers are not theirs to see.
+      const rows = await openIncidents(deps.db, { exceptDeviceIds: reader.administeredDeviceIds, limit: request.query.limit });
       return { incidents: rows };
     },
   );
@@ -48,14 +30,9 @@ export function incidentRoutes(app: FastifyInstance, deps: EvidencePackageDeps):
     async (request, reply) => {
       const refusal = await refusalToRead(deps.db, await readerOf(deps.db, principalOf(request)), request.params);
       if (refusal) return reply.code(403).send({ error: refusal });
-      const [incident] = await deps.db.select().from(incidents).where(eq(incidents.id, request.params.incidentId));
-      if (!incident) return reply.code(404).send({ error: `no incident ${request.params.incidentId}` });
-      const members = await deps.db
-        .select({ id: captures.id, deviceId: captures.deviceId, capturedAt: captures.capturedAt, state: captures.state })
-        .from(captures)
-        .where(eq(captures.incidentId, incident.id))
-        .orderBy(asc(captures.capturedAt));
-      return { incident, captures: members };
+      const found = await incidentWithCaptures(deps.db, request.params.incidentId);
+      if (!found) return reply.code(404).send({ error: `no incident ${request.params.incidentId}` });
+      return found;
     },
   );
 
@@ -97,11 +74,7 @@ export function incidentRoutes(app: FastifyInstance, deps: EvidencePackageDeps):
   );
 
   routes.get('/api/reject-reasons', { onRequest: requirePermission('review.decide', 'reasons.manage', 'evidence.view') }, async () => ({
-    reasons: await deps.db
-      .select()
-      .from(rejectReasons)
-      .where(isNull(rejectReasons.retiredAt))
-      .orderBy(desc(rejectReasons.statutory), asc(rejectReasons.label)),
+    reasons: await currentRejectReasons(deps.db),
   }));
 
   routes.post(
@@ -117,18 +90,7 @@ export function incidentRoutes(app: FastifyInstance, deps: EvidencePackageDeps):
     },
     async (request, reply) => {
       const actor = principalOf(request).actor;
-      const added = await deps.db.transaction(async (tx) => {
-        const [row] = await tx.insert(rejectReasons).values(request.body).onConflictDoNothing().returning();
-        if (row)
-          await appendAudit(tx, {
-            actor,
-            action: 'reject_reason.added',
-            subjectType: 'reject_reason',
-            subjectId: row.code,
-            details: { label: row.label },
-          });
-        return row;
-      });
+      const added = await addRejectReason(deps.db, actor, request.body);
       if (!added) return reply.code(409).send({ error: `reason ${request.body.code} exists` });
       return reply.code(201).send(added);
     },
@@ -139,21 +101,7 @@ export function incidentRoutes(app: FastifyInstance, deps: EvidencePackageDeps):
     { onRequest: requirePermission('reasons.manage'), schema: { params: z.object({ code: z.string().max(64) }) } },
     async (request, reply) => {
       const actor = principalOf(request).actor;
-      const retired = await deps.db.transaction(async (tx) => {
-        const [current] = await tx
-          .select({ statutory: rejectReasons.statutory })
-          .from(rejectReasons)
-          .where(and(eq(rejectReasons.code, request.params.code), isNull(rejectReasons.retiredAt)));
-        if (current?.statutory) return 'statutory' as const;
-        const [row] = await tx
-          .update(rejectReasons)
-          .set({ retiredAt: new Date() })
-          .where(and(eq(rejectReasons.code, request.params.code), isNull(rejectReasons.retiredAt)))
-          .returning();
-        if (row)
-          await appendAudit(tx, { actor, action: 'reject_reason.retired', subjectType: 'reject_reason', subjectId: row.code, details: {} });
-        return row;
-      });
+      const retired = await retireRejectReason(deps.db, actor, request.params.code);
       // The erasure cases of MPS order 157 art. 22 are the law's, not ours to retire; the database refuses it too.
       if (retired === 'statutory') {
         return reply
