@@ -5,7 +5,7 @@ import type { Config } from '../../core/domain/config.js';
 import { appendAudit } from '../../db/audit-log.js';
 import type { Db } from '../../db/client.js';
 import { hotspotResults, remediationCases } from '../../db/schema.js';
-import { eachSiteTotals, siteExists, siteTotals, type Site } from './analytics-counts.js';
+import { eachSiteTotals, siteExists, siteTotals, type Site } from '../../db/analytics-counts.js';
 import { latestRun, siteResult } from './analytics-results.js';
 
 /**

@@ -1,7 +1,7 @@
 import { suppressionNote, suppressSmallCounts, toCsv, type CsvValue } from '../../core/domain/analytics-export.js';
 import { appendAudit } from '../../db/audit-log.js';
 import type { Db } from '../../db/client.js';
-import { breakdown, type BreakdownQuery } from './analytics-counts.js';
+import { breakdown, type BreakdownQuery } from '../../db/analytics-counts.js';
 import { anomalyReport, hotspots, latestRun, type HotspotQuery } from './analytics-results.js';
 import { listCases } from './analytics-cases.js';
 

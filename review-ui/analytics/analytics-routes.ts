@@ -6,7 +6,7 @@ import type { Config } from '../../core/domain/config.js';
 import type { Db } from '../../db/client.js';
 import { principalOf, requirePermission } from '../people/authentication.js';
 import { caseBeforeAfter, closeCase, findCase, listCases, openCase, recordAction } from './analytics-cases.js';
-import { breakdown, siteExists, siteSeries } from './analytics-counts.js';
+import { breakdown, siteExists, siteSeries } from '../../db/analytics-counts.js';
 import { auditExport, breakdownCsv, hotspotsCsv, reportHtml } from './analytics-exports.js';
 import { aggregationState, anomalyReport, hotspots, latestRun } from './analytics-results.js';
 import { requestScreening } from './analytics-runs.js';

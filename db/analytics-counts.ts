@@ -1,7 +1,7 @@
 import { and, eq, isNotNull, sql, type SQL } from 'drizzle-orm';
-import { daysBetween, eachDay, isoWeekday, monthOf } from '../../core/domain/analytics-calendar.js';
-import type { Db } from '../../db/client.js';
-import { analyticsWatermarks, remediationCases } from '../../db/schema.js';
+import { daysBetween, eachDay, isoWeekday, monthOf } from '../core/domain/analytics-calendar.js';
+import type { Db } from './client.js';
+import { analyticsWatermarks, remediationCases } from './schema.js';
 
 /** Daily and hourly counts for the analyst pages, read from the aggregate tables only. */
 export interface Site {
