@@ -1,0 +1,40 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { CAPTURE_STATES, CAPTURE_TRANSITIONS, canTransition, forbiddenInDatabase, type CaptureState } from './capture-lifecycle.js';
+import { REVIEW_STATES } from './review-policy.js';
+import { REVIEWING_STATES } from './capture-lifecycle.js';
+
+describe('capture lifecycle', () => {
+  it('names only known states and keeps review-policy in step', () => {
+    for (const row of CAPTURE_TRANSITIONS) {
+      if (row.from) expect(CAPTURE_STATES).toContain(row.from);
+      expect(CAPTURE_STATES).toContain(row.to);
+    }
+    expect([...REVIEWING_STATES]).toEqual([...REVIEW_STATES]);
+  });
+
+  it('refuses what is not in the table, with a reason', () => {
+    expect(canTransition('quarantined', 'approved', 'reviewer')).toMatchObject({ allowed: false });
+    expect(canTransition('awaiting_review', 'approved', 'gateway')).toMatchObject({ allowed: false, reason: /reviewer/ });
+    expect(canTransition(null, 'approved', 'gateway')).toMatchObject({ allowed: false });
+  });
+
+  it('never reaches approved without a reviewer, whatever the sequence', () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat(CAPTURE_TRANSITIONS.length * 4)), (picks) => {
+        let state: CaptureState | null = null;
+        let reviewed = false;
+        for (const pick of picks) {
+          const options = CAPTURE_TRANSITIONS.filter((row) => row.from === state);
+          const row = options[pick % Math.max(options.length, 1)];
+          if (!row) break;
+          if (row.to === 'approved') expect(row.by).toBe('reviewer');
+          if (row.by === 'reviewer') reviewed = true;
+          expect(forbiddenInDatabase(state ?? row.to, row.to)).toBe(false);
+          state = row.to;
+        }
+        if (state === 'approved') expect(reviewed).toBe(true);
+      }),
+    );
+  });
+});
