@@ -1,8 +1,20 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CAPTURE_STATES, CAPTURE_TRANSITIONS, canTransition, forbiddenInDatabase, type CaptureState } from './capture-lifecycle.js';
+import {
+  CAPTURE_STATES,
+  CAPTURE_TRANSITIONS,
+  REVIEWING_STATES,
+  canTransition,
+  forbiddenInDatabase,
+  lifecycleMarkdown,
+  type CaptureState,
+} from './capture-lifecycle.js';
 import { REVIEW_STATES } from './review-policy.js';
-import { REVIEWING_STATES } from './capture-lifecycle.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 describe('capture lifecycle', () => {
   it('names only known states and keeps review-policy in step', () => {
@@ -36,5 +48,12 @@ describe('capture lifecycle', () => {
         if (state === 'approved') expect(reviewed).toBe(true);
       }),
     );
+  });
+
+  it('is the table docs/design-notes.md shows', () => {
+    const notes = readFileSync(path.join(repoRoot, 'docs/design-notes.md'), 'utf8');
+    const shown = /<!-- capture-lifecycle-table:start -->\n\n([\s\S]*?)\n\n<!-- capture-lifecycle-table:end -->/.exec(notes)?.[1];
+    expect(shown, 'docs/design-notes.md lost its capture-lifecycle-table markers').toBeDefined();
+    expect(shown).toBe(lifecycleMarkdown());
   });
 });

@@ -155,13 +155,16 @@ export function evidenceEligibility(facts: EvidenceFacts): EvidenceEligibility {
   return { eligible: reasons.length === 0, reasons };
 }
 
-/** The transition table as the markdown docs/design-notes.md shows. */
+/**
+ * The transition table as docs/design-notes.md shows it, cells padded the way prettier pads
+ * them so the formatted document and this rendering stay byte-equal.
+ */
 export function lifecycleMarkdown(): string {
-  const lines = ['| from | to | who | what must hold |', '| --- | --- | --- | --- |'];
-  for (const row of CAPTURE_TRANSITIONS) {
-    lines.push(`| ${row.from ?? '(new)'} | ${row.to} | ${row.by.replace('_', ' ')} | ${row.requires} |`);
-  }
-  return lines.join('\n');
+  const header = ['from', 'to', 'who', 'what must hold'];
+  const body = CAPTURE_TRANSITIONS.map((row) => [row.from ?? '(new)', row.to, row.by.replace('_', ' '), row.requires]);
+  const widths = header.map((cell, column) => Math.max(3, cell.length, ...body.map((cells) => cells[column]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
+  return [line(header), line(widths.map((width) => '-'.repeat(width))), ...body.map(line)].join('\n');
 }
 
 function fromsOf(to: CaptureState, by: LifecycleActor): CaptureState[] {
