@@ -56,4 +56,15 @@ describe('capture lifecycle', () => {
     expect(shown, 'docs/design-notes.md lost its capture-lifecycle-table markers').toBeDefined();
     expect(shown).toBe(lifecycleMarkdown());
   });
+
+  it('has the database trigger refuse exactly the changes forbiddenInDatabase names', () => {
+    const migration = readFileSync(path.join(repoRoot, 'db/migrations/0012_capture_transitions_guarded.sql'), 'utf8');
+    const list = /\(OLD\.state::text, NEW\.state::text\) IN \(([\s\S]*?)\) THEN/.exec(migration)?.[1];
+    expect(list, 'the trigger lost its list of forbidden pairs').toBeDefined();
+    const inTrigger = [...list!.matchAll(/\('(\w+)', '(\w+)'\)/g)].map(([, from, to]) => `${from} -> ${to}`);
+    const forbidden = CAPTURE_STATES.flatMap((from) =>
+      CAPTURE_STATES.filter((to) => forbiddenInDatabase(from, to)).map((to) => `${from} -> ${to}`),
+    );
+    expect(inTrigger.sort()).toEqual(forbidden.sort());
+  });
 });
