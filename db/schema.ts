@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { CAPTURE_STATES } from '../core/domain/capture-lifecycle.js';
 import { WINDOW_SOURCES } from '../core/domain/fault-window.js';
 import { DECIDING_ROLES } from '../core/domain/roles.js';
 import {
@@ -32,18 +33,7 @@ export const certificationKind = pgEnum('certification_kind', [
   'signage',
   'location_publication',
 ]);
-export const captureState = pgEnum('capture_state', [
-  'received',
-  'verified',
-  'quarantined',
-  'screened',
-  'excluded',
-  'awaiting_review',
-  'approved',
-  'rejected',
-  'awaiting_second_review',
-  'escalated',
-]);
+export const captureState = pgEnum('capture_state', CAPTURE_STATES);
 
 const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
   dataType: () => 'bytea',

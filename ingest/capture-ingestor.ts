@@ -23,6 +23,7 @@ import { reason, type QuarantineReason } from '../core/domain/quarantine-reasons
 import { appendAudit } from '../db/audit-log.js';
 import type { Db, Tx } from '../db/client.js';
 import { captureMedia, captures, media, mediaChunks, outbox } from '../db/schema.js';
+import { changeCaptureState, newCapture } from '../db/captures.js';
 import type { DeviceDirectory } from './device-directory.js';
 
 const GATEWAY_ACTOR = 'system:ingest-gateway';
@@ -110,7 +111,7 @@ export class CaptureIngestor {
     const inserted = await this.db.transaction(async (tx) => {
       const [row] = await tx
         .insert(captures)
-        .values({ ...this.captureColumns(messageSha256, payload, manifest), state: 'received' })
+        .values(newCapture({ ...this.captureColumns(messageSha256, payload, manifest), state: 'received' as const }, 'gateway'))
         .onConflictDoNothing()
         .returning();
       if (row) {
@@ -236,11 +237,12 @@ export class CaptureIngestor {
       reasons.unshift(...checkCaptureTiming(manifest, capture.receivedAt, this.policy));
 
       const state = reasons.length > 0 ? 'quarantined' : 'verified';
-      const [updated] = await tx
-        .update(captures)
-        .set({ state, quarantineReasons: reasons.length > 0 ? reasons : null })
-        .where(eq(captures.id, captureId))
-        .returning();
+      const updated = await changeCaptureState(tx, captureId, {
+        from: 'received',
+        to: state,
+        by: 'gateway',
+        set: { quarantineReasons: reasons.length > 0 ? reasons : null },
+      });
       if (files.length > 0)
         await tx.insert(captureMedia).values(files.map((file) => ({ captureId, mediaSha256: file.sha256, name: file.name })));
       if (state === 'verified') {
@@ -313,15 +315,20 @@ export class CaptureIngestor {
     const row = await this.db.transaction(async (tx) => {
       const [inserted] = await tx
         .insert(captures)
-        .values({
-          ...(claimed.manifest ? this.captureColumns(messageSha256, payload, claimed.manifest) : {}),
-          messageSha256,
-          rawMessage: payload,
-          deviceId: claimed.deviceId ?? null,
-          deviceCaptureId: claimed.captureId ?? null,
-          state: 'quarantined',
-          quarantineReasons: reasons,
-        })
+        .values(
+          newCapture(
+            {
+              ...(claimed.manifest ? this.captureColumns(messageSha256, payload, claimed.manifest) : {}),
+              messageSha256,
+              rawMessage: payload,
+              deviceId: claimed.deviceId ?? null,
+              deviceCaptureId: claimed.captureId ?? null,
+              state: 'quarantined' as const,
+              quarantineReasons: reasons,
+            },
+            'gateway',
+          ),
+        )
         .onConflictDoNothing()
         .returning();
       if (inserted) {

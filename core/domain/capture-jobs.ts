@@ -1,5 +1,5 @@
 import { jobIdFor, type JobMap } from './jobs.js';
-import type { CaptureState } from './screening.js';
+import { AWAITING_SCREENING, REVIEWING_STATES, type CaptureState } from './capture-lifecycle.js';
 
 /**
  * Which job a capture waits for, read from its state alone: the outbox hands the job to the
@@ -7,17 +7,10 @@ import type { CaptureState } from './screening.js';
  * FLUSHALL). Both paths name the job the same way, so a second hand-over is a no-op.
  */
 
-/** States that only a screening job moves on (to review or to exclusion). */
-export const AWAITING_SCREENING: readonly CaptureState[] = ['verified', 'screened'];
+export { AWAITING_SCREENING };
 
 /** States in which reviewers look at a capture, so its media must have been measured and derived. */
-export const NEEDING_DERIVED_MEDIA: readonly CaptureState[] = [
-  'verified',
-  'screened',
-  'awaiting_review',
-  'awaiting_second_review',
-  'escalated',
-];
+export const NEEDING_DERIVED_MEDIA: readonly CaptureState[] = [...AWAITING_SCREENING, ...REVIEWING_STATES];
 
 export type CaptureJob =
   | { queue: 'screening'; name: 'screen-captures'; payload: JobMap['screening']['screen-captures']; jobId: string }

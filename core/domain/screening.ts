@@ -1,26 +1,9 @@
+import { EXCLUDABLE_STATES, type CaptureState } from './capture-lifecycle.js';
 import { coveringWindows, type MalfunctionWindow } from './fault-window.js';
 
-export type CaptureState =
-  | 'received'
-  | 'verified'
-  | 'quarantined'
-  | 'screened'
-  | 'excluded'
-  | 'awaiting_review'
-  | 'awaiting_second_review'
-  | 'escalated'
-  | 'approved'
-  | 'rejected';
+export type { CaptureState };
 
-/** States a malfunction window can still pull a capture out of: not yet used in a decision. */
-export const EXCLUDABLE_STATES: readonly CaptureState[] = [
-  'verified',
-  'screened',
-  'awaiting_review',
-  'awaiting_second_review',
-  'escalated',
-  'approved',
-];
+export { EXCLUDABLE_STATES };
 const EXCLUDABLE: ReadonlySet<CaptureState> = new Set(EXCLUDABLE_STATES);
 
 export type ScreeningOutcome =

@@ -5,6 +5,7 @@ import { jobIdFor } from '../../core/domain/jobs.js';
 import { appendAudit } from '../../db/audit-log.js';
 import type { Db, Tx } from '../../db/client.js';
 import { closeWindow, withdrawWindow } from '../../db/malfunction-windows.js';
+import { changeCaptureState } from '../../db/captures.js';
 import { certificationsOfDevice, lockCertification, markCertificationConfirmed } from '../../db/devices.js';
 import { captures, malfunctionWindows, outbox } from '../../db/schema.js';
 
@@ -98,7 +99,12 @@ export async function rejudgeDevice(
         and(eq(captures.deviceId, deviceId), eq(captures.deviceCaptureId, capture.deviceCaptureId), ne(captures.state, 'quarantined')),
       );
     if (accepted) continue;
-    await tx.update(captures).set({ state: 'verified', quarantineReasons: null }).where(eq(captures.id, capture.id));
+    await changeCaptureState(tx, capture.id, {
+      from: 'quarantined',
+      to: 'verified',
+      by: 'certification_rejudging',
+      set: { quarantineReasons: null },
+    });
     const capturedAt = capture.capturedAt.toISOString();
     await tx.insert(outbox).values([
       {

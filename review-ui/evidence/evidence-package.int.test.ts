@@ -10,6 +10,7 @@ import { packagePaths, type AuditEntriesFile, type DecisionsFile } from './evide
 import { FilesystemMediaStore, sha256Hex } from '../../core/infrastructure/media-store.js';
 import { loadOrCreateSigningKey, type ServerSigningKey } from '../../core/infrastructure/signing-key.js';
 import { appendAudit } from '../../db/audit-log.js';
+import { changeCaptureState } from '../../db/captures.js';
 import { openWindow } from '../../db/malfunction-windows.js';
 import { auditLog, captures, deviceHealthEvents, incidents, people, reviewDecisions } from '../../db/schema.js';
 import { buildManifest, chunkMedia, signManifest } from '../../device-simulator/device-protocol.js';
@@ -102,7 +103,9 @@ describe('evidence package of an approved incident', () => {
       });
     }
     await database.db.transaction(async (tx) => {
-      await tx.update(captures).set({ state: 'approved', incidentId }).where(eq(captures.id, captureId));
+      // The lawful road from the gateway to approval: the database refuses a shortcut.
+      await changeCaptureState(tx, captureId, { from: 'verified', to: 'awaiting_review', by: 'screening_worker' });
+      await changeCaptureState(tx, captureId, { from: 'awaiting_review', to: 'approved', by: 'reviewer', set: { incidentId } });
       await appendAudit(tx, {
         actor: `person:${reviewers.at(-1)!.id}`,
         action: 'capture.approved',

@@ -15,6 +15,7 @@ import { appendAudit } from '../../db/audit-log.js';
 import { regroupIncidents } from '../../db/incidents.js';
 import type { Db, Executor, Tx } from '../../db/client.js';
 import { signedEvidenceOf, type StoredCapture } from '../../core/domain/signed-evidence.js';
+import { changeCaptureState } from '../../db/captures.js';
 import { captures, devices, rejectReasons, reviewClaims, reviewDecisions } from '../../db/schema.js';
 import type { QueueViewer } from '../../db/review-queue.js';
 
@@ -156,7 +157,9 @@ export async function decide(
         decidedAt: now,
       });
       const next = stateAfter(input.outcome, allowed.step, needsSecond);
-      await tx.update(captures).set({ state: next }).where(eq(captures.id, captureId));
+      if (!(await changeCaptureState(tx, captureId, { from: capture.state, to: next, by: 'reviewer' }))) {
+        throw new Error(`capture ${captureId} left ${capture.state} while locked for a decision`);
+      }
       await tx.delete(reviewClaims).where(eq(reviewClaims.captureId, captureId));
       const incidentId =
         next === 'approved'

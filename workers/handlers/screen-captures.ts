@@ -3,6 +3,7 @@ import { EXCLUDABLE_STATES, screen, type CaptureState } from '../../core/domain/
 import { appendAudit } from '../../db/audit-log.js';
 import { keyOfIncident, lockAct, regroupIncidents } from '../../db/incidents.js';
 import type { Database } from '../../db/client.js';
+import { changeCaptureState } from '../../db/captures.js';
 import { captures, malfunctionWindows, reviewClaims, tamperingFindings } from '../../db/schema.js';
 
 const SCREENER = 'system:malfunction-screening';
@@ -75,7 +76,8 @@ export async function screenCaptures(
         .where(and(eq(captures.id, candidate.id), eq(captures.state, outcome.from)))
         .for('update');
       if (!before) return false;
-      await tx.update(captures).set(next).where(eq(captures.id, candidate.id));
+      const { state, ...columns } = next;
+      await changeCaptureState(tx, candidate.id, { from: outcome.from, to: state, by: 'screening_worker', set: columns });
       if (outcome.change === 'exclude') await tx.delete(reviewClaims).where(eq(reviewClaims.captureId, candidate.id));
       const left = before.incidentId ? await keyOfIncident(tx, before.incidentId) : undefined;
       if (left && before.incidentId) {
