@@ -8,11 +8,16 @@ import {
   CAPTURE_TRANSITIONS,
   REVIEWING_STATES,
   canTransition,
+  evidenceEligibility,
+  type EvidenceFacts,
   forbiddenInDatabase,
   lifecycleMarkdown,
   type CaptureState,
 } from './capture-lifecycle.js';
+import { CERTIFICATION_KINDS } from './certification.js';
+import type { Manifest } from './protocol.js';
 import { REVIEW_STATES } from './review-policy.js';
+import type { SignedEvidence } from './signed-evidence.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -66,5 +71,67 @@ describe('capture lifecycle', () => {
       CAPTURE_STATES.filter((to) => forbiddenInDatabase(from, to)).map((to) => `${from} -> ${to}`),
     );
     expect(inTrigger.sort()).toEqual(forbidden.sort());
+  });
+});
+
+describe('evidenceEligibility', () => {
+  const capturedAt = new Date('2026-06-01T08:00:00Z');
+  const year = { validFrom: new Date('2026-01-01T00:00:00Z'), validTo: new Date('2027-01-01T00:00:00Z') };
+  const image = (name: string, offsetMs: number, width = 1920) => ({
+    name,
+    contentType: 'image/jpeg',
+    capturedAt: new Date(capturedAt.getTime() + offsetMs).toISOString(),
+    width,
+    height: 1080,
+  });
+  const eligible: EvidenceFacts = {
+    state: 'approved',
+    deviceId: 'CAM-1',
+    capturedAt,
+    violationType: 'speeding',
+    certifications: CERTIFICATION_KINDS.map((kind) => ({ kind, reference: `${kind}-1`, ...year })),
+    signed: { readable: true, manifest: {} as Manifest, manifestBytes: Buffer.from('{}'), signature: Buffer.alloc(64), differences: [] },
+    media: [image('frame-1.jpg', 0), image('frame-2.jpg', 400)],
+    windows: [],
+    overriddenWindowIds: [],
+  };
+  const window = {
+    id: 'w1',
+    deviceId: 'CAM-1',
+    source: 'operator' as const,
+    startsAt: new Date('2026-06-01T07:00:00Z'),
+    endsAt: null,
+    reason: 'lens',
+  };
+
+  it('says yes, with no reason, when every rule holds', () => {
+    expect(evidenceEligibility(eligible)).toEqual({ eligible: true, reasons: [] });
+  });
+
+  it.each<[string, Partial<EvidenceFacts>, RegExp]>([
+    ['not approved', { state: 'awaiting_review' }, /awaiting_review, not approved/],
+    ['a certification missing at capture time', { certifications: eligible.certifications.slice(1) }, /certification .* at capture time/],
+    ['an unreadable signed record', { signed: { readable: false, problem: 'bad bytes' } }, /unreadable: bad bytes/],
+    [
+      'a stored copy differing from the signed record',
+      {
+        signed: {
+          ...(eligible.signed as Extract<SignedEvidence, { readable: true }>),
+          differences: [{ field: 'plate', stored: 'B', signed: 'A' }],
+        },
+      },
+      /integrity: .*plate/,
+    ],
+    ['too few clear images', { media: [image('frame-1.jpg', 0), image('frame-2.jpg', 400, 640)] }, /evidence minimum/],
+    ['a malfunction window covering the capture', { windows: [window] }, /malfunction window w1/],
+    ['a reader who administers the device', { reader: { administeredDeviceIds: ['CAM-1'] } }, /./],
+  ])('says no, naming why, for %s', (_case, change, reason) => {
+    const answer = evidenceEligibility({ ...eligible, ...change });
+    expect(answer.eligible).toBe(false);
+    expect(answer.reasons.join('\n')).toMatch(reason);
+  });
+
+  it('lets a confirmed tampering finding set a window aside', () => {
+    expect(evidenceEligibility({ ...eligible, windows: [window], overriddenWindowIds: ['w1'] })).toEqual({ eligible: true, reasons: [] });
   });
 });
