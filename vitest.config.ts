@@ -19,7 +19,7 @@ export default defineConfig({
           sequence: { groupOrder: 1 },
           include: ['**/*.int.test.ts'],
           exclude: generated,
-          globalSetup: ['test/support/services-available.ts'],
+          globalSetup: ['test/support/services-available.ts', 'test/support/template-database.ts'],
           testTimeout: 60_000,
           hookTimeout: 150_000,
           // Two cores: more parallel files only contend for them and for the shared services.
@@ -32,6 +32,7 @@ export default defineConfig({
           sequence: { groupOrder: 2 },
           include: ['**/*.e2e.test.ts'],
           exclude: generated,
+          globalSetup: ['test/support/template-database.ts'],
           testTimeout: 90_000,
           hookTimeout: 150_000,
           // A page on a loaded CI machine can take seconds to claim and render; the default
@@ -47,7 +48,7 @@ export default defineConfig({
           // Each file starts its own Redis, Postgres or Mosquitto and kills them on purpose.
           include: ['test/resilience/**/*.resilience.test.ts'],
           exclude: generated,
-          globalSetup: ['test/support/services-available.ts'],
+          globalSetup: ['test/support/services-available.ts', 'test/support/template-database.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
           maxWorkers: 1,

@@ -76,54 +76,57 @@ describe('hotspot screening over generated networks with planted hotspots', () =
   const nullSites: number[] = [];
   const falseDevices: number[] = [];
 
-  it.each([1, 2, 3, 4, 5])('seed %i: flags every planted hotspot, the faulty device, and little else', async (seed) => {
-    const { database, planted, cellOf } = await seeded(seed);
-    try {
-      const progress: unknown[] = [];
-      const reporter = { updateProgress: async (value: number | object) => void progress.push(value) };
-      const aggregated = await aggregateCaptures({ database, settings, log }, reporter, NOW);
-      expect(aggregated.mode).toBe('full');
-      expect(progress.length).toBe(aggregated.months);
-      const outcome = await screenHotspots({ database, settings, log }, reporter, NOW);
-      expect(progress.at(-1)).toEqual({ stage: 'stored', runId: outcome.runId });
+  // Each seed has a database of its own, so the seeds are screened side by side; the rate test
+  // below waits for all of them, as vitest finishes a run of concurrent tests before the next one.
+  for (const seed of [1, 2, 3, 4, 5])
+    it.concurrent(`seed ${seed}: flags every planted hotspot, the faulty device, and little else`, async ({ expect }) => {
+      const { database, planted, cellOf } = await seeded(seed);
+      try {
+        const progress: unknown[] = [];
+        const reporter = { updateProgress: async (value: number | object) => void progress.push(value) };
+        const aggregated = await aggregateCaptures({ database, settings, log }, reporter, NOW);
+        expect(aggregated.mode).toBe('full');
+        expect(progress.length).toBe(aggregated.months);
+        const outcome = await screenHotspots({ database, settings, log }, reporter, NOW);
+        expect(progress.at(-1)).toEqual({ stage: 'stored', runId: outcome.runId });
 
-      const results = await database.db.select().from(hotspotResults).where(eq(hotspotResults.runId, outcome.runId));
-      const flaggedCells = results.filter((r) => r.scope === 'cell' && r.flagged);
-      const hotspotCells = new Set(planted.hotspots.map((id) => cellOf.get(id)!));
-      for (const cell of hotspotCells) {
-        expect(
-          flaggedCells.some((r) => r.siteId === cell && r.violationType === 'speeding'),
-          `planted hotspot ${cell}`,
-        ).toBe(true);
-      }
-      for (const id of planted.hotspots) {
-        expect(results.some((r) => r.scope === 'device' && r.siteId === id && r.flagged)).toBe(true);
-      }
-      // The faulty device's jump is real data at its site too; it is the anomaly report's to explain.
-      const faultyCell = cellOf.get(planted.faulty!)!;
-      const ordinary = results.filter((r) => r.scope === 'cell' && !(hotspotCells.has(r.siteId) && r.violationType === 'speeding'));
-      falseAlarms.push(ordinary.filter((r) => r.flagged && r.siteId !== faultyCell).length);
-      nullSites.push(ordinary.filter((r) => r.siteId !== faultyCell).length);
-      // The planted hotspots lead the ranking by excess.
-      const topFive = results.filter((r) => r.scope === 'cell' && r.rank <= 5).map((r) => r.siteId);
-      expect(new Set(topFive)).toEqual(hotspotCells);
+        const results = await database.db.select().from(hotspotResults).where(eq(hotspotResults.runId, outcome.runId));
+        const flaggedCells = results.filter((r) => r.scope === 'cell' && r.flagged);
+        const hotspotCells = new Set(planted.hotspots.map((id) => cellOf.get(id)!));
+        for (const cell of hotspotCells) {
+          expect(
+            flaggedCells.some((r) => r.siteId === cell && r.violationType === 'speeding'),
+            `planted hotspot ${cell}`,
+          ).toBe(true);
+        }
+        for (const id of planted.hotspots) {
+          expect(results.some((r) => r.scope === 'device' && r.siteId === id && r.flagged)).toBe(true);
+        }
+        // The faulty device's jump is real data at its site too; it is the anomaly report's to explain.
+        const faultyCell = cellOf.get(planted.faulty!)!;
+        const ordinary = results.filter((r) => r.scope === 'cell' && !(hotspotCells.has(r.siteId) && r.violationType === 'speeding'));
+        falseAlarms.push(ordinary.filter((r) => r.flagged && r.siteId !== faultyCell).length);
+        nullSites.push(ordinary.filter((r) => r.siteId !== faultyCell).length);
+        // The planted hotspots lead the ranking by excess.
+        const topFive = results.filter((r) => r.scope === 'cell' && r.rank <= 5).map((r) => r.siteId);
+        expect(new Set(topFive)).toEqual(hotspotCells);
 
-      const anomalies = await database.db.select().from(deviceAnomalies).where(eq(deviceAnomalies.runId, outcome.runId));
-      const faulty = anomalies.filter((a) => a.deviceId === planted.faulty && a.metric === 'capture_rate');
-      expect(faulty.find((a) => a.basis === 'own_history')!.flagged).toBe(true);
-      expect(faulty.find((a) => a.basis === 'peers')!.flagged).toBe(true);
-      const changeDay = (faulty.find((a) => a.basis === 'own_history')!.detail as { changeDay: string }).changeDay;
-      // The first faulty day, unless chance made it an ordinary one.
-      expect(changeDay >= '2026-06-10' && changeDay <= '2026-06-12', changeDay).toBe(true);
-      // Against its peers a hotspot's camera looks busy too; against its own history it does not.
-      const expected = new Set([...planted.hotspots, planted.faulty]);
-      falseDevices.push(new Set(anomalies.filter((a) => a.flagged && !expected.has(a.deviceId)).map((a) => a.deviceId)).size);
-      const ownHistory = anomalies.filter((a) => a.flagged && a.basis === 'own_history').map((a) => a.deviceId);
-      expect(ownHistory.filter((id) => planted.hotspots.includes(id))).toEqual([]);
-    } finally {
-      await database.drop();
-    }
-  });
+        const anomalies = await database.db.select().from(deviceAnomalies).where(eq(deviceAnomalies.runId, outcome.runId));
+        const faulty = anomalies.filter((a) => a.deviceId === planted.faulty && a.metric === 'capture_rate');
+        expect(faulty.find((a) => a.basis === 'own_history')!.flagged).toBe(true);
+        expect(faulty.find((a) => a.basis === 'peers')!.flagged).toBe(true);
+        const changeDay = (faulty.find((a) => a.basis === 'own_history')!.detail as { changeDay: string }).changeDay;
+        // The first faulty day, unless chance made it an ordinary one.
+        expect(changeDay >= '2026-06-10' && changeDay <= '2026-06-12', changeDay).toBe(true);
+        // Against its peers a hotspot's camera looks busy too; against its own history it does not.
+        const expected = new Set([...planted.hotspots, planted.faulty]);
+        falseDevices.push(new Set(anomalies.filter((a) => a.flagged && !expected.has(a.deviceId)).map((a) => a.deviceId)).size);
+        const ownHistory = anomalies.filter((a) => a.flagged && a.basis === 'own_history').map((a) => a.deviceId);
+        expect(ownHistory.filter((id) => planted.hotspots.includes(id))).toEqual([]);
+      } finally {
+        await database.drop();
+      }
+    });
 
   it('keeps the false-alarm rate below 1% of ordinary sites and devices over all seeds', () => {
     const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { startAllInOne, type AllInOneProcess } from '../support/all-in-one-process.js';
 import { launchBrowser, logInThroughPage } from '../support/browser.js';
 import { createTempDir } from '../support/isolated.js';
@@ -41,7 +41,8 @@ describe('logins and people administration in Chromium', () => {
 
   const pageLinks = (page: Page) => page.getByRole('navigation', { name: 'Pages' }).getByRole('link').allTextContents();
 
-  it('refuses a wrong password with a clear message and keeps the person on the form', async () => {
+  // Every test logs in its own people in contexts of their own, so they share the one server at once.
+  it.concurrent('refuses a wrong password with a clear message and keeps the person on the form', async ({ expect }) => {
     const page = await open('/login.html');
     expect(await page.evaluate('document.activeElement.id')).toBe('username');
     await page.screenshot({ path: path.join(screenshotDir, 'login-page.png') });
@@ -58,7 +59,7 @@ describe('logins and people administration in Chromium', () => {
     await page.close();
   });
 
-  it('lets a system admin create a certified reviewer, who then sees only the pages a reviewer may open', async () => {
+  it.concurrent('lets a system admin create a certified reviewer, who then sees only the pages a reviewer may open', async ({ expect }) => {
     // A `next` pointing off-site is ignored: the admin lands on their own page instead.
     const admin = await open('/login.html?next=//elsewhere.example/steal');
     await logInThroughPage(admin, await system!.demoAccount('admin'));
@@ -109,7 +110,7 @@ describe('logins and people administration in Chromium', () => {
     await reviewer.close();
   });
 
-  it('shows an analyst that the capture list is not theirs to see, without a single image', async () => {
+  it.concurrent('shows an analyst that the capture list is not theirs to see, without a single image', async ({ expect }) => {
     const page = await open('/');
     await logInThroughPage(page, await system!.demoAccount('analyst'));
     expect(new URL(page.url()).pathname).toBe('/');
@@ -129,7 +130,7 @@ describe('logins and people administration in Chromium', () => {
     await page.close();
   });
 
-  it('shows an auditor the record of what people did, filtered by action, with the signed heads to copy', async () => {
+  it.concurrent('shows an auditor the record of what people did, filtered by action, with the signed heads to copy', async ({ expect }) => {
     const page = await open('/audit.html');
     await logInThroughPage(page, await system!.demoAccount('auditor'));
     expect(new URL(page.url()).pathname).toBe('/audit.html');
