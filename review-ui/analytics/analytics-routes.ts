@@ -9,7 +9,7 @@ import { caseBeforeAfter, closeCase, findCase, listCases, openCase, recordAction
 import { breakdown, siteExists, siteSeries } from '../../db/analytics-counts.js';
 import { auditExport, breakdownCsv, hotspotsCsv, reportHtml } from './analytics-exports.js';
 import { aggregationState, anomalyReport, hotspots, latestRun } from './analytics-results.js';
-import { requestScreening } from './analytics-runs.js';
+import { requestScreening } from '../../db/analytics-runs.js';
 
 const day = z.iso.date();
 const violationType = z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, 'violation type: snake_case');

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, isNull, sql } from 'drizzle-orm';
-import { jobIdFor } from '../../core/domain/jobs.js';
-import { appendAudit } from '../../db/audit-log.js';
-import type { Db } from '../../db/client.js';
-import { outbox } from '../../db/schema.js';
+import { jobIdFor } from '../core/domain/jobs.js';
+import { appendAudit } from './audit-log.js';
+import type { Db } from './client.js';
+import { outbox } from './schema.js';
 
 /** Arbitrary but fixed: serialises run requests, so simultaneous ones agree on a single pending job. */
 const RUN_REQUEST_LOCK = 7_351_015;
