@@ -1,12 +1,9 @@
 import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
+import type { CaptureState } from '../core/domain/capture-lifecycle.js';
 import type { Db } from './client.js';
 import { captureMedia, captures, malfunctionWindows, media, mediaChunks, mediaDerivatives, outbox } from './schema.js';
 
-export type CaptureState = (typeof captures.$inferSelect)['state'];
 export type CaptureRow = typeof captures.$inferSelect;
-
-/** Every state the schema knows, in its order: counts show each one, zero or not. */
-export const captureStates = captures.state.enumValues;
 
 /** Newest received first; `before` pages backwards by receipt time. */
 export function newestCaptures(

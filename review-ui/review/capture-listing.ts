@@ -1,13 +1,12 @@
 import {
-  captureStates,
   captureTallies,
   malfunctionWindowsById,
   mediaOfCaptures,
   newestCaptures,
   stagedChunkCount,
   undispatchedJobCount,
-  type CaptureState,
 } from '../../db/capture-reads.js';
+import { CAPTURE_STATES, type CaptureState } from '../../core/domain/capture-lifecycle.js';
 import type { Db } from '../../db/client.js';
 import { ageSeconds, tallyStuckCaptures, type StuckNeed, type StuckTally } from '../../db/stuck-captures.js';
 
@@ -59,7 +58,7 @@ export async function listCaptures(
 
 /** How many captures sit in each state; every state is present, zero or not. */
 export async function countByState(db: Db): Promise<Record<CaptureState, number>> {
-  const counts = Object.fromEntries(captureStates.map((state) => [state, 0])) as Record<CaptureState, number>;
+  const counts = Object.fromEntries(CAPTURE_STATES.map((state) => [state, 0])) as Record<CaptureState, number>;
   for (const row of await captureTallies(db)) counts[row.state] = row.count;
   return counts;
 }
@@ -83,10 +82,9 @@ export interface Reconciliation {
 export async function reconcile(db: Db, stuckAfterMs: number): Promise<Reconciliation> {
   const now = new Date();
   const byState = await captureTallies(db);
-  const states = Object.fromEntries(captureStates.map((state) => [state, { count: 0, oldestAgeSeconds: null as number | null }])) as Record<
-    CaptureState,
-    StuckTally
-  >;
+  const states = Object.fromEntries(
+    CAPTURE_STATES.map((state) => [state, { count: 0, oldestAgeSeconds: null as number | null }]),
+  ) as Record<CaptureState, StuckTally>;
   for (const row of byState) states[row.state] = { count: row.count, oldestAgeSeconds: ageSeconds(row.oldest, now) };
   const counts = Object.fromEntries(Object.entries(states).map(([state, tally]) => [state, tally.count])) as Record<CaptureState, number>;
   const quarantined = counts.quarantined;

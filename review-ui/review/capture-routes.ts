@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { readVerified, type MediaStore } from '../../core/infrastructure/media-store.js';
 import type { Db } from '../../db/client.js';
-import { captureStates } from '../../db/capture-reads.js';
+import { CAPTURE_STATES } from '../../core/domain/capture-lifecycle.js';
 import { principalOf, requirePermission } from '../people/authentication.js';
 import { readerOf, refusalToRead } from './capture-access.js';
 import { countByState, isThumbnail, listCaptures, reconcile } from './capture-listing.js';
@@ -17,7 +17,7 @@ export function captureRoutes(app: FastifyInstance, deps: { db: Db; store: Media
       onRequest: requirePermission('captures.list'),
       schema: {
         querystring: z.object({
-          state: z.enum(captureStates).optional(),
+          state: z.enum(CAPTURE_STATES).optional(),
           before: z.iso.datetime({ offset: true }).optional(),
           limit: z.coerce.number().int().min(1).max(200).default(50),
         }),
