@@ -132,7 +132,7 @@ describe('deviceAnomalies', () => {
       fc.property(
         fc.integer({ min: 1, max: 10_000 }),
         fc.integer({ min: 0, max: 99 }),
-        fc.double({ min: 6, max: 20 }),
+        fc.double({ min: 6, max: 20, noNaN: true }),
         (seed, faulty, factor) => {
           const devices = fleet(seed, 60);
           const device = devices[faulty % 60]!;
