@@ -12,8 +12,7 @@ import { createTempDir, createTestDatabase, createTestRedis, uniqueName, waitFor
 import { testServices } from '../test/support/services.js';
 import { startWorkersRole } from '../workers/service.js';
 import { createPerson } from '../review-ui/people/people.js';
-import { checkIntegrity } from '../review-ui/review/capture-detail.js';
-import { decide, type IntegrityCheck } from '../review-ui/review/review-decisions.js';
+import { decide } from '../review-ui/review/review-decisions.js';
 import { claimCapture } from '../db/review-queue.js';
 import { startIngestRole, type IngestRole } from './service.js';
 
@@ -125,8 +124,7 @@ describe('malfunction screening, from health reports to exclusions', () => {
     expect((await claimCapture(database.db, reviewer, captureId, 60_000)).ok).toBe(true);
     const policy = { twoPersonViolationTypes: [], twoPersonSpeedExcessPercent: 1000, incidentWindowMs: 60_000, deadlineDays: 5 };
     const store = new FilesystemMediaStore(mediaDir.dir);
-    const integrityOf: IntegrityCheck = (tx, capture) => checkIntegrity(tx, store, capture);
-    expect(await decide(database.db, reviewer, captureId, { outcome: 'approved' }, policy, integrityOf)).toMatchObject({
+    expect(await decide(database.db, reviewer, captureId, { outcome: 'approved' }, policy, store)).toMatchObject({
       ok: true,
       state: 'approved',
     });

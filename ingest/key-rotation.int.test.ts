@@ -8,7 +8,7 @@ import { DEFAULT_CAPTURE_POLICY } from '../core/domain/capture-policy.js';
 import { FilesystemMediaStore } from '../core/infrastructure/media-store.js';
 import { buildManifest, publishCapture, signManifest } from '../device-simulator/device-protocol.js';
 import { captures } from '../db/schema.js';
-import { checkIntegrity } from '../review-ui/review/capture-detail.js';
+import { evidenceNow } from '../review-ui/evidence/evidence-now.js';
 import { changeDeviceStatus, rotateDeviceKey } from '../review-ui/devices/device-registry.js';
 import { enrolTestDevice, testMedia, type TestDevice } from '../test/support/devices.js';
 import { createTempDir, createTestDatabase, createTestRedis, uniqueName, waitFor } from '../test/support/isolated.js';
@@ -95,8 +95,8 @@ describe('verification with the key valid at capture time', () => {
     const accepted = await settled(queued.manifest.captureId);
     expect({ state: accepted.state, reasons: accepted.quarantineReasons }).toEqual({ state: 'verified', reasons: null });
     // The reviewer's integrity check reads the same key history, so the capture stays approvable.
-    const integrity = await checkIntegrity(database.db, store, { ...accepted, deviceId: camera.id });
-    expect(integrity.signature.valid).toBe(true);
+    const evidence = await evidenceNow(database.db, store, { ...accepted, deviceId: camera.id, capturedAt: accepted.capturedAt! });
+    expect(evidence?.integrity.signature.valid).toBe(true);
 
     const fresh = await stored(camera, new Date(), newKey);
     await publishCapture(client, topicRoot, fresh);

@@ -15,9 +15,7 @@ import {
   type CaptureState,
 } from './capture-lifecycle.js';
 import { CERTIFICATION_KINDS } from './certification.js';
-import type { Manifest } from './protocol.js';
 import { REVIEW_STATES } from './review-policy.js';
-import type { SignedEvidence } from './signed-evidence.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -90,7 +88,7 @@ describe('evidenceEligibility', () => {
     capturedAt,
     violationType: 'speeding',
     certifications: CERTIFICATION_KINDS.map((kind) => ({ kind, reference: `${kind}-1`, ...year })),
-    signed: { readable: true, manifest: {} as Manifest, manifestBytes: Buffer.from('{}'), signature: Buffer.alloc(64), differences: [] },
+    integrityProblems: [],
     media: [image('frame-1.jpg', 0), image('frame-2.jpg', 400)],
     windows: [],
     overriddenWindowIds: [],
@@ -111,16 +109,10 @@ describe('evidenceEligibility', () => {
   it.each<[string, Partial<EvidenceFacts>, RegExp]>([
     ['not approved', { state: 'awaiting_review' }, /awaiting_review, not approved/],
     ['a certification missing at capture time', { certifications: eligible.certifications.slice(1) }, /certification .* at capture time/],
-    ['an unreadable signed record', { signed: { readable: false, problem: 'bad bytes' } }, /unreadable: bad bytes/],
     [
-      'a stored copy differing from the signed record',
-      {
-        signed: {
-          ...(eligible.signed as Extract<SignedEvidence, { readable: true }>),
-          differences: [{ field: 'plate', stored: 'B', signed: 'A' }],
-        },
-      },
-      /integrity: .*plate/,
+      'a signature that no longer verifies',
+      { integrityProblems: ['the device signature does not verify'] },
+      /integrity: the device signature/,
     ],
     ['too few clear images', { media: [image('frame-1.jpg', 0), image('frame-2.jpg', 400, 640)] }, /evidence minimum/],
     ['a malfunction window covering the capture', { windows: [window] }, /malfunction window w1/],

@@ -2,7 +2,6 @@ import { certificationGapsAt, type CertificationPeriod } from './certification.j
 import { checkEvidenceMinimum, type MediaFacts } from './evidence-minimum.js';
 import { coveringWindows, type MalfunctionWindow } from './fault-window.js';
 import { readRefusal } from './review-policy.js';
-import type { SignedEvidence } from './signed-evidence.js';
 
 /**
  * The capture lifecycle in one place: every state a capture can be in, every change between
@@ -118,7 +117,12 @@ export interface EvidenceFacts {
   capturedAt: Date;
   violationType: string;
   certifications: readonly CertificationPeriod[];
-  signed: SignedEvidence;
+  /**
+   * What an integrity check found wrong just now (signature over the signed bytes, stored copies
+   * against them, every medium re-hashed from storage); empty when intact. Checking needs the
+   * media store, so the caller runs it and hands the findings in.
+   */
+  integrityProblems: readonly string[];
   media: readonly MediaFacts[];
   windows: readonly MalfunctionWindow[];
   /** Windows a confirmed tampering finding set aside for this capture. */
@@ -139,10 +143,7 @@ export function evidenceEligibility(facts: EvidenceFacts): EvidenceEligibility {
   for (const gap of certificationGapsAt(facts.certifications, facts.capturedAt)) {
     reasons.push(`certification ${gap.kind} ${gap.problem.replace(/_/g, ' ')} at capture time`);
   }
-  if (!facts.signed.readable) reasons.push(`the signed record is unreadable: ${facts.signed.problem}`);
-  else if (facts.signed.differences.length > 0) {
-    reasons.push(`integrity: stored copies differ from the signed record (${facts.signed.differences.map((d) => d.field).join(', ')})`);
-  }
+  for (const problem of facts.integrityProblems) reasons.push(`integrity: ${problem}`);
   for (const finding of checkEvidenceMinimum(facts.violationType, facts.media)) {
     reasons.push(`evidence minimum: ${finding.detail}`);
   }

@@ -29,3 +29,18 @@ export function retiredKeyProblem(key: KeyPeriod, receivedAt: Date, overlapMs: n
   if (receivedAt <= overlapEnd) return undefined;
   return `signed with the key replaced at ${key.validTo.toISOString()}; its overlap of ${overlapMs / 3_600_000} h ended at ${overlapEnd.toISOString()}`;
 }
+
+/**
+ * The key a capture was signed with: the one valid at capture time or, when the device rotated
+ * between capture and receipt, the one valid at receipt, which the gateway verified with. The
+ * signature decides between them; with neither verifying, the capture-time key is the one to
+ * blame.
+ */
+export function signingKeyOf<K extends KeyPeriod>(
+  keys: readonly K[],
+  moments: { capturedAt: Date; receivedAt: Date },
+  verifies: (key: K) => boolean,
+): K | undefined {
+  const candidates = [keyValidAt(keys, moments.capturedAt), keyValidAt(keys, moments.receivedAt)].filter((key) => key !== undefined);
+  return candidates.find(verifies) ?? candidates[0];
+}

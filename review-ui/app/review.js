@@ -139,10 +139,13 @@ async function show(entry, { measured = false } = {}) {
   shownAt = Infinity;
   pane.dataset.captureId = entry.detail.capture.id;
   showFacts(entry.detail, me);
+  const { integrity, evidence } = entry.detail;
   warn(
-    entry.detail.integrity.intact
-      ? ''
-      : 'Integrity check failed: the signature or a file does not match what the device signed. Do not approve this capture.',
+    !integrity.intact
+      ? 'Integrity check failed: the signature or a file does not match what the device signed. Do not approve this capture.'
+      : evidence.eligible
+        ? ''
+        : `This capture cannot become evidence: ${evidence.reasons.join('; ')}.`,
   );
   renderMode();
   await showFrames(entry.frames);
@@ -259,6 +262,8 @@ async function approve() {
   if (!mayDecideNow()) return;
   if (!open.detail.integrity.intact)
     return say('This capture failed its integrity check, so it cannot be approved: reject or escalate it.');
+  if (!open.detail.evidence.eligible)
+    return say(`This capture cannot become evidence, so it cannot be approved: ${open.detail.evidence.reasons.join('; ')}.`);
   // Past the statutory deadline the server wants the reason, which the evidence package shows.
   if (new Date(open.detail.capture.deadline).getTime() < Date.now()) {
     const answer = await askLateReason();

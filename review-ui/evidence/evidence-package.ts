@@ -1,6 +1,4 @@
-import { and, asc, count, eq, gt, gte, inArray, isNull, lt, lte, ne, or, sql } from 'drizzle-orm';
-import { createPublicKey } from 'node:crypto';
-import { readEnvelope, signatureVerifies } from '../../core/domain/capture-verifier.js';
+import { readEnvelope } from '../../core/domain/capture-verifier.js';
 import {
   checkPackageContents,
   packageJson,
@@ -14,28 +12,21 @@ import {
   type IncidentRecord,
 } from './evidence-verifier.js';
 import { readVerified, sha256Hex, type MediaStore } from '../../core/infrastructure/media-store.js';
-import { describeDifferences, mediaDifferences, signedEvidenceOf } from '../../core/domain/signed-evidence.js';
 import type { ServerSigningKey } from '../../core/infrastructure/signing-key.js';
 import { appendAudit } from '../../db/audit-log.js';
-import { renderSummary } from './evidence-summary.js';
-import type { CaptureMaterial, CaptureRow, DeviceView, KeyRow } from './evidence-material.js';
-import type { Db, Tx } from '../../db/client.js';
+import { deviceAtCapture, tamperingFindingsOf } from '../../db/capture-evidence.js';
 import {
-  auditLog,
-  captureMedia,
-  captures,
-  deviceCertifications,
-  deviceHealthEvents,
-  deviceKeys,
-  devices,
-  incidents,
-  malfunctionWindows,
-  media,
-  mediaQuality,
-  people,
-  reviewDecisions,
-  tamperingFindings,
-} from '../../db/schema.js';
+  auditOfIncident,
+  capturesOfIncident,
+  decisionsOnCaptures,
+  findIncident,
+  healthRecordOf,
+  personExporting,
+} from '../../db/evidence-package-reads.js';
+import { renderSummary } from './evidence-summary.js';
+import type { CaptureMaterial, CaptureRow, DeviceView } from './evidence-material.js';
+import { evidenceNow, type EvidenceNow } from './evidence-now.js';
+import type { Db, Tx } from '../../db/client.js';
 
 export interface EvidencePackageDeps {
   db: Db;
@@ -63,11 +54,12 @@ export type EvidencePackageOutcome =
   | { outcome: 'not_found' }
   | { outcome: 'not_approved'; detail: string }
   /** A stored capture no longer agrees with what its device signed: no package may present it as evidence. */
-  | { outcome: 'not_intact'; detail: string };
+  | { outcome: 'not_intact'; detail: string }
+  /** Approved, intact, and yet the evidence rule says no (a window opened since, a certification record corrected). */
+  | { outcome: 'not_evidence'; detail: string };
 
 /** Health is shown for this long either side of the captures: enough to see the device working before and after. */
 const HEALTH_MARGIN_MS = 24 * 3600 * 1000;
-const HEARTBEAT_BUCKET_SECONDS = sql.raw('3600');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -82,29 +74,31 @@ export async function buildEvidencePackage(
   if (request.reason.trim() === '') throw new Error('an evidence export needs a stated reason');
   if (!UUID.test(incidentId)) return { outcome: 'not_found' };
   return deps.db.transaction(async (tx) => {
-    const [incident] = await tx.select().from(incidents).where(eq(incidents.id, incidentId));
+    const incident = await findIncident(tx, incidentId);
     if (!incident) return { outcome: 'not_found' };
-    const rows = await tx
-      .select()
-      .from(captures)
-      .where(eq(captures.incidentId, incidentId))
-      .orderBy(asc(captures.capturedAt), asc(captures.id));
+    const rows = await capturesOfIncident(tx, incidentId);
     if (rows.length === 0) return { outcome: 'not_approved', detail: 'the incident holds no captures' };
     const unapproved = rows.filter((row) => row.state !== 'approved');
     if (unapproved.length > 0) {
       return { outcome: 'not_approved', detail: unapproved.map((row) => `capture ${row.id} is ${row.state}`).join('; ') };
     }
-    const [person] = await tx.select().from(people).where(eq(people.id, request.personId));
+    const person = await personExporting(tx, request.personId);
     if (!person) throw new Error(`no person ${request.personId} to export as`);
 
     const createdAt = new Date();
     const material: CaptureMaterial[] = [];
-    for (const row of rows) material.push(await captureMaterial(tx, row as CaptureRow));
-    const damaged = await Promise.all(material.map((capture) => integrityProblems(deps.store, capture)));
-    const problems = damaged.flatMap((found, index) =>
-      found.length > 0 ? [`capture ${material[index]!.row.id}: ${found.join('; ')}`] : [],
-    );
-    if (problems.length > 0) return { outcome: 'not_intact', detail: problems.join(' | ') };
+    const damaged: string[] = [];
+    const refused: string[] = [];
+    // A package presents its captures as evidence, so each must pass the one evidence rule now, not only when it was approved.
+    for (const row of rows as CaptureRow[]) {
+      const evidence = await evidenceNow(tx, deps.store, row);
+      if (!evidence) throw new Error(`capture ${row.id} names unknown device ${row.deviceId}`);
+      if (!evidence.integrity.intact) damaged.push(`capture ${row.id}: ${evidence.integrity.problems.join('; ')}`);
+      else if (!evidence.eligibility.eligible) refused.push(`capture ${row.id}: ${evidence.eligibility.reasons.join('; ')}`);
+      else material.push(captureMaterial(row, evidence));
+    }
+    if (damaged.length > 0) return { outcome: 'not_intact', detail: damaged.join(' | ') };
+    if (refused.length > 0) return { outcome: 'not_evidence', detail: refused.join(' | ') };
     const files = new Map<string, Uint8Array>();
     const captureIds = material.map(({ row }) => row.id);
     const incidentRecord: IncidentRecord = {
@@ -173,49 +167,20 @@ export async function buildEvidencePackage(
   });
 }
 
-/** What makes a capture's stored record differ from what its device signed; empty when it agrees. */
-async function integrityProblems(store: MediaStore, capture: CaptureMaterial): Promise<string[]> {
-  const signed = signedEvidenceOf(capture.row);
-  const differences = signed.readable ? [...signed.differences, ...mediaDifferences(signed.manifest, capture.media)] : [];
-  const reads = await Promise.all(capture.media.map((item) => readVerified(store, item.sha256)));
-  return [
-    ...(differences.length > 0 ? [`the database differs from what the device signed: ${describeDifferences(differences)}`] : []),
-    ...reads.flatMap((read) => (read.ok ? [] : [read.problem])),
-  ];
-}
-
-async function captureMaterial(tx: Tx, row: CaptureRow): Promise<CaptureMaterial> {
+function captureMaterial(row: CaptureRow, evidence: EvidenceNow): CaptureMaterial {
   const reading = readEnvelope(row.rawMessage);
-  // Only verified captures can be approved, so this means the stored row itself was damaged.
+  // An intact capture's envelope was read a moment ago, so this means the row changed in between.
   if (!reading.ok) throw new Error(`capture ${row.id}: its stored envelope cannot be read`);
-  const items = await tx
-    .select({ name: captureMedia.name, sha256: media.sha256, sizeBytes: media.sizeBytes, contentType: media.contentType })
-    .from(captureMedia)
-    .innerJoin(media, eq(media.sha256, captureMedia.mediaSha256))
-    .where(eq(captureMedia.captureId, row.id))
-    .orderBy(asc(captureMedia.name));
-  const quality =
-    items.length === 0
-      ? []
-      : await tx
-          .select()
-          .from(mediaQuality)
-          .where(
-            inArray(
-              mediaQuality.sha256,
-              items.map((item) => item.sha256),
-            ),
-          );
-  const keys = await tx.select().from(deviceKeys).where(eq(deviceKeys.deviceId, row.deviceId)).orderBy(asc(deviceKeys.validFrom));
-  const validAt = (at: Date) => (key: KeyRow) => key.validFrom <= at && (key.validTo === null || at < key.validTo);
-  // The key valid at capture time, unless the device rotated between capture and receipt: then
-  // the key valid at receipt, which the gateway verified with. The signature decides which.
-  const candidates = [...keys.filter(validAt(row.capturedAt)), ...keys.filter(validAt(row.receivedAt))];
-  const key =
-    candidates.find((candidate) => signatureVerifies(reading.manifestBytes, reading.signature, createPublicKey(candidate.publicKeyPem))) ??
-    candidates[0];
+  const key = evidence.signingKey;
   if (!key) throw new Error(`capture ${row.id}: no key of device ${row.deviceId} was valid when it was captured or received`);
-  return { row, manifest: reading.manifest, manifestBytes: reading.manifestBytes, key, media: items, quality };
+  return {
+    row,
+    manifest: reading.manifest,
+    manifestBytes: reading.manifestBytes,
+    key,
+    media: evidence.media.map(({ name, sha256, sizeBytes, contentType }) => ({ name, sha256, sizeBytes, contentType })),
+    quality: evidence.media.flatMap((medium) => (medium.quality ? [medium.quality] : [])),
+  };
 }
 
 async function addCapture(files: Map<string, Uint8Array>, store: MediaStore, incidentId: string, capture: CaptureMaterial) {
@@ -265,8 +230,9 @@ async function addDevice(
   own: readonly CaptureMaterial[],
   period: { from: Date; to: Date },
 ): Promise<DeviceView> {
-  const [device] = await tx.select().from(devices).where(eq(devices.id, deviceId));
-  if (!device) throw new Error(`capture of unknown device ${deviceId}`);
+  const view = await deviceAtCapture(tx, deviceId, period);
+  if (!view) throw new Error(`capture of unknown device ${deviceId}`);
+  const { device, windows } = view;
   const keys = new Map(own.map(({ key }) => [key.fingerprint, key]));
   for (const key of keys.values()) files.set(packagePaths.deviceKey(deviceId, key.fingerprint), Buffer.from(key.publicKeyPem, 'utf8'));
   files.set(
@@ -294,12 +260,7 @@ async function addDevice(
     }),
   );
 
-  const all = await tx
-    .select()
-    .from(deviceCertifications)
-    .where(eq(deviceCertifications.deviceId, deviceId))
-    .orderBy(asc(deviceCertifications.validFrom));
-  const certifications = all
+  const certifications = view.certifications
     .filter((entry) => own.some(({ row }) => entry.validFrom <= row.capturedAt && row.capturedAt < entry.validTo))
     .map((entry) => ({
       kind: entry.kind,
@@ -314,44 +275,12 @@ async function addDevice(
     }));
   files.set(packagePaths.certifications(deviceId), packageJson({ deviceId, certifications } satisfies CertificationsFile));
 
-  const ofDevice = eq(deviceHealthEvents.deviceId, deviceId);
-  const inPeriod = and(gte(deviceHealthEvents.reportedAt, period.from), lte(deviceHealthEvents.reportedAt, period.to));
-  // Inlined, not bound: GROUP BY must see the very expression the SELECT list has.
-  const hour = sql<Date>`to_timestamp(floor(extract(epoch from ${deviceHealthEvents.reportedAt}) / ${HEARTBEAT_BUCKET_SECONDS}) * ${HEARTBEAT_BUCKET_SECONDS})`;
-  const events = await tx
-    .select()
-    .from(deviceHealthEvents)
-    .where(and(ofDevice, inPeriod, ne(deviceHealthEvents.kind, 'heartbeat')))
-    .orderBy(asc(deviceHealthEvents.reportedAt), asc(deviceHealthEvents.id));
-  // Heartbeats come every few seconds: their count per hour shows the device was alive.
-  const heartbeats = await tx
-    .select({ hour, count: count() })
-    .from(deviceHealthEvents)
-    .where(and(ofDevice, inPeriod, eq(deviceHealthEvents.kind, 'heartbeat')))
-    .groupBy(hour)
-    .orderBy(hour);
-  const windows = await tx
-    .select()
-    .from(malfunctionWindows)
-    .where(
-      and(
-        eq(malfunctionWindows.deviceId, deviceId),
-        lt(malfunctionWindows.startsAt, period.to),
-        or(isNull(malfunctionWindows.endsAt), gt(malfunctionWindows.endsAt, period.from)),
-      ),
-    )
-    .orderBy(asc(malfunctionWindows.startsAt));
+  const { events, heartbeats } = await healthRecordOf(tx, deviceId, period);
   // The one lawful way a capture inside a malfunction window stays evidence (law L4): it must travel with the window.
-  const findings = await tx
-    .select()
-    .from(tamperingFindings)
-    .where(
-      inArray(
-        tamperingFindings.captureId,
-        own.map(({ row }) => row.id),
-      ),
-    )
-    .orderBy(asc(tamperingFindings.recordedAt));
+  const findings = await tamperingFindingsOf(
+    tx,
+    own.map(({ row }) => row.id),
+  );
   const faults = events.map((event) => ({
     id: event.id,
     kind: event.kind,
@@ -375,12 +304,7 @@ async function addDevice(
 }
 
 async function decisionsOf(tx: Tx, captureIds: string[]): Promise<DecisionsFile> {
-  const rows = await tx
-    .select({ decision: reviewDecisions, displayName: people.displayName })
-    .from(reviewDecisions)
-    .innerJoin(people, eq(people.id, reviewDecisions.personId))
-    .where(inArray(reviewDecisions.captureId, captureIds))
-    .orderBy(asc(reviewDecisions.decidedAt), asc(reviewDecisions.id));
+  const rows = await decisionsOnCaptures(tx, captureIds);
   return {
     decisions: rows.map(({ decision, displayName }) => ({
       id: decision.id,
@@ -404,22 +328,7 @@ async function auditEntriesOf(
   tx: Tx,
   scope: { incidentId: string; captureIds: string[]; deviceIds: string[]; period: { from: Date; to: Date } },
 ): Promise<AuditEntriesFile> {
-  const rows = await tx
-    .select()
-    .from(auditLog)
-    .where(
-      or(
-        and(eq(auditLog.subjectType, 'incident'), eq(auditLog.subjectId, scope.incidentId)),
-        and(eq(auditLog.subjectType, 'capture'), inArray(auditLog.subjectId, scope.captureIds)),
-        and(
-          eq(auditLog.subjectType, 'device'),
-          inArray(auditLog.subjectId, scope.deviceIds),
-          gte(auditLog.recordedAt, scope.period.from),
-          lte(auditLog.recordedAt, scope.period.to),
-        ),
-      ),
-    )
-    .orderBy(asc(auditLog.seq));
+  const rows = await auditOfIncident(tx, scope);
   return {
     entries: rows.map((row) => ({ ...row, recordedAt: row.recordedAt.toISOString(), details: row.details as Record<string, unknown> })),
   };

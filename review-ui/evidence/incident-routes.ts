@@ -62,6 +62,7 @@ export function incidentRoutes(app: FastifyInstance, deps: EvidencePackageDeps):
           return reply.code(404).send({ error: `no incident ${request.params.incidentId}` });
         case 'not_approved':
         case 'not_intact':
+        case 'not_evidence':
           return reply.code(409).send({ error: built.detail });
         case 'built':
           return reply

@@ -1,4 +1,3 @@
-import { and, eq, gt, isNull } from 'drizzle-orm';
 import { incidentSubject, type IncidentKey } from '../../core/domain/incidents.js';
 import {
   REVIEW_STATES,
@@ -13,11 +12,21 @@ import {
 } from '../../core/domain/review-policy.js';
 import { appendAudit } from '../../db/audit-log.js';
 import { regroupIncidents } from '../../db/incidents.js';
-import type { Db, Executor, Tx } from '../../db/client.js';
-import { signedEvidenceOf, type StoredCapture } from '../../core/domain/signed-evidence.js';
+import type { Db, Tx } from '../../db/client.js';
+import { signedEvidenceOf } from '../../core/domain/signed-evidence.js';
+import type { MediaStore } from '../../core/infrastructure/media-store.js';
 import { changeCaptureState } from '../../db/captures.js';
-import { captures, devices, rejectReasons, reviewClaims, reviewDecisions } from '../../db/schema.js';
+import { findDevice } from '../../db/devices.js';
+import {
+  captureForDecision,
+  firstApproverOf,
+  isCurrentRejectReason,
+  lockOwnClaim,
+  recordDecision,
+  releaseClaimsOn,
+} from '../../db/review-decisions.js';
 import type { QueueViewer } from '../../db/review-queue.js';
+import { evidenceNow } from '../evidence/evidence-now.js';
 
 export interface Decider extends QueueViewer {
   certificateNumber: string;
@@ -30,15 +39,6 @@ export interface DecisionInput {
   /** Why an approval comes after the statutory deadline; required then, refused otherwise. */
   lateReason?: string | undefined;
 }
-
-/**
- * Re-checks signature, the signed fields and media just before an approval, inside the
- * decision's transaction (it is handed the transaction); see checkIntegrity in capture-detail.ts.
- */
-export type IntegrityCheck = (
-  executor: Executor,
-  capture: StoredCapture & { id: string; deviceId: string; receivedAt: Date },
-) => Promise<{ intact: boolean; problems: string[] }>;
 
 export type DecisionResult =
   | { ok: true; state: string; step: 'first' | 'second'; incidentId: string | null }
@@ -62,7 +62,7 @@ export async function decide(
   captureId: string,
   input: DecisionInput,
   policy: TwoPersonPolicy & { incidentWindowMs: number; deadlineDays: number },
-  integrityOf: IntegrityCheck,
+  store: MediaStore,
   now = new Date(),
 ): Promise<DecisionResult> {
   if (input.outcome === 'rejected' && !input.reasonCode)
@@ -70,18 +70,11 @@ export async function decide(
   if (input.outcome === 'escalated' && !input.note?.trim()) return { ok: false, status: 422, error: 'say why you escalate, in the note' };
   try {
     return await db.transaction(async (tx) => {
-      // Only the claim holder may decide, so only the holder's requests ever lock anything: the
-      // claim row is locked first, without waiting, so a second decision of the same person
-      // racing this one is told at once instead of queueing with a pooled connection held
+      // Only the claim holder may decide, so only the holder's requests ever lock anything
       // (twenty double-clicks must not exhaust the pool), and someone else's request, which
       // finds no claim of theirs, can never block the holder.
-      const [claim] = await tx
-        .select()
-        .from(reviewClaims)
-        .where(and(eq(reviewClaims.captureId, captureId), eq(reviewClaims.personId, decider.id), gt(reviewClaims.expiresAt, now)))
-        .for('update', { noWait: true });
-      const read = tx.select().from(captures).where(eq(captures.id, captureId));
-      const [capture] = claim ? await read.for('update') : await read;
+      const claim = await lockOwnClaim(tx, captureId, decider.id, now);
+      const capture = await captureForDecision(tx, captureId, claim !== undefined);
       if (!capture?.deviceId || !capture.capturedAt) return { ok: false, status: 404, error: `no capture ${captureId}` };
       if (!(REVIEW_STATES as readonly string[]).includes(capture.state)) {
         return { ok: false, status: 409, error: `this capture is no longer in review (state ${capture.state})` };
@@ -99,35 +92,36 @@ export async function decide(
       if (!late && input.lateReason !== undefined) {
         return { ok: false, status: 422, error: 'lateReason is only for approvals after the review deadline' };
       }
-      // Law L2: a record whose signature or media no longer check out is not true evidence, whatever a reviewer thinks of it.
+      // Laws L1–L4: an approval is a claim that this could be evidence, so the one evidence rule
+      // is asked as if it were approved; a reviewer's opinion cannot outweigh a broken signature,
+      // a certification gap or a malfunction window.
       if (input.outcome === 'approved') {
-        const integrity = await integrityOf(tx, { ...capture, deviceId: capture.deviceId });
-        if (!integrity.intact) {
+        const evidence = await evidenceNow(
+          tx,
+          store,
+          { ...capture, deviceId: capture.deviceId, capturedAt: capture.capturedAt },
+          { asState: 'approved' },
+        );
+        if (!evidence) return { ok: false, status: 404, error: `capture ${captureId} names unknown device ${capture.deviceId}` };
+        if (!evidence.integrity.intact) {
           return {
             ok: false,
             status: 409,
-            error: `this capture fails its integrity check, so it cannot be approved: ${integrity.problems.join('; ')}`,
+            error: `this capture fails its integrity check, so it cannot be approved: ${evidence.integrity.problems.join('; ')}`,
+          };
+        }
+        if (!evidence.eligibility.eligible) {
+          return {
+            ok: false,
+            status: 409,
+            error: `this capture cannot be evidence, so it cannot be approved: ${evidence.eligibility.reasons.join('; ')}`,
           };
         }
       }
-      if (input.outcome === 'rejected') {
-        const [known] = await tx
-          .select({ code: rejectReasons.code })
-          .from(rejectReasons)
-          .where(and(eq(rejectReasons.code, input.reasonCode ?? ''), isNull(rejectReasons.retiredAt)));
-        if (!known) return { ok: false, status: 422, error: `unknown or retired reject reason ${input.reasonCode}` };
+      if (input.outcome === 'rejected' && !(await isCurrentRejectReason(tx, input.reasonCode ?? ''))) {
+        return { ok: false, status: 422, error: `unknown or retired reject reason ${input.reasonCode}` };
       }
-      const [firstApproval] = await tx
-        .select({ personId: reviewDecisions.personId })
-        .from(reviewDecisions)
-        .where(
-          and(
-            eq(reviewDecisions.captureId, captureId),
-            eq(reviewDecisions.round, capture.reviewRound),
-            eq(reviewDecisions.step, 'first'),
-            eq(reviewDecisions.outcome, 'approved'),
-          ),
-        );
+      const firstApproverId = await firstApproverOf(tx, captureId, capture.reviewRound);
       // The rule reads the signed readings: an edited copy in the database must not change who has to approve.
       const readings = signed.readable
         ? signed.manifest.readings
@@ -137,14 +131,14 @@ export async function decide(
       const allowed = eligibility(
         {
           state: capture.state as ReviewState,
-          firstApproverId: firstApproval?.personId ?? null,
+          firstApproverId,
           deviceId: capture.deviceId,
           needsSecondApproval: needsSecond,
         },
         decider,
       );
       if (!allowed.eligible) return { ok: false, status: 403, error: allowed.reason };
-      await tx.insert(reviewDecisions).values({
+      await recordDecision(tx, {
         captureId,
         round: capture.reviewRound,
         step: allowed.step,
@@ -160,7 +154,7 @@ export async function decide(
       if (!(await changeCaptureState(tx, captureId, { from: capture.state, to: next, by: 'reviewer' }))) {
         throw new Error(`capture ${captureId} left ${capture.state} while locked for a decision`);
       }
-      await tx.delete(reviewClaims).where(eq(reviewClaims.captureId, captureId));
+      await releaseClaimsOn(tx, captureId);
       const incidentId =
         next === 'approved'
           ? await regroupIncidents(
@@ -208,10 +202,7 @@ async function actOf(
   capture: { id: string; deviceId: string; violationType: string | null },
   readings: Record<string, unknown> | undefined,
 ): Promise<IncidentKey> {
-  const [device] = await tx
-    .select({ road: devices.road, direction: devices.direction })
-    .from(devices)
-    .where(eq(devices.id, capture.deviceId));
+  const device = await findDevice(tx, capture.deviceId);
   if (!device) throw new Error(`capture ${capture.id} names unknown device ${capture.deviceId}`);
   return {
     subject: incidentSubject(capture.id, readings),

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FilesystemMediaStore } from '../../core/infrastructure/media-store.js';
-import { captureMedia, captures, reviewDecisions } from '../../db/schema.js';
+import { captureMedia, captures, malfunctionWindows, reviewDecisions } from '../../db/schema.js';
 import { insertReviewableCapture } from '../../test/support/captures.js';
 import { enrolTestDevice, testJpeg, type TestDevice } from '../../test/support/devices.js';
 import { createTempDir, createTestDatabase } from '../../test/support/isolated.js';
@@ -189,5 +189,50 @@ describe('decisions under load and evidence that matches its signature, over a r
     const refused = await app.inject({ method: 'GET', url: exportUrl, headers: wang.headers });
     expect(refused.statusCode).toBe(409);
     expect(refused.json<{ error: string }>().error).toContain('latitude: the database says');
+  });
+
+  // A window the screening worker has not acted on yet: it exists in the record, the capture still sits in review.
+  const windowNotYetScreened = async (device: TestDevice, startsAt: Date) => {
+    const [window] = await database.db
+      .insert(malfunctionWindows)
+      .values({ deviceId: device.id, source: 'operator', startsAt, reason: 'lens cracked', recordedBy: 'person:operator' })
+      .returning({ id: malfunctionWindows.id });
+    return window!.id;
+  };
+
+  it('asks the one evidence rule before an approval: a malfunction window refuses it, and the detail says why beforehand', async () => {
+    const radar = await enrolTestDevice(database.db);
+    const capturedAt = new Date(Date.now() - 20 * 60_000);
+    const captureId = await insertReviewableCapture(database.db, store, radar, { capturedAt });
+    expect((await detailOf(li, captureId)).evidence).toEqual({ eligible: true, reasons: [] });
+    const windowId = await windowNotYetScreened(radar, new Date(capturedAt.getTime() - 60_000));
+
+    const detail = await detailOf(li, captureId);
+    expect(detail.integrity.intact).toBe(true);
+    expect(detail.evidence.eligible).toBe(false);
+    expect(detail.evidence.reasons).toEqual([`malfunction window ${windowId} covers the capture`]);
+    expect((await claim(li, captureId)).statusCode).toBe(200);
+    const refused = await decideAs(li, captureId, { outcome: 'approved' });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json<{ error: string }>().error).toContain(`malfunction window ${windowId} covers the capture`);
+    expect((await database.db.select({ state: captures.state }).from(captures).where(eq(captures.id, captureId)))[0]?.state).toBe(
+      'awaiting_review',
+    );
+    // Rejecting stays possible: the rule guards what may become evidence, not what may be turned down.
+    expect((await decideAs(li, captureId, { outcome: 'rejected', reasonCode: 'unclear_record' })).statusCode).toBe(200);
+  });
+
+  it('builds no evidence package once a malfunction window covers an approved capture, naming the window', async () => {
+    const radar = await enrolTestDevice(database.db);
+    const capturedAt = new Date(Date.now() - 20 * 60_000);
+    const captureId = await insertReviewableCapture(database.db, store, radar, { capturedAt });
+    expect((await claim(wang, captureId)).statusCode).toBe(200);
+    const { incidentId } = (await decideAs(wang, captureId, { outcome: 'approved' })).json<{ incidentId: string }>();
+    const exportUrl = `/api/incidents/${incidentId}/evidence-package?reason=court+hearing+2026-12-09`;
+    expect((await app.inject({ method: 'GET', url: exportUrl, headers: wang.headers })).statusCode).toBe(200);
+    const windowId = await windowNotYetScreened(radar, new Date(capturedAt.getTime() - 60_000));
+    const refused = await app.inject({ method: 'GET', url: exportUrl, headers: wang.headers });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json<{ error: string }>().error).toContain(`malfunction window ${windowId} covers the capture`);
   });
 });

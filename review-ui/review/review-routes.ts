@@ -7,7 +7,8 @@ import { appendAudit } from '../../db/audit-log.js';
 import type { Db } from '../../db/client.js';
 import { principalOf, requirePermission } from '../people/authentication.js';
 import type { ReviewSettings } from '../review-settings.js';
-import { belongsToCapture, captureDetail, checkIntegrity } from './capture-detail.js';
+import { belongsToCapture } from '../../db/capture-detail-reads.js';
+import { captureDetail } from './capture-detail.js';
 import { readerOf, refusalToRead } from './capture-access.js';
 import { annotateCapture, claimCapture, claimNext, listQueue, releaseClaim } from '../../db/review-queue.js';
 import { decide } from './review-decisions.js';
@@ -145,14 +146,7 @@ export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaS
       const viewer = await viewerOf(deps.db, request);
       const certificateNumber = principal.certificate?.number;
       if (!certificateNumber) return reply.code(403).send({ error: 'deciding needs an enforcement certificate' });
-      const result = await decide(
-        deps.db,
-        { ...viewer, certificateNumber },
-        request.params.captureId,
-        request.body,
-        review,
-        (tx, capture) => checkIntegrity(tx, deps.store, capture),
-      );
+      const result = await decide(deps.db, { ...viewer, certificateNumber }, request.params.captureId, request.body, review, deps.store);
       if (!result.ok) return reply.code(result.status).send({ error: result.error });
       return result;
     },
