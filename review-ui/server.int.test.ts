@@ -1,4 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +14,7 @@ import { API_VERSION } from './server.js';
 import type { Reconciliation } from './review/capture-listing.js';
 
 const ADMIN_TOKEN = 'test-admin-token-0123456789';
+const appDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'app');
 
 function enrolment(publicKeyPem = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString()) {
   return {
@@ -139,6 +143,26 @@ describe('review server over a real Postgres', () => {
     expect(page.body).not.toMatch(/https?:\/\//);
     const script = await server.inject({ method: 'GET', url: '/app.js' });
     expect(script.statusCode).toBe(200);
+  });
+
+  it('links an icon from every page, served as SVG, so no browser asks for a missing /favicon.ico', async () => {
+    const server = await build();
+    const analyst = await personLoggedIn(server, database.db, 'icon.analyst', ['analyst']);
+    const pages = [
+      ...readdirSync(appDir)
+        .filter((file) => file.endsWith('.html'))
+        .map((file) => ({ url: `/${file}`, headers: {} })),
+      { url: '/api/analytics/report.html', headers: analyst.headers },
+    ];
+    for (const { url, headers } of pages) {
+      const page = await server.inject({ method: 'GET', url, headers });
+      expect(page.statusCode, url).toBe(200);
+      const href = /<link rel="icon" href="([^"]+)" type="image\/svg\+xml"/.exec(page.body)?.[1];
+      expect(href, `${url} links no SVG icon`).toBeDefined();
+      const icon = await server.inject({ method: 'GET', url: href! });
+      expect(icon.statusCode, `${url} links ${href}`).toBe(200);
+      expect(icon.headers['content-type']).toMatch(/^image\/svg\+xml/);
+    }
   });
 
   it('serves only thumbnails by hash, not originals', async () => {

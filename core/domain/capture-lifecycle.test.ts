@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
@@ -18,6 +18,19 @@ import { CERTIFICATION_KINDS } from './certification.js';
 import { REVIEW_STATES } from './review-policy.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** The text of the last migration that (re)defines a function: the definition the database runs. */
+function newestMigrationDefining(fn: string): string {
+  const folder = path.join(repoRoot, 'db/migrations');
+  const defines = new RegExp(`CREATE (OR REPLACE )?FUNCTION ${fn}\\(`);
+  const newest = readdirSync(folder)
+    .filter((file) => file.endsWith('.sql'))
+    .sort()
+    .map((file) => readFileSync(path.join(folder, file), 'utf8'))
+    .findLast((text) => defines.test(text));
+  if (newest === undefined) throw new Error(`no migration defines ${fn}`);
+  return newest;
+}
 
 describe('capture lifecycle', () => {
   it('names only known states and keeps review-policy in step', () => {
@@ -61,7 +74,7 @@ describe('capture lifecycle', () => {
   });
 
   it('has the database trigger refuse exactly the changes forbiddenInDatabase names', () => {
-    const migration = readFileSync(path.join(repoRoot, 'db/migrations/0012_capture_transitions_guarded.sql'), 'utf8');
+    const migration = newestMigrationDefining('captures_refuse_forbidden_transition');
     const list = /\(OLD\.state::text, NEW\.state::text\) IN \(([\s\S]*?)\) THEN/.exec(migration)?.[1];
     expect(list, 'the trigger lost its list of forbidden pairs').toBeDefined();
     const inTrigger = [...list!.matchAll(/\('(\w+)', '(\w+)'\)/g)].map(([, from, to]) => `${from} -> ${to}`);

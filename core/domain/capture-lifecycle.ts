@@ -28,7 +28,6 @@ const STATE_ORDER = [
   'received',
   'verified',
   'quarantined',
-  'screened',
   'excluded',
   'awaiting_review',
   'approved',
@@ -51,14 +50,8 @@ const rows: Transition[] = [
     by: 'certification_rejudging',
     requires: 'the only reason was certification, and a certification now covers the capture time',
   },
-  // `screened` is a legacy state nothing writes any more; rows still in it leave as `verified` does.
-  ...(['verified', 'screened'] as const).map((from): Transition => ({
-    from,
-    to: 'awaiting_review',
-    by: 'screening_worker',
-    requires: 'no malfunction window covers the capture',
-  })),
-  ...(['verified', 'screened', ...REVIEWING, 'approved', 'excluded'] as const).map((from): Transition => ({
+  { from: 'verified', to: 'awaiting_review', by: 'screening_worker', requires: 'no malfunction window covers the capture' },
+  ...(['verified', ...REVIEWING, 'approved', 'excluded'] as const).map((from): Transition => ({
     from,
     to: 'excluded',
     by: 'screening_worker',

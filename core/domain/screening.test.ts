@@ -21,7 +21,7 @@ const capture = (state: CaptureState, at = '2026-11-23T10:30:00Z', exclusionWind
 
 describe('screen', () => {
   it('excludes a capture inside a window, in every state not yet decided, approved included', () => {
-    for (const state of ['verified', 'screened', 'awaiting_review', 'approved'] as const) {
+    for (const state of ['verified', 'awaiting_review', 'approved'] as const) {
       expect(screen(capture(state), [window('w1')])).toEqual({ change: 'exclude', from: state, windowIds: ['w1'] });
     }
   });

@@ -35,7 +35,7 @@ export function screen(
     return { change: 'none' };
   }
   if (capture.state === 'excluded') return { change: 'admit', from: capture.state, to: 'awaiting_review' };
-  if (capture.state === 'verified' || capture.state === 'screened') return { change: 'admit', from: capture.state, to: 'awaiting_review' };
+  if (capture.state === 'verified') return { change: 'admit', from: capture.state, to: 'awaiting_review' };
   return { change: 'none' };
 }
 

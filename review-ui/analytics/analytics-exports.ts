@@ -179,6 +179,7 @@ export async function reportHtml(
     .join('\n');
   const body = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Verity periodic hotspot analysis</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/analytics-report.css"></head><body>
 <h1>Periodic hotspot analysis</h1>
 <p>${run ? `Screening period ${escape(run.periodFrom)} to ${escape(run.periodTo)}, run finished ${escape(run.finishedAt?.toISOString())}.` : 'No screening run yet.'}
