@@ -6,7 +6,7 @@ import { appendAudit } from '../../db/audit-log.js';
 import type { Db } from '../../db/client.js';
 import { hotspotResults, remediationCases } from '../../db/schema.js';
 import { eachSiteTotals, siteExists, siteTotals, type Site } from '../../db/analytics-counts.js';
-import { latestRun, siteResult } from './analytics-results.js';
+import { latestRun, siteResult } from '../../db/analytics-results.js';
 
 /**
  * Remediation cases (law L6: fix the cause, not fine forever). Every change is one

@@ -2,7 +2,8 @@ import { suppressionNote, suppressSmallCounts, toCsv, type CsvValue } from '../.
 import { appendAudit } from '../../db/audit-log.js';
 import type { Db } from '../../db/client.js';
 import { breakdown, type BreakdownQuery } from '../../db/analytics-counts.js';
-import { anomalyReport, hotspots, latestRun, type HotspotQuery } from './analytics-results.js';
+import { anomalyReport, hotspots } from './analytics-results.js';
+import { latestRun, type HotspotQuery } from '../../db/analytics-results.js';
 import { listCases } from './analytics-cases.js';
 
 /**

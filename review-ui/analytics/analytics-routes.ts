@@ -8,7 +8,8 @@ import { principalOf, requirePermission } from '../people/authentication.js';
 import { caseBeforeAfter, closeCase, findCase, listCases, openCase, recordAction } from './analytics-cases.js';
 import { breakdown, siteExists, siteSeries } from '../../db/analytics-counts.js';
 import { auditExport, breakdownCsv, hotspotsCsv, reportHtml } from './analytics-exports.js';
-import { aggregationState, anomalyReport, hotspots, latestRun } from './analytics-results.js';
+import { anomalyReport, hotspots } from './analytics-results.js';
+import { aggregationState, latestRun } from '../../db/analytics-results.js';
 import { requestScreening } from '../../db/analytics-runs.js';
 
 const day = z.iso.date();
