@@ -1,4 +1,5 @@
-import { and, asc, desc, eq, isNotNull } from 'drizzle-orm';
+import { and, asc, desc, eq, isNotNull, ne, sql } from 'drizzle-orm';
+import type { Site } from './analytics-counts.js';
 import type { Executor } from './client.js';
 import { analyticsRuns, analyticsWatermarks, deviceAnomalies, devices, hotspotResults, remediationCases } from './schema.js';
 
@@ -99,4 +100,30 @@ export async function anomalyFindings(executor: Executor, runId: string) {
     .leftJoin(devices, eq(devices.id, deviceAnomalies.deviceId))
     .where(eq(deviceAnomalies.runId, runId))
     .orderBy(asc(deviceAnomalies.deviceId), asc(deviceAnomalies.metric), asc(deviceAnomalies.basis));
+}
+
+/**
+ * Sites of the same reference group in the run, without the treated site, without any site
+ * that had an action of its own, and only ordinary ones: a flagged hotspot or a spike site
+ * changes for its own reasons and would bend the trend the treated site is measured against.
+ */
+export async function comparisonSites(executor: Executor, runId: string, treated: HotspotResult): Promise<Site[]> {
+  const [violationType, kind, road] = treated.referenceGroup.split('|');
+  const rows = await executor
+    .select({ siteId: hotspotResults.siteId })
+    .from(hotspotResults)
+    .where(
+      and(
+        eq(hotspotResults.runId, runId),
+        eq(hotspotResults.scope, treated.scope),
+        eq(hotspotResults.violationType, violationType ?? treated.violationType),
+        kind === undefined ? undefined : eq(hotspotResults.kind, kind),
+        road === undefined ? undefined : eq(hotspotResults.road, road),
+        ne(hotspotResults.siteId, treated.siteId),
+        eq(hotspotResults.category, 'ordinary'),
+        sql`not exists (select 1 from remediation_cases c where c.scope = ${hotspotResults.scope} and c.site_id = ${hotspotResults.siteId}
+                        and c.violation_type = ${hotspotResults.violationType} and c.action_date is not null)`,
+      ),
+    );
+  return rows.map((row) => ({ scope: treated.scope, siteId: row.siteId }));
 }

@@ -4,7 +4,7 @@ import type { Db } from '../../db/client.js';
 import { breakdown, type BreakdownQuery } from '../../db/analytics-counts.js';
 import { anomalyReport, hotspots } from './analytics-results.js';
 import { latestRun, type HotspotQuery } from '../../db/analytics-results.js';
-import { listCases } from './analytics-cases.js';
+import { listCases } from '../../db/remediation-cases.js';
 
 /**
  * What leaves the analyst's screen: CSV exports and the printable report. Rows with fewer
