@@ -1,8 +1,9 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, ne } from 'drizzle-orm';
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
+import type { CaptureJob } from '../core/domain/capture-jobs.js';
 import { assertTransition, type CaptureState, type LifecycleActor } from '../core/domain/capture-lifecycle.js';
-import type { Executor } from './client.js';
-import { captures } from './schema.js';
+import type { Executor, Tx } from './client.js';
+import { captures, outbox } from './schema.js';
 
 type CaptureRow = typeof captures.$inferSelect;
 type CaptureInsert = typeof captures.$inferInsert;
@@ -32,4 +33,27 @@ export async function changeCaptureState(
 export function newCapture<T extends CaptureInsert>(values: T, by: LifecycleActor): T {
   assertTransition(null, values.state, by);
   return values;
+}
+
+/** A device's quarantined captures, locked until the transaction ends so nothing else moves them meanwhile. */
+export async function lockQuarantinedCapturesOf(tx: Tx, deviceId: string): Promise<CaptureRow[]> {
+  return tx
+    .select()
+    .from(captures)
+    .where(and(eq(captures.deviceId, deviceId), eq(captures.state, 'quarantined')))
+    .for('update');
+}
+
+/** The id of a copy of this device capture that was not quarantined, if the device sent one. */
+export async function acceptedCopyOf(executor: Executor, deviceId: string, deviceCaptureId: string): Promise<string | undefined> {
+  const [accepted] = await executor
+    .select({ id: captures.id })
+    .from(captures)
+    .where(and(eq(captures.deviceId, deviceId), eq(captures.deviceCaptureId, deviceCaptureId), ne(captures.state, 'quarantined')));
+  return accepted?.id;
+}
+
+/** Hands capture jobs to the outbox in the caller's transaction, so they go out only if it commits. */
+export async function queueCaptureJobs(tx: Tx, jobs: readonly CaptureJob[]): Promise<void> {
+  await tx.insert(outbox).values(jobs.map((job) => ({ queue: job.queue, jobName: job.name, jobId: job.jobId, payload: job.payload })));
 }

@@ -109,3 +109,11 @@ export async function lockWindow(tx: Tx, windowId: string): Promise<WindowRow | 
   const [row] = await tx.select().from(malfunctionWindows).where(eq(malfunctionWindows.id, windowId)).for('update');
   return row;
 }
+
+/** A device's windows of one source that were not withdrawn, open or closed. */
+export async function unwithdrawnWindowsOf(tx: Tx, deviceId: string, source: WindowSource): Promise<WindowRow[]> {
+  return tx
+    .select()
+    .from(malfunctionWindows)
+    .where(and(eq(malfunctionWindows.deviceId, deviceId), eq(malfunctionWindows.source, source), isNull(malfunctionWindows.withdrawnAt)));
+}

@@ -1,33 +1,23 @@
-import { and, desc, eq, ne, sql } from 'drizzle-orm';
 import { beforeAfterDispersion, beforeAfterStudy, comparisonScatter } from '../../core/domain/analytics-before-after.js';
 import { addDays, daysBetween } from '../../core/domain/analytics-calendar.js';
 import type { Config } from '../../core/domain/config.js';
 import { appendAudit } from '../../db/audit-log.js';
 import type { Db } from '../../db/client.js';
-import { hotspotResults, remediationCases } from '../../db/schema.js';
 import { eachSiteTotals, siteExists, siteTotals, type Site } from '../../db/analytics-counts.js';
-import { latestRun, siteResult } from './analytics-results.js';
+import { comparisonSites, latestRun, siteResult } from '../../db/analytics-results.js';
+import {
+  insertCase,
+  lockCase,
+  openCaseIdOf,
+  updateCase,
+  type RemediationCase as Case,
+  type RemediationCause,
+} from '../../db/remediation-cases.js';
 
 /**
  * Remediation cases (law L6: fix the cause, not fine forever). Every change is one
  * transaction with its audit-log row, naming the analyst who made it.
  */
-export type RemediationCause = (typeof remediationCases.$inferSelect)['suspectedCause'];
-type Case = typeof remediationCases.$inferSelect;
-
-export async function listCases(db: Db, status: Case['status'] | undefined): Promise<Case[]> {
-  return db
-    .select()
-    .from(remediationCases)
-    .where(status ? eq(remediationCases.status, status) : undefined)
-    .orderBy(desc(remediationCases.openedAt));
-}
-
-export async function findCase(db: Db, id: string): Promise<Case | null> {
-  const [found] = await db.select().from(remediationCases).where(eq(remediationCases.id, id));
-  return found ?? null;
-}
-
 export async function openCase(
   db: Db,
   actor: string,
@@ -35,23 +25,9 @@ export async function openCase(
 ): Promise<{ outcome: 'opened'; case: Case } | { outcome: 'unknown_site' } | { outcome: 'already_open'; caseId: string }> {
   if (!(await siteExists(db, input))) return { outcome: 'unknown_site' };
   return db.transaction(async (tx) => {
-    const [existing] = await tx
-      .select({ id: remediationCases.id })
-      .from(remediationCases)
-      .where(
-        and(
-          eq(remediationCases.scope, input.scope),
-          eq(remediationCases.siteId, input.siteId),
-          eq(remediationCases.violationType, input.violationType),
-          eq(remediationCases.status, 'open'),
-        ),
-      );
-    if (existing) return { outcome: 'already_open' as const, caseId: existing.id };
-    const [opened] = await tx
-      .insert(remediationCases)
-      .values({ ...input, note: input.note ?? null, openedBy: actor, openedAt: new Date() })
-      .returning();
-    if (!opened) throw new Error('remediation case insert returned nothing');
+    const existingId = await openCaseIdOf(tx, input);
+    if (existingId) return { outcome: 'already_open' as const, caseId: existingId };
+    const opened = await insertCase(tx, { ...input, note: input.note ?? null, openedBy: actor, openedAt: new Date() });
     await appendAudit(tx, {
       actor,
       action: 'remediation.opened',
@@ -70,20 +46,16 @@ export async function recordAction(
   input: { actionTaken: string; actionDate: string; suspectedCause?: RemediationCause | undefined },
 ): Promise<{ outcome: 'recorded'; case: Case } | { outcome: 'not_found' } | { outcome: 'not_open' }> {
   return db.transaction(async (tx) => {
-    const [current] = await tx.select().from(remediationCases).where(eq(remediationCases.id, id)).for('update');
+    const current = await lockCase(tx, id);
     if (!current) return { outcome: 'not_found' as const };
     if (current.status !== 'open') return { outcome: 'not_open' as const };
-    const [updated] = await tx
-      .update(remediationCases)
-      .set({
-        actionTaken: input.actionTaken,
-        actionDate: input.actionDate,
-        suspectedCause: input.suspectedCause ?? current.suspectedCause,
-        actionRecordedBy: actor,
-        actionRecordedAt: new Date(),
-      })
-      .where(eq(remediationCases.id, id))
-      .returning();
+    const updated = await updateCase(tx, id, {
+      actionTaken: input.actionTaken,
+      actionDate: input.actionDate,
+      suspectedCause: input.suspectedCause ?? current.suspectedCause,
+      actionRecordedBy: actor,
+      actionRecordedAt: new Date(),
+    });
     await appendAudit(tx, {
       actor,
       action: 'remediation.action_recorded',
@@ -102,16 +74,12 @@ export async function closeCase(
   input: { outcome: 'fixed' | 'dismissed'; reason: string },
 ): Promise<{ outcome: 'closed'; case: Case } | { outcome: 'not_found' } | { outcome: 'not_open' } | { outcome: 'no_action' }> {
   return db.transaction(async (tx) => {
-    const [current] = await tx.select().from(remediationCases).where(eq(remediationCases.id, id)).for('update');
+    const current = await lockCase(tx, id);
     if (!current) return { outcome: 'not_found' as const };
     if (current.status !== 'open') return { outcome: 'not_open' as const };
     // Only something that was done can have fixed it.
     if (input.outcome === 'fixed' && !current.actionDate) return { outcome: 'no_action' as const };
-    const [closed] = await tx
-      .update(remediationCases)
-      .set({ status: input.outcome, closingReason: input.reason, closedBy: actor, closedAt: new Date() })
-      .where(eq(remediationCases.id, id))
-      .returning();
+    const closed = await updateCase(tx, id, { status: input.outcome, closingReason: input.reason, closedBy: actor, closedAt: new Date() });
     await appendAudit(tx, {
       actor,
       action: `remediation.${input.outcome}`,
@@ -205,29 +173,3 @@ const NAIVE_NOTE =
   'The naive ratio compares the after rate with the before rate as counted. θ compares the after count with what the site would have had ' +
   'without the fix: its before count shrunk towards comparable sites (a site chosen for a high count tends to fall back anyway) and ' +
   'carried forward by the comparison sites’ own change over the same time.';
-
-/**
- * Sites of the same reference group in the run, without the treated site, without any site
- * that had an action of its own, and only ordinary ones: a flagged hotspot or a spike site
- * changes for its own reasons and would bend the trend the treated site is measured against.
- */
-async function comparisonSites(db: Db, runId: string, treated: typeof hotspotResults.$inferSelect): Promise<Site[]> {
-  const [violationType, kind, road] = treated.referenceGroup.split('|');
-  const rows = await db
-    .select({ siteId: hotspotResults.siteId })
-    .from(hotspotResults)
-    .where(
-      and(
-        eq(hotspotResults.runId, runId),
-        eq(hotspotResults.scope, treated.scope),
-        eq(hotspotResults.violationType, violationType ?? treated.violationType),
-        kind === undefined ? undefined : eq(hotspotResults.kind, kind),
-        road === undefined ? undefined : eq(hotspotResults.road, road),
-        ne(hotspotResults.siteId, treated.siteId),
-        eq(hotspotResults.category, 'ordinary'),
-        sql`not exists (select 1 from remediation_cases c where c.scope = ${hotspotResults.scope} and c.site_id = ${hotspotResults.siteId}
-                        and c.violation_type = ${hotspotResults.violationType} and c.action_date is not null)`,
-      ),
-    );
-  return rows.map((row) => ({ scope: treated.scope, siteId: row.siteId }));
-}

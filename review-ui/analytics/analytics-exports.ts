@@ -2,8 +2,9 @@ import { suppressionNote, suppressSmallCounts, toCsv, type CsvValue } from '../.
 import { appendAudit } from '../../db/audit-log.js';
 import type { Db } from '../../db/client.js';
 import { breakdown, type BreakdownQuery } from '../../db/analytics-counts.js';
-import { anomalyReport, hotspots, latestRun, type HotspotQuery } from './analytics-results.js';
-import { listCases } from './analytics-cases.js';
+import { anomalyReport, hotspots } from './analytics-results.js';
+import { latestRun, type HotspotQuery } from '../../db/analytics-results.js';
+import { listCases } from '../../db/remediation-cases.js';
 
 /**
  * What leaves the analyst's screen: CSV exports and the printable report. Rows with fewer

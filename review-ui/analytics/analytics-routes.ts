@@ -5,10 +5,12 @@ import { daysBetween } from '../../core/domain/analytics-calendar.js';
 import type { Config } from '../../core/domain/config.js';
 import type { Db } from '../../db/client.js';
 import { principalOf, requirePermission } from '../people/authentication.js';
-import { caseBeforeAfter, closeCase, findCase, listCases, openCase, recordAction } from './analytics-cases.js';
+import { caseBeforeAfter, closeCase, openCase, recordAction } from './analytics-cases.js';
+import { findCase, listCases } from '../../db/remediation-cases.js';
 import { breakdown, siteExists, siteSeries } from '../../db/analytics-counts.js';
 import { auditExport, breakdownCsv, hotspotsCsv, reportHtml } from './analytics-exports.js';
-import { aggregationState, anomalyReport, hotspots, latestRun } from './analytics-results.js';
+import { anomalyReport, hotspots } from './analytics-results.js';
+import { aggregationState, latestRun } from '../../db/analytics-results.js';
 import { requestScreening } from '../../db/analytics-runs.js';
 
 const day = z.iso.date();

@@ -1,13 +1,12 @@
-import { and, eq, isNull, ne } from 'drizzle-orm';
+import { mediaJobFor, screeningJobFor } from '../../core/domain/capture-jobs.js';
 import { certificationGapsAt, isBackdated } from '../../core/domain/certification.js';
 import { detectVerificationGaps } from '../../core/domain/health-detectors.js';
 import { jobIdFor } from '../../core/domain/jobs.js';
 import { appendAudit } from '../../db/audit-log.js';
 import type { Db, Tx } from '../../db/client.js';
-import { closeWindow, withdrawWindow } from '../../db/malfunction-windows.js';
-import { changeCaptureState } from '../../db/captures.js';
+import { closeWindow, unwithdrawnWindowsOf, withdrawWindow } from '../../db/malfunction-windows.js';
+import { acceptedCopyOf, changeCaptureState, lockQuarantinedCapturesOf, queueCaptureJobs } from '../../db/captures.js';
 import { certificationsOfDevice, lockCertification, markCertificationConfirmed } from '../../db/devices.js';
-import { captures, malfunctionWindows, outbox } from '../../db/schema.js';
 
 export type ConfirmationOutcome =
   { ok: true; windowsChanged: number; readmitted: string[] } | { ok: false; status: 403 | 404 | 409; error: string };
@@ -58,16 +57,7 @@ export async function rejudgeDevice(
 ): Promise<{ windowsChanged: number; readmitted: string[] }> {
   const certifications = await certificationsOfDevice(tx, deviceId);
   const lapses = detectVerificationGaps(certifications, now);
-  const windows = await tx
-    .select()
-    .from(malfunctionWindows)
-    .where(
-      and(
-        eq(malfunctionWindows.deviceId, deviceId),
-        eq(malfunctionWindows.source, 'verification_expired'),
-        isNull(malfunctionWindows.withdrawnAt),
-      ),
-    );
+  const windows = await unwithdrawnWindowsOf(tx, deviceId, 'verification_expired');
   let windowsChanged = 0;
   for (const window of windows) {
     const lapse = lapses.find((gap) => gap.startsAt.getTime() === window.startsAt.getTime());
@@ -80,11 +70,7 @@ export async function rejudgeDevice(
     }
   }
 
-  const quarantined = await tx
-    .select()
-    .from(captures)
-    .where(and(eq(captures.deviceId, deviceId), eq(captures.state, 'quarantined')))
-    .for('update');
+  const quarantined = await lockQuarantinedCapturesOf(tx, deviceId);
   const readmitted: string[] = [];
   for (const capture of quarantined) {
     const reasons = capture.quarantineReasons ?? [];
@@ -92,13 +78,7 @@ export async function rejudgeDevice(
     if (!onlyCertification || !capture.capturedAt || !capture.deviceCaptureId) continue;
     if (certificationGapsAt(certifications, capture.capturedAt).length > 0) continue;
     // The device may since have sent the same capture again and had it accepted: that copy stands.
-    const [accepted] = await tx
-      .select({ id: captures.id })
-      .from(captures)
-      .where(
-        and(eq(captures.deviceId, deviceId), eq(captures.deviceCaptureId, capture.deviceCaptureId), ne(captures.state, 'quarantined')),
-      );
-    if (accepted) continue;
+    if (await acceptedCopyOf(tx, deviceId, capture.deviceCaptureId)) continue;
     await changeCaptureState(tx, capture.id, {
       from: 'quarantined',
       to: 'verified',
@@ -106,19 +86,9 @@ export async function rejudgeDevice(
       set: { quarantineReasons: null },
     });
     const capturedAt = capture.capturedAt.toISOString();
-    await tx.insert(outbox).values([
-      {
-        queue: 'media',
-        jobName: 'derive-thumbnails',
-        jobId: jobIdFor('derive-thumbnails', capture.id),
-        payload: { captureId: capture.id },
-      },
-      {
-        queue: 'screening',
-        jobName: 'screen-captures',
-        jobId: jobIdFor('screen-captures', `${capture.id}.readmitted`),
-        payload: { deviceId, from: capturedAt, to: capturedAt },
-      },
+    await queueCaptureJobs(tx, [
+      mediaJobFor(capture.id),
+      { ...screeningJobFor({ id: capture.id, deviceId, capturedAt }), jobId: jobIdFor('screen-captures', `${capture.id}.readmitted`) },
     ]);
     await appendAudit(tx, {
       actor,
