@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { asc, gte, sql, type SQL } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadOrCreateSigningKey, signBytes, type ServerSigningKey } from '../core/infrastructure/signing-key.js';
+import { runAuditCli } from '../review-ui/cli/audit.js';
 import { createTempDir, createTestDatabase } from '../test/support/isolated.js';
 import { checkpointBytes, signChainHead } from './audit-checkpoints.js';
 import { appendAudit, auditHash, type AuditEvent } from './audit-log.js';
@@ -257,14 +258,27 @@ describe('audit chain verification over a real Postgres', () => {
   });
 
   describe('npm run audit:verify', () => {
+    function cliEnv(): NodeJS.ProcessEnv {
+      return { ...process.env, DATABASE_URL: database.url, SIGNING_KEY_FILE: path.join(keyDir.dir, 'server.pem'), LOG_LEVEL: 'silent' };
+    }
+
+    /** The command in this process: what it reports and how it exits, without the seconds a Node start costs. */
     async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-      const keyFile = path.join(keyDir.dir, 'server.pem');
+      const stdout: string[] = [];
+      const stderr: string[] = [];
+      const code = await runAuditCli(args, cliEnv(), {
+        out: (line) => stdout.push(`${line}\n`),
+        err: (line) => stderr.push(`${line}\n`),
+        progress: { write: (text) => stderr.push(text) },
+      });
+      return { code, stdout: stdout.join(''), stderr: stderr.join('') };
+    }
+
+    /** The command as its own process, for what only the script's wiring decides: the exit code and the printing. */
+    function spawnCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
       // Node with the tsx loader, which is what the `tsx` the npm script calls ends up running, without
       // the npx lookup and the extra process that cost seconds on every call.
-      return run(process.execPath, ['--import', 'tsx', 'review-ui/cli/audit.ts', ...args], {
-        cwd: repoRoot,
-        env: { ...process.env, DATABASE_URL: database.url, SIGNING_KEY_FILE: keyFile, LOG_LEVEL: 'silent' },
-      }).then(
+      return run(process.execPath, ['--import', 'tsx', 'review-ui/cli/audit.ts', ...args], { cwd: repoRoot, env: cliEnv() }).then(
         ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
         (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
       );
@@ -282,7 +296,7 @@ describe('audit chain verification over a real Postgres', () => {
       await append(8);
       await tamper(sql`update audit_log set actor = 'mallory' where seq = 6`);
       // Verifying only reads, so both reports are asked for at once.
-      const [human, machine] = await Promise.all([cli('verify'), cli('verify', '--json')]);
+      const [human, machine] = await Promise.all([spawnCli('verify'), cli('verify', '--json')]);
       expect(human.code).toBe(1);
       expect(human.stdout).toContain('First broken link at seq 6: hash_mismatch');
       expect(human.stdout).toContain('seq 6, recorded_at ');

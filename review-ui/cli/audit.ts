@@ -1,6 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../../core/domain/config.js';
 import { loadOrCreateSigningKey } from '../../core/infrastructure/signing-key.js';
@@ -28,26 +29,70 @@ const USAGE = `Usage:
   npm run audit:sign-head
       Signs the current last row with SIGNING_KEY_FILE (created on first use).`;
 
+/** Where the command writes: whole lines to out and err, and progress, rewritten in place on a terminal. */
+export interface AuditCliIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+  progress: { write: (text: string) => unknown; isTTY?: boolean };
+}
+
+const consoleIo: AuditCliIo = { out: console.log, err: console.error, progress: process.stderr };
+
 class UsageError extends Error {}
 
-async function verify(config: Config, keyFiles: string[], json: boolean): Promise<number> {
-  const publicKeys = await readPublicKeys(config, keyFiles);
-  const report = await withDatabase(config, (database) =>
-    verifyAuditChain(database.db, { publicKeys, onProgress: progressLine(process.stderr) }),
-  );
-  console.log(json ? JSON.stringify(report, null, 2) : formatReport(report));
+/** Runs `audit verify|sign-head [options]` and returns its exit code; callers other than the script need no process. */
+export async function runAuditCli(argv: string[], env: NodeJS.ProcessEnv, io: AuditCliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { json: { type: 'boolean' }, 'public-key': { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (error) {
+    io.err(`${(error as Error).message}\n\n${USAGE}`);
+    return EXIT_ERROR;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.out(USAGE);
+    return EXIT_OK;
+  }
+  try {
+    const config = loadConfig(env);
+    const [command, ...rest] = positionals;
+    if (rest.length > 0) throw new UsageError(`unexpected arguments: ${rest.join(' ')}`);
+    if (command === 'verify') return await verify(config, values['public-key'] ?? [], values.json ?? false, io);
+    if (command === 'sign-head') return await signHead(config, io);
+    throw new UsageError(command === undefined ? 'no command given' : `unknown command ${command}`);
+  } catch (error) {
+    io.err(error instanceof UsageError ? `${error.message}\n\n${USAGE}` : `audit: ${(error as Error).message}`);
+    return EXIT_ERROR;
+  }
+}
+
+async function verify(config: Config, keyFiles: string[], json: boolean, io: AuditCliIo): Promise<number> {
+  const publicKeys = await readPublicKeys(config, keyFiles, io);
+  const progress = progressLine(io.progress);
+  let report: AuditVerifyReport;
+  try {
+    report = await withDatabase(config, (database) => verifyAuditChain(database.db, { publicKeys, onProgress: progress.show }));
+  } finally {
+    progress.end();
+  }
+  io.out(json ? JSON.stringify(report, null, 2) : formatReport(report));
   return report.ok ? EXIT_OK : EXIT_BROKEN;
 }
 
-async function signHead(config: Config): Promise<number> {
+async function signHead(config: Config, io: AuditCliIo): Promise<number> {
   const key = await loadOrCreateSigningKey(config.signing.keyFile);
   const signed = await withDatabase(config, (database) => signChainHead(database.db, key));
   if (!signed) {
-    console.log('The audit log is empty: nothing to sign.');
+    io.out('The audit log is empty: nothing to sign.');
   } else if (signed.created) {
-    console.log(`Signed audit head seq ${signed.checkpoint.seq} (hash ${signed.checkpoint.hash}) with key ${key.fingerprint}.`);
+    io.out(`Signed audit head seq ${signed.checkpoint.seq} (hash ${signed.checkpoint.hash}) with key ${key.fingerprint}.`);
   } else {
-    console.log(`Audit head seq ${signed.checkpoint.seq} was already signed at ${signed.checkpoint.signedAt.toISOString()}.`);
+    io.out(`Audit head seq ${signed.checkpoint.seq} was already signed at ${signed.checkpoint.signedAt.toISOString()}.`);
   }
   return EXIT_OK;
 }
@@ -56,10 +101,10 @@ async function signHead(config: Config): Promise<number> {
  * Public halves only: verifying never needs the private key, and unlike the services it must
  * not create a key when none exists (a fresh key would make every old checkpoint look forged).
  */
-async function readPublicKeys(config: Config, keyFiles: string[]): Promise<string[]> {
+async function readPublicKeys(config: Config, keyFiles: string[], io: AuditCliIo): Promise<string[]> {
   if (keyFiles.length === 0) {
     if (!existsSync(config.signing.keyFile)) {
-      console.error(`No signing key at ${config.signing.keyFile}: signed heads cannot be checked (pass --public-key FILE).`);
+      io.err(`No signing key at ${config.signing.keyFile}: signed heads cannot be checked (pass --public-key FILE).`);
       return [];
     }
     keyFiles = [config.signing.keyFile];
@@ -92,14 +137,15 @@ async function withDatabase<T>(config: Config, use: (database: Database) => Prom
 }
 
 /** A progress line at most once a second, rewritten in place on a terminal; silent for short runs. */
-function progressLine(stream: NodeJS.WriteStream): (progress: AuditVerifyProgress) => void {
+function progressLine(stream: AuditCliIo['progress']): { show: (progress: AuditVerifyProgress) => void; end: () => void } {
   const started = Date.now();
   let lastShown = started;
   let shown = false;
-  process.on('exit', () => {
+  // Ends the rewritten line so the report or an error starts on a line of its own.
+  const end = () => {
     if (shown && stream.isTTY) stream.write('\n');
-  });
-  return (progress) => {
+  };
+  const show = (progress: AuditVerifyProgress) => {
     const now = Date.now();
     if (now - lastShown < 1000) return;
     lastShown = now;
@@ -112,6 +158,7 @@ function progressLine(stream: NodeJS.WriteStream): (progress: AuditVerifyProgres
         : `verifying signed heads: ${progress.checkpointsChecked.toLocaleString('en')} checked, at seq ${progress.seq.toLocaleString('en')}`;
     stream.write(stream.isTTY ? `\r\x1b[2K${line}` : `${line}\n`);
   };
+  return { show, end };
 }
 
 function percent(seq: number, head: number | null): string {
@@ -176,35 +223,6 @@ function formatReport(report: AuditVerifyReport): string {
 }
 
 // Last, so every constant above is initialised before the top-level await runs.
-const { values, positionals } = (() => {
-  try {
-    return parseArgs({
-      allowPositionals: true,
-      options: { json: { type: 'boolean' }, 'public-key': { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (error) {
-    console.error(`${(error as Error).message}\n\n${USAGE}`);
-    process.exit(EXIT_ERROR);
-  }
-})();
-
-if (values.help) {
-  console.log(USAGE);
-  process.exit(EXIT_OK);
-}
-
-try {
-  const config = loadConfig();
-  const [command, ...rest] = positionals;
-  if (rest.length > 0) throw new UsageError(`unexpected arguments: ${rest.join(' ')}`);
-  if (command === 'verify') {
-    process.exitCode = await verify(config, values['public-key'] ?? [], values.json ?? false);
-  } else if (command === 'sign-head') {
-    process.exitCode = await signHead(config);
-  } else {
-    throw new UsageError(command === undefined ? 'no command given' : `unknown command ${command}`);
-  }
-} catch (error) {
-  console.error(error instanceof UsageError ? `${error.message}\n\n${USAGE}` : `audit: ${(error as Error).message}`);
-  process.exitCode = EXIT_ERROR;
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  process.exitCode = await runAuditCli(process.argv.slice(2), process.env, consoleIo);
 }

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { verifyEvidencePackage, type CheckResult } from '../evidence/evidence-verifier.js';
 
@@ -9,6 +10,14 @@ import { verifyEvidencePackage, type CheckResult } from '../evidence/evidence-ve
  */
 const USAGE = 'usage: npm run evidence:verify -- <package.zip> [--trust <server key fingerprint>]';
 
+/** Where the command writes, a whole line at a time. */
+export interface EvidenceVerifyIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+const consoleIo: EvidenceVerifyIo = { out: console.log, err: console.error };
+
 const MARKS: Record<CheckResult['status'], string> = { passed: '✓', failed: '✗', skipped: '–' };
 
 function describe(check: CheckResult): string {
@@ -18,33 +27,34 @@ function describe(check: CheckResult): string {
   return lines.join('\n');
 }
 
-function parse(): { file: string; trust: string | undefined } {
-  const { values, positionals } = parseArgs({ options: { trust: { type: 'string' } }, allowPositionals: true });
+function parse(argv: string[]): { file: string; trust: string | undefined } {
+  const { values, positionals } = parseArgs({ args: argv, options: { trust: { type: 'string' } }, allowPositionals: true });
   const [file, ...rest] = positionals;
   if (file === undefined || rest.length > 0) throw new Error('give exactly one package file');
   return { file, trust: values.trust };
 }
 
-async function main(): Promise<number> {
+/** Verifies the package argv names and returns the exit code; callers other than the script need no process. */
+export async function runEvidenceVerifyCli(argv: string[], io: EvidenceVerifyIo): Promise<number> {
   let args: ReturnType<typeof parse>;
   try {
-    args = parse();
+    args = parse(argv);
   } catch (error) {
-    console.error(`${(error as Error).message}\n${USAGE}`);
+    io.err(`${(error as Error).message}\n${USAGE}`);
     return 2;
   }
   let bytes: Buffer;
   try {
     bytes = await readFile(args.file);
   } catch (error) {
-    console.error(`cannot read ${args.file}: ${(error as Error).message}`);
+    io.err(`cannot read ${args.file}: ${(error as Error).message}`);
     return 2;
   }
   const report = verifyEvidencePackage(bytes, args.trust === undefined ? {} : { trustedServerKeyFingerprint: args.trust });
-  console.log(`Evidence package ${args.file}${report.incidentId ? ` (incident ${report.incidentId})` : ''}`);
-  for (const check of report.checks) console.log(describe(check));
+  io.out(`Evidence package ${args.file}${report.incidentId ? ` (incident ${report.incidentId})` : ''}`);
+  for (const check of report.checks) io.out(describe(check));
   const count = (status: CheckResult['status']) => report.checks.filter((check) => check.status === status).length;
-  console.log(
+  io.out(
     report.ok
       ? `VERIFIED: ${count('passed')} checks passed${count('skipped') > 0 ? `, ${count('skipped')} skipped (see –)` : ''}`
       : `NOT VERIFIED: ${count('failed')} of ${report.checks.length} checks failed`,
@@ -52,4 +62,6 @@ async function main(): Promise<number> {
   return report.ok ? 0 : 1;
 }
 
-process.exitCode = await main();
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  process.exitCode = await runEvidenceVerifyCli(process.argv.slice(2), consoleIo);
+}

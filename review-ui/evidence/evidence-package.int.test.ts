@@ -20,12 +20,13 @@ import { enrolTestDevice, testMedia, type TestDevice } from '../../test/support/
 import { createTempDir, createTestDatabase, uniqueName } from '../../test/support/isolated.js';
 import { deriveMedia } from '../../workers/handlers/derive-media.js';
 import { buildEvidencePackage } from './evidence-package.js';
+import { runEvidenceVerifyCli } from '../cli/evidence-verify.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MINUTE = 60_000;
 
-/** Runs the verifier CLI as a separate process, as someone holding only the file would. */
-function verifyWithCli(file: string, ...args: string[]): Promise<{ code: number; output: string }> {
+/** Runs the verifier CLI as a separate process, as someone holding only the file would, to check the script's wiring. */
+function verifyWithSpawnedCli(file: string, ...args: string[]): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -34,6 +35,13 @@ function verifyWithCli(file: string, ...args: string[]): Promise<{ code: number;
       (error, stdout, stderr) => resolve({ code: typeof error?.code === 'number' ? error.code : error ? -1 : 0, output: stdout + stderr }),
     );
   });
+}
+
+/** The verifier CLI in this process: the same report and exit code without the Node start. */
+async function verifyWithCli(file: string, ...args: string[]): Promise<{ code: number; output: string }> {
+  const lines: string[] = [];
+  const code = await runEvidenceVerifyCli([file, ...args], { out: (line) => lines.push(line), err: (line) => lines.push(line) });
+  return { code, output: lines.join('\n') };
 }
 
 describe('evidence package of an approved incident', () => {
@@ -198,7 +206,7 @@ describe('evidence package of an approved incident', () => {
 
     const file = path.join(workDir.dir, built.fileName);
     await writeFile(file, built.bytes);
-    const verified = await verifyWithCli(file, '--trust', signingKey.fingerprint);
+    const verified = await verifyWithSpawnedCli(file, '--trust', signingKey.fingerprint);
     expect(verified.output).toContain('VERIFIED');
     expect(verified.output).not.toContain('✗');
     expect(verified.code).toBe(0);
