@@ -16,7 +16,7 @@ stage.addEventListener('wheel', (event) => {
 });
 // A plate in a corner is inspected by zooming at it, not at the centre and then dragging.
 stage.addEventListener('dblclick', (event) => {
-  if (frame()?.kind === 'image') panzoom.zoomToPoint(Math.min(panzoom.getScale() * 2, 12), event);
+  if (frame()?.kind === 'image') panzoom.zoomToPoint(Math.min(panzoom.getScale() * 2, 12), event, { animate: false });
 });
 target.addEventListener('panzoomchange', (event) => {
   // Past "fit", the review copy's pixels run out: bring the original in.
@@ -219,9 +219,13 @@ export async function fullResolution() {
 /** Zooms the image on screen in (+1), out (−1) or back to fit (0); false when a video is showing. */
 export function zoom(direction) {
   if (frame()?.kind !== 'image') return false;
-  if (direction > 0) panzoom.zoomIn();
-  else if (direction < 0) panzoom.zoomOut();
-  else panzoom.reset();
+  // Without animation: panzoom fits by measuring the picture on screen, and a zoom still
+  // animating when the next key comes (or in a browser that runs transitions slowly) made
+  // "fit" measure a half-zoomed picture and stop at 130 % instead of 100 %.
+  const instantly = { animate: false };
+  if (direction > 0) panzoom.zoomIn(instantly);
+  else if (direction < 0) panzoom.zoomOut(instantly);
+  else panzoom.reset(instantly);
   return true;
 }
 

@@ -121,8 +121,9 @@ export async function captureDetail(
         derivatives.find((derivative) => derivative.sourceSha256 === row.sha256 && derivative.kind === kind)?.derivedSha256 ?? null;
       return {
         ...row,
-        width: quality?.width ?? row.width,
-        height: quality?.height ?? row.height,
+        // As measured by the quality worker: the viewer reads null as "not measured yet".
+        width: quality?.width ?? null,
+        height: quality?.height ?? null,
         sharpness: quality?.sharpness ?? null,
         meanLuminance: quality?.meanLuminance ?? null,
         durationSeconds: quality?.durationSeconds ?? null,
