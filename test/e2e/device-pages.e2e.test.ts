@@ -38,9 +38,32 @@ describe('the device pages in Chromium', () => {
     return page;
   }
 
-  it('sends a device administrator through the login, shows the certified fleet and disables a device with a reason', async () => {
+  /** A device administrator's page, logged in. */
+  async function deviceAdministrator(): Promise<Page> {
     const page = await open('/devices.html');
     await logInThroughPage(page, await system!.demoAccount('devices'));
+    return page;
+  }
+
+  /** Changes a device's status through the API the devices page calls, with the page's session. */
+  async function setStatus(page: Page, deviceId: string, status: 'enabled' | 'disabled', reason: string): Promise<void> {
+    const answer = await page.evaluate(
+      async ({ deviceId, status, reason }) => {
+        const { csrfToken } = (await (await fetch('/api/session')).json()) as { csrfToken: string };
+        const response = await fetch(`/api/devices/${deviceId}/status`, {
+          method: 'POST',
+          headers: { 'x-csrf-token': csrfToken, 'content-type': 'application/json' },
+          body: JSON.stringify({ status, reason }),
+        });
+        return { status: response.status, body: await response.text() };
+      },
+      { deviceId, status, reason },
+    );
+    expect(answer.status, answer.body).toBe(200);
+  }
+
+  it('sends a device administrator through the login, shows the certified fleet and disables a device with a reason', async () => {
+    const page = await deviceAdministrator();
     expect(new URL(page.url()).pathname).toBe('/devices.html');
     const links = page.getByRole('navigation', { name: 'Pages' }).getByRole('link');
     await expect
@@ -77,16 +100,23 @@ describe('the device pages in Chromium', () => {
     await page.close();
   });
 
-  // Runs after the test above, which disabled SIM-CAM-0002.
   it('lists the enabled devices publicly, without a login', async () => {
-    const page = await open('/public-devices.html');
-    const rows = page.locator('#devices tbody tr');
-    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(2);
-    const ids = await Promise.all((await rows.all()).map((row) => row.getAttribute('data-device-id')));
-    expect(ids.sort()).toEqual(['SIM-CAM-0001', 'SIM-CAM-0003']);
-    expect(await page.locator('#devices').textContent()).toContain('Shennan Boulevard');
-    await page.screenshot({ path: path.join(screenshotDir, 'public-devices.png'), fullPage: true });
-    expect(remoteRequests).toEqual([]);
-    await page.close();
+    const administrator = await deviceAdministrator();
+    await setStatus(administrator, 'SIM-CAM-0002', 'disabled', 'camera housing damaged by a truck');
+    try {
+      const page = await open('/public-devices.html');
+      const rows = page.locator('#devices tbody tr');
+      await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(2);
+      const ids = await Promise.all((await rows.all()).map((row) => row.getAttribute('data-device-id')));
+      expect(ids.sort()).toEqual(['SIM-CAM-0001', 'SIM-CAM-0003']);
+      expect(await page.locator('#devices').textContent()).toContain('Shennan Boulevard');
+      await page.screenshot({ path: path.join(screenshotDir, 'public-devices.png'), fullPage: true });
+      expect(remoteRequests).toEqual([]);
+      await page.close();
+    } finally {
+      // The other test starts from the whole fleet enabled, whichever order they run in.
+      await setStatus(administrator, 'SIM-CAM-0002', 'enabled', 'housing replaced');
+      await administrator.close();
+    }
   });
 });

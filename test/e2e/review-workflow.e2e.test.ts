@@ -50,8 +50,6 @@ describe('the review workspace in Chromium, against a real review server and Pos
   let cameraC: TestDevice;
   /** Oldest first: overdue, two days old with review copies, an hour old. */
   const queueA: string[] = [];
-  let liPage: Page;
-  let wangPage: Page;
 
   beforeAll(async () => {
     database = await createTestDatabase('e2e_review');
@@ -161,7 +159,7 @@ describe('the review workspace in Chromium, against a real review server and Pos
     );
 
   it('lets a reviewer log in, claim the most urgent capture, zoom into the original and approve it with the keyboard', async () => {
-    liPage = await loggedIn('li', `/review.html?deviceId=${cameraA.id}`);
+    const liPage = await loggedIn('li', `/review.html?deviceId=${cameraA.id}`);
     expect(new URL(liPage.url()).pathname).toBe('/review.html');
     await expect.poll(() => shown(liPage)).toBe(queueA[0]);
     // The statutory clock: six days old, so a day overdue, and first in the queue.
@@ -234,9 +232,17 @@ describe('the review workspace in Chromium, against a real review server and Pos
     expect(await liPage.locator('#facts .earlier li').count()).toBe(1);
     const measured = await liPage.evaluate(`performance.getEntriesByName('review:key-to-next').length`);
     expect(measured).toBe(1);
+    await liPage.context().close();
   });
 
   it('rejects the next capture with a reason picked by its number, and skips one back to the queue', async () => {
+    const camera = await enrolTestDevice(database.db);
+    const queue = [
+      await insertReviewableCapture(database.db, store, camera, { capturedAt: new Date(Date.now() - 2 * 3600_000) }),
+      await insertReviewableCapture(database.db, store, camera, { capturedAt: new Date(Date.now() - 3600_000) }),
+    ];
+    const liPage = await loggedIn('li', `/review.html?deviceId=${camera.id}`);
+    await expect.poll(() => shown(liPage)).toBe(queue[0]);
     await liPage.waitForTimeout(SETTLE_MS);
     await liPage.keyboard.press('r');
     const dialog = liPage.getByRole('dialog', { name: 'Reject this capture' });
@@ -248,9 +254,9 @@ describe('the review workspace in Chromium, against a real review server and Pos
     await liPage.screenshot({ path: path.join(screenshotDir, 'review-reject-dialog.png') });
     await dialog.getByLabel('Note (optional)').fill('lights turned as the car entered');
     await liPage.keyboard.press('Enter');
-    await expect.poll(() => shown(liPage)).toBe(queueA[2]);
+    await expect.poll(() => shown(liPage)).toBe(queue[1]);
     expect(await dialog.isVisible()).toBe(false);
-    expect(await decisionsOn(queueA[1]!)).toEqual([
+    expect(await decisionsOn(queue[0]!)).toEqual([
       { step: 'first', outcome: 'rejected', reasonCode, note: 'lights turned as the car entered' },
     ]);
 
@@ -261,15 +267,20 @@ describe('the review workspace in Chromium, against a real review server and Pos
     await road.press('Backspace');
     await road.press('Escape');
     await liPage.waitForTimeout(SETTLE_MS);
-    expect(await stateOf(queueA[2]!)).toBe('awaiting_review');
+    expect(await stateOf(queue[1]!)).toBe('awaiting_review');
 
     await liPage.keyboard.press('n');
     await expect.poll(() => liPage.locator('#stage-empty').textContent()).toContain('Nothing left to review');
-    expect(await claimOf(queueA[2]!)).toBeUndefined();
+    expect(await claimOf(queue[1]!)).toBeUndefined();
+    await liPage.context().close();
   });
 
   it('needs a second reviewer to confirm a red-light approval, and never the first one', async () => {
     const redLight = await insertReviewableCapture(database.db, store, cameraB, { violationType: 'red_light' });
+    // Starts on a device with nothing to review, so that the filter below is what brings the capture.
+    const idle = await enrolTestDevice(database.db);
+    const liPage = await loggedIn('li', `/review.html?deviceId=${idle.id}`);
+    await expect.poll(() => liPage.locator('#stage-empty').textContent()).toContain('Nothing left to review');
     // '/' goes to the filters, Enter applies them and hands the keys back to the shortcuts.
     await liPage.keyboard.press('/');
     expect(await liPage.evaluate('document.activeElement.id')).toBe('filter-device');
@@ -285,7 +296,7 @@ describe('the review workspace in Chromium, against a real review server and Pos
     await expect.poll(() => liPage.locator('#status').textContent()).toContain('a second reviewer must confirm');
     await expect.poll(() => liPage.locator('#stage-empty').textContent()).toContain('Nothing left to review');
 
-    wangPage = await loggedIn('wang', `/review.html?deviceId=${cameraB.id}`);
+    const wangPage = await loggedIn('wang', `/review.html?deviceId=${cameraB.id}`);
     await expect.poll(() => shown(wangPage)).toBe(redLight);
     expect(await wangPage.locator('#two-person').textContent()).toBe('First approval by Li Wei — you confirm.');
     expect(await wangPage.locator('#approve').textContent()).toMatch(/^Confirm approval/);
@@ -298,6 +309,7 @@ describe('the review workspace in Chromium, against a real review server and Pos
       ['first', 'approved'],
       ['second', 'approved'],
     ]);
+    await Promise.all([liPage.context().close(), wangPage.context().close()]);
   });
 
   it('warns in red, above everything else, when a file no longer matches what the device signed', async () => {
@@ -309,7 +321,7 @@ describe('the review workspace in Chromium, against a real review server and Pos
       .where(and(eq(captureMedia.captureId, tampered), eq(captureMedia.name, 'frame-1.jpg')));
     // Someone with access to the media folder swaps the picture for another one.
     await writeFile(path.join(mediaDir.dir, frame!.sha256.slice(0, 2), frame!.sha256.slice(2, 4), frame!.sha256), await testJpeg());
-    await wangPage.goto(new URL(`/review.html?deviceId=${camera.id}`, baseUrl).toString());
+    const wangPage = await loggedIn('wang', `/review.html?deviceId=${camera.id}`);
     await expect.poll(() => shown(wangPage)).toBe(tampered);
     const banner = wangPage.locator('#banner');
     expect(await banner.isVisible()).toBe(true);
@@ -323,10 +335,13 @@ describe('the review workspace in Chromium, against a real review server and Pos
     await wangPage.keyboard.press('a');
     await expect.poll(() => wangPage.locator('#status').textContent()).toContain('cannot be approved: reject or escalate it');
     expect(await stateOf(tampered)).toBe('awaiting_review');
+    await wangPage.context().close();
   });
 
   it('shows auxiliary staff the capture read only, with pre-screen notes instead of decisions, and the server refuses their approval', async () => {
-    const page = await loggedIn('zhao', `/review.html?deviceId=${cameraA.id}`);
+    const camera = await enrolTestDevice(database.db);
+    const capture = await insertReviewableCapture(database.db, store, camera);
+    const page = await loggedIn('zhao', `/review.html?deviceId=${camera.id}`);
     await expect.poll(() => page.locator('#queue .queue-item').count()).toBe(1);
     expect(await page.locator('#approve').isVisible()).toBe(false);
     await page.locator('#queue .queue-item').first().click();
@@ -334,30 +349,30 @@ describe('the review workspace in Chromium, against a real review server and Pos
     await reasonDialog.waitFor();
     expect(await reasonDialog.getByLabel(/Reason, kept in the audit log/).inputValue()).toBe('pre-screening before review');
     await page.keyboard.press('Enter');
-    await expect.poll(() => shown(page)).toBe(queueA[2]);
+    await expect.poll(() => shown(page)).toBe(capture);
     expect(await page.locator('#approve').isVisible()).toBe(false);
     expect(await page.locator('#next').isVisible()).toBe(false);
     expect(await page.locator('#looks-valid').isVisible()).toBe(true);
     // Nobody claimed it: a reviewer can still take it.
-    expect(await claimOf(queueA[2]!)).toBeUndefined();
+    expect(await claimOf(capture)).toBeUndefined();
 
     await page.keyboard.press('a');
-    expect(await stateOf(queueA[2]!)).toBe('awaiting_review');
+    expect(await stateOf(capture)).toBe('awaiting_review');
     await page.keyboard.press('p');
     const note = page.getByRole('dialog', { name: 'Has a problem' });
     await note.getByLabel('Note for the reviewer').fill('plate partly covered by a tow bar');
     await page.keyboard.press('Enter');
     await expect.poll(() => page.locator('#status').textContent()).toBe('Pre-screen note saved for the reviewer.');
     expect(await page.locator('#facts').textContent()).toContain('Zhao Min, pre-screen: has problem — “plate partly covered by a tow bar”');
-    const annotations = await database.db.select().from(captureAnnotations).where(eq(captureAnnotations.captureId, queueA[2]!));
+    const annotations = await database.db.select().from(captureAnnotations).where(eq(captureAnnotations.captureId, capture));
     expect(annotations.map((annotation) => annotation.kind)).toEqual(['has_problem']);
     await page.screenshot({ path: path.join(screenshotDir, 'review-auxiliary.png') });
 
-    const approval = await fetchFromPage(page, `/api/review/captures/${queueA[2]}/decision`, 'POST', { outcome: 'approved' });
+    const approval = await fetchFromPage(page, `/api/review/captures/${capture}/decision`, 'POST', { outcome: 'approved' });
     expect(approval.status).toBe(403);
     expect(approval.body).toContain('needs review.decide');
-    expect((await fetchFromPage(page, `/api/review/captures/${queueA[2]}/claim`, 'POST')).status).toBe(403);
-    expect(await decisionsOn(queueA[2]!)).toEqual([]);
+    expect((await fetchFromPage(page, `/api/review/captures/${capture}/claim`, 'POST')).status).toBe(403);
+    expect(await decisionsOn(capture)).toEqual([]);
     await page.context().close();
   });
 
@@ -378,7 +393,7 @@ describe('the review workspace in Chromium, against a real review server and Pos
 
   it('gives one capture to one of two racing reviewers, and records exactly one decision', async () => {
     const contested = await insertReviewableCapture(database.db, store, cameraC);
-    const racers = [liPage, wangPage];
+    const racers = await Promise.all([loggedIn('li', '/'), loggedIn('wang', '/')]);
     // Both ask for the next capture at the same moment: one gets it, the other is told nothing is left.
     await Promise.all(racers.map((page) => page.goto(new URL(`/review.html?deviceId=${cameraC.id}`, baseUrl).toString())));
     await expect.poll(async () => (await Promise.all(racers.map(shown))).filter((id) => id === contested).length).toBe(1);
@@ -422,5 +437,6 @@ describe('the review workspace in Chromium, against a real review server and Pos
     );
     expect(decided.map((answer) => answer.status).sort()).toEqual([200, 409]);
     expect(await decisionsOn(raced)).toHaveLength(1);
+    await Promise.all(racers.map((page) => page.context().close()));
   });
 });
