@@ -39,7 +39,8 @@ describe('tampering override: two different qualified people, then back to revie
     await mediaDir?.remove();
   });
 
-  it('needs a second, different certified reviewer before an excluded capture returns to review', async () => {
+  /** A capture of a fresh camera, excluded by a window the device reported: what a tampering finding answers. */
+  const excludedByWindow = async () => {
     const camera = await enrolTestDevice(database.db);
     const capturedAt = new Date(Date.now() - 30 * 60_000);
     const [capture] = await database.db
@@ -65,10 +66,15 @@ describe('tampering override: two different qualified people, then back to revie
       }),
     );
     await runQueuedScreenings(database);
+    return { capture: capture!, window };
+  };
+
+  it('needs a second, different certified reviewer before an excluded capture returns to review', async () => {
+    const { capture, window } = await excludedByWindow();
 
     const recorded = await app.inject({
       method: 'POST',
-      url: `/api/captures/${capture!.id}/tampering-findings`,
+      url: `/api/captures/${capture.id}/tampering-findings`,
       headers: officerLi.headers,
       payload: { windowId: window.id, evidence: 'CCTV shows the driver taping over the radar housing at 10:02' },
     });
@@ -95,24 +101,28 @@ describe('tampering override: two different qualified people, then back to revie
       ).statusCode,
     ).toBe(403);
     await runQueuedScreenings(database);
-    expect((await database.db.select().from(captures).where(eq(captures.id, capture!.id)))[0]?.state).toBe('excluded');
+    expect((await database.db.select().from(captures).where(eq(captures.id, capture.id)))[0]?.state).toBe('excluded');
 
     const confirmed = await confirmBy(officerWang);
     expect(confirmed.statusCode).toBe(200);
     const [stored] = await database.db.select().from(tamperingFindings).where(eq(tamperingFindings.id, findingId));
     expect(stored).toMatchObject({ recordedBy: 'person:officer.li', confirmedBy: 'person:officer.wang' });
     await runQueuedScreenings(database);
-    expect((await database.db.select().from(captures).where(eq(captures.id, capture!.id)))[0]?.state).toBe('awaiting_review');
+    expect((await database.db.select().from(captures).where(eq(captures.id, capture.id)))[0]?.state).toBe('awaiting_review');
   });
 
   it('is refused by the database when one person would take both steps', async () => {
-    const [finding] = await database.db.select().from(tamperingFindings).limit(1);
+    const { capture, window } = await excludedByWindow();
+    const [finding] = await database.db
+      .insert(tamperingFindings)
+      .values({ captureId: capture.id, windowId: window.id, evidence: 'CCTV footage of the housing', recordedBy: 'person:officer.li' })
+      .returning();
     await expect(
       database.db
         .update(tamperingFindings)
         .set({ confirmedBy: finding!.recordedBy, confirmedAt: new Date() })
         .where(eq(tamperingFindings.id, finding!.id)),
-    ).rejects.toThrow();
+    ).rejects.toMatchObject({ cause: { constraint: 'tampering_needs_two_people' } });
   });
 
   it('refuses a finding for a capture the window did not exclude, without a login, and without the CSRF token', async () => {
