@@ -313,10 +313,21 @@ describe('analytics API over a generated network with a planted remediation', ()
   });
 
   it('prints the periodic report as HTML', async () => {
+    // A case of its own, so the section has something to list when this test runs alone.
+    const site = planted.devices.filter((device) => !planted.hotspots.includes(device.id)).at(-1)!;
+    const opened = await post<{ id: string }>('/api/analytics/remediation-cases', {
+      scope: 'device',
+      siteId: site.id,
+      violationType: 'illegal_parking',
+      suspectedCause: 'enforcement_gap',
+    });
+    expect(opened.status).toBe(201);
+    const all = await get<{ cases: { id: string }[] }>('/api/analytics/remediation-cases');
     const report = await get('/api/analytics/report.html');
     expect(report.status).toBe(200);
     expect(report.raw).toContain('<h1>Periodic hotspot analysis</h1>');
-    expect(report.raw).toContain(planted.hotspots.length > 0 ? 'Remediation cases (2)' : '');
+    expect(report.raw).toContain(`Remediation cases (${all.body.cases.length})`);
+    expect(report.raw).toContain(site.id);
   });
 
   it('has no analytics route that could return a capture, and returned no plate or capture id to the analyst', async () => {
