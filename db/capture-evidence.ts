@@ -1,17 +1,8 @@
-import { and, asc, gt, inArray, isNotNull, isNull, lt, or, eq } from 'drizzle-orm';
+import { and, asc, gt, inArray, isNull, lt, or, eq } from 'drizzle-orm';
 import type { Executor } from './client.js';
 import type { CertificationRow, DeviceKeyRow, DeviceRow } from './devices.js';
 import type { WindowRow } from './malfunction-windows.js';
-import {
-  captureMedia,
-  deviceCertifications,
-  deviceKeys,
-  devices,
-  malfunctionWindows,
-  media,
-  mediaQuality,
-  tamperingFindings,
-} from './schema.js';
+import { captureMedia, deviceCertifications, deviceKeys, devices, malfunctionWindows, media, mediaQuality } from './schema.js';
 
 /**
  * The device as it stood around one or more captures: the record the reviewer reads, the
@@ -87,23 +78,4 @@ export async function linkedMedia(executor: Executor, captureIds: readonly strin
     .where(inArray(captureMedia.captureId, [...captureIds]))
     .orderBy(asc(captureMedia.captureId), asc(captureMedia.name));
   return rows;
-}
-
-/** Tampering findings about these captures, oldest first; only confirmed ones set a window aside (law L4). */
-export async function tamperingFindingsOf(executor: Executor, captureIds: readonly string[]) {
-  if (captureIds.length === 0) return [];
-  return executor
-    .select()
-    .from(tamperingFindings)
-    .where(inArray(tamperingFindings.captureId, [...captureIds]))
-    .orderBy(asc(tamperingFindings.recordedAt));
-}
-
-/** The windows a confirmed tampering finding set aside for this capture. */
-export async function windowsSetAsideFor(executor: Executor, captureId: string): Promise<string[]> {
-  const rows = await executor
-    .select({ windowId: tamperingFindings.windowId })
-    .from(tamperingFindings)
-    .where(and(eq(tamperingFindings.captureId, captureId), isNotNull(tamperingFindings.confirmedAt)));
-  return rows.map((row) => row.windowId);
 }

@@ -1,4 +1,5 @@
 import { and, eq, gt, isNull } from 'drizzle-orm';
+import { findCapture } from './capture-detail-reads.js';
 import type { Tx } from './client.js';
 import { captures, rejectReasons, reviewClaims, reviewDecisions } from './schema.js';
 
@@ -20,8 +21,8 @@ export async function lockOwnClaim(tx: Tx, captureId: string, personId: string, 
 
 /** The capture, locked for the decision only when the caller holds its claim, so nobody else's request ever blocks the holder. */
 export async function captureForDecision(tx: Tx, captureId: string, lock: boolean) {
-  const read = tx.select().from(captures).where(eq(captures.id, captureId));
-  const [capture] = lock ? await read.for('update') : await read;
+  if (!lock) return findCapture(tx, captureId);
+  const [capture] = await tx.select().from(captures).where(eq(captures.id, captureId)).for('update');
   return capture;
 }
 

@@ -1,7 +1,7 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, isNull } from 'drizzle-orm';
 import { jobIdFor } from '../core/domain/jobs.js';
 import { appendAudit } from './audit-log.js';
-import type { Db, Tx } from './client.js';
+import type { Db, Executor, Tx } from './client.js';
 import { captures, outbox, tamperingFindings } from './schema.js';
 
 export type FindingOutcome<T> = { ok: true; value: T } | { ok: false; status: 404 | 409; error: string };
@@ -78,4 +78,26 @@ export async function captureOfFinding(db: Db, findingId: string): Promise<strin
     .from(tamperingFindings)
     .where(eq(tamperingFindings.id, findingId));
   return finding?.captureId;
+}
+
+/** Tampering findings about these captures, oldest first; only confirmed ones set a window aside (law L4). */
+export async function tamperingFindingsOf(executor: Executor, captureIds: readonly string[]) {
+  if (captureIds.length === 0) return [];
+  return executor
+    .select()
+    .from(tamperingFindings)
+    .where(inArray(tamperingFindings.captureId, [...captureIds]))
+    .orderBy(asc(tamperingFindings.recordedAt));
+}
+
+/** Per capture, the windows a confirmed tampering finding set aside for it; captures without one are absent. */
+export async function windowsSetAsideFor(executor: Executor, captureIds: readonly string[]): Promise<Map<string, string[]>> {
+  const setAside = new Map<string, string[]>();
+  if (captureIds.length === 0) return setAside;
+  const rows = await executor
+    .select({ captureId: tamperingFindings.captureId, windowId: tamperingFindings.windowId })
+    .from(tamperingFindings)
+    .where(and(inArray(tamperingFindings.captureId, [...captureIds]), isNotNull(tamperingFindings.confirmedAt)));
+  for (const row of rows) setAside.set(row.captureId, [...(setAside.get(row.captureId) ?? []), row.windowId]);
+  return setAside;
 }

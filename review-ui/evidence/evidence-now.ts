@@ -11,7 +11,8 @@ import {
 } from '../../core/domain/signed-evidence.js';
 import { sha256Hex, type MediaStore } from '../../core/infrastructure/media-store.js';
 import type { Executor } from '../../db/client.js';
-import { deviceAtCapture, linkedMedia, windowsSetAsideFor, type DeviceAtCapture, type LinkedMedium } from '../../db/capture-evidence.js';
+import { deviceAtCapture, linkedMedia, type DeviceAtCapture, type LinkedMedium } from '../../db/capture-evidence.js';
+import { windowsSetAsideFor } from '../../db/tampering-findings.js';
 import type { DeviceKeyRow } from '../../db/devices.js';
 
 export type CaptureOnRecord = StoredCapture & { id: string; deviceId: string; capturedAt: Date; receivedAt: Date; state: string };
@@ -109,7 +110,7 @@ export async function evidenceNow(
   const view = await deviceAtCapture(executor, capture.deviceId, period);
   if (!view) return undefined;
   const media = await linkedMedia(executor, [capture.id]);
-  const setAside = await windowsSetAsideFor(executor, capture.id);
+  const setAside = (await windowsSetAsideFor(executor, [capture.id])).get(capture.id) ?? [];
   const { key: signingKey, ...integrity } = await checkIntegrity(store, capture, view.keys, media);
   const signedMedia = signed.readable ? signed.manifest.media : [];
   const eligibility = evidenceEligibility({

@@ -14,7 +14,8 @@ import {
 import { readVerified, sha256Hex, type MediaStore } from '../../core/infrastructure/media-store.js';
 import type { ServerSigningKey } from '../../core/infrastructure/signing-key.js';
 import { appendAudit } from '../../db/audit-log.js';
-import { deviceAtCapture, tamperingFindingsOf } from '../../db/capture-evidence.js';
+import { deviceAtCapture } from '../../db/capture-evidence.js';
+import { tamperingFindingsOf } from '../../db/tampering-findings.js';
 import {
   auditOfIncident,
   capturesOfIncident,

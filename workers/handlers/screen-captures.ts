@@ -1,10 +1,11 @@
-import { and, eq, gte, inArray, isNotNull, lte, sql } from 'drizzle-orm';
+import { and, eq, gte, inArray, lte, sql } from 'drizzle-orm';
 import { EXCLUDABLE_STATES, screen, type CaptureState } from '../../core/domain/screening.js';
 import { appendAudit } from '../../db/audit-log.js';
 import { keyOfIncident, lockAct, regroupIncidents } from '../../db/incidents.js';
 import type { Database } from '../../db/client.js';
 import { changeCaptureState } from '../../db/captures.js';
-import { captures, malfunctionWindows, reviewClaims, tamperingFindings } from '../../db/schema.js';
+import { windowsSetAsideFor } from '../../db/tampering-findings.js';
+import { captures, malfunctionWindows, reviewClaims } from '../../db/schema.js';
 
 const SCREENER = 'system:malfunction-screening';
 const SCREENABLE_STATES: CaptureState[] = [...EXCLUDABLE_STATES, 'excluded'];
@@ -36,26 +37,15 @@ export async function screenCaptures(
     })
     .from(captures)
     .where(and(...inRange));
-  const overrides =
-    candidates.length > 0
-      ? await db
-          .select({ captureId: tamperingFindings.captureId, windowId: tamperingFindings.windowId })
-          .from(tamperingFindings)
-          .where(
-            and(
-              inArray(
-                tamperingFindings.captureId,
-                candidates.map((candidate) => candidate.id),
-              ),
-              isNotNull(tamperingFindings.confirmedAt),
-            ),
-          )
-      : [];
+  const setAside = await windowsSetAsideFor(
+    db,
+    candidates.map((candidate) => candidate.id),
+  );
   let excluded = 0;
   let admitted = 0;
   for (const candidate of candidates) {
     if (!candidate.capturedAt) continue;
-    const overridden = overrides.filter((override) => override.captureId === candidate.id).map((override) => override.windowId);
+    const overridden = setAside.get(candidate.id) ?? [];
     const outcome = screen({ ...candidate, deviceId: payload.deviceId, capturedAt: candidate.capturedAt }, windows, overridden);
     if (outcome.change === 'none') continue;
     const moved = await db.transaction(async (tx) => {
