@@ -215,7 +215,10 @@ describe('the review workspace in Chromium, against a real review server and Pos
     // A day past the statutory deadline: the approval needs a reason, which the decision keeps.
     await liPage.keyboard.press('a');
     const late = liPage.getByRole('dialog', { name: 'Approve after the review deadline' });
-    await late.waitFor();
+    // Polled with the status line, so a refused key press fails with the page's own words.
+    await expect
+      .poll(async () => ((await late.isVisible()) ? 'dialog open' : await liPage.locator('#status').textContent()), { timeout: 30_000 })
+      .toBe('dialog open');
     await late.getByLabel('Why is it approved late? (required)').fill('device data arrived late after a network outage');
     await liPage.keyboard.press('Enter');
     await expect.poll(() => shown(liPage)).toBe(queueA[1]);
