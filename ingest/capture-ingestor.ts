@@ -24,6 +24,7 @@ import { appendAudit } from '../db/audit-log.js';
 import type { Db, Tx } from '../db/client.js';
 import { captureMedia, captures, media, mediaChunks, outbox } from '../db/schema.js';
 import { changeCaptureState, newCapture } from '../db/captures.js';
+import { expireStagedChunks, type ExpiredChunkSet } from '../db/staged-chunks.js';
 import type { DeviceDirectory } from './device-directory.js';
 
 const GATEWAY_ACTOR = 'system:ingest-gateway';
@@ -175,6 +176,11 @@ export class CaptureIngestor {
       if (row && completedNow) completed.push({ stored: true, ack: ackFor(row), deviceId: row.deviceId ?? undefined });
     }
     return { accepted: true, completed };
+  }
+
+  /** Expires the chunk sets whose newest chunk is older than `keepMs`; see db/staged-chunks.ts. */
+  expireStagedChunks(keepMs: number): Promise<ExpiredChunkSet[]> {
+    return expireStagedChunks(this.db, new Date(Date.now() - keepMs), GATEWAY_ACTOR);
   }
 
   /**

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FilesystemMediaStore, sha256Hex } from '../core/infrastructure/media-store.js';
 import { MAX_CHUNK_BYTES, topics, type AnyAcknowledgement } from '../core/domain/protocol.js';
 import { buildManifest, chunkMedia, signManifest, type SignedCapture } from '../device-simulator/device-protocol.js';
-import { captures } from '../db/schema.js';
+import { auditLog, captures, mediaChunks } from '../db/schema.js';
 import { enrolTestDevice, testMedia, type TestDevice } from '../test/support/devices.js';
 import { createTempDir, createTestDatabase, createTestRedis, uniqueName, waitFor } from '../test/support/isolated.js';
 import { testServices } from '../test/support/services.js';
@@ -193,5 +193,43 @@ describe('repairing and resending media chunks', () => {
     const completions = [...outcomes, ...late].flatMap((outcome) => outcome.completed);
     expect(completions.map((completed) => completed.ack.status)).toEqual(['accepted']);
     expect((await rowOf(capture))?.state).toBe('verified');
+  });
+
+  it('expires a chunk set no chunk came for within the keep time, once however many sweeps race, audited and told to the device', async () => {
+    const camera = await enrolTestDevice(database.db);
+    const abandoned = await signedCapture(camera);
+    const active = await signedCapture(camera);
+    const abandonedChunks = chunkMedia(abandoned.media[0]!.bytes, 4096);
+    await publishChunk(abandoned, 0, 0, abandonedChunks.length, abandonedChunks[0]!);
+    await publishChunk(active, 0, 0, 3, Buffer.from('still arriving'));
+    const staged = (capture: SignedCapture) =>
+      database.db.select().from(mediaChunks).where(eq(mediaChunks.sha256, capture.manifest.media[0]!.sha256));
+    await waitFor('both chunks to be staged', async () =>
+      (await staged(abandoned)).length + (await staged(active)).length === 2 ? true : undefined,
+    );
+    // A day and an hour ago: past the default keep time of 24 h.
+    await database.db
+      .update(mediaChunks)
+      .set({ receivedAt: new Date(Date.now() - 25 * 3600_000) })
+      .where(eq(mediaChunks.sha256, abandoned.manifest.media[0]!.sha256));
+
+    const sweeps = await Promise.all(Array.from({ length: 20 }, () => ingest.gateway.expireStagedChunks()));
+    expect(sweeps.flat().map((set) => set.sha256)).toEqual([abandoned.manifest.media[0]!.sha256]);
+    expect(await staged(abandoned)).toEqual([]);
+    expect(await staged(active)).toHaveLength(1);
+    const ack = await waitFor('the expiry on the acks topic', async () =>
+      acks.find((found) => found.about === 'chunks' && found.sha256 === abandoned.manifest.media[0]!.sha256),
+    );
+    expect(ack).toMatchObject({
+      status: 'expired',
+      chunkCount: abandonedChunks.length,
+      chunksReceived: 1,
+      reasons: [{ code: 'chunks_expired' }],
+    });
+    expect(ack.reasons[0]!.detail).toMatch(new RegExp(`^1 of ${abandonedChunks.length} chunks arrived.*kept 24 h`));
+    const audited = await database.db.select().from(auditLog).where(eq(auditLog.action, 'media.chunks_expired'));
+    expect(audited.map((entry) => [entry.subjectId, (entry.details as { sha256: string }).sha256])).toEqual([
+      [camera.id, abandoned.manifest.media[0]!.sha256],
+    ]);
   });
 });

@@ -9,6 +9,10 @@ const SERIES: Record<keyof GatewayCounters, { name: string; help: string }> = {
   quarantined: { name: 'verity_ingest_quarantined_total', help: 'Captures kept in quarantine with a reason' },
   chunks: { name: 'verity_ingest_media_chunks_total', help: 'Media chunks received' },
   chunksRefused: { name: 'verity_ingest_media_chunks_refused_total', help: 'Media chunks refused' },
+  chunkSetsExpired: {
+    name: 'verity_ingest_chunk_sets_expired_total',
+    help: 'Sets of staged media chunks expired before their file was complete',
+  },
   healthReports: { name: 'verity_ingest_health_reports_total', help: 'Device health reports received' },
   healthRefused: { name: 'verity_ingest_health_reports_refused_total', help: 'Device health reports refused' },
   ignoredTopics: { name: 'verity_ingest_ignored_messages_total', help: 'Messages on topics the gateway does not handle' },

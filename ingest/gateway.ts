@@ -6,6 +6,7 @@ import { parseDeviceTopic, topics, type AnyAcknowledgement } from '../core/domai
 import type { CaptureIngestor, IngestResult } from './capture-ingestor.js';
 import type { HealthIntake } from './health-intake.js';
 import type { OutboxDispatcher } from './outbox-dispatcher.js';
+import type { ExpiredChunkSet } from '../db/staged-chunks.js';
 
 export interface GatewayOptions {
   mqttUrl: string;
@@ -20,6 +21,8 @@ export interface GatewayOptions {
    */
   connections: number;
   completenessTimeoutMs: number;
+  /** Chunk sets whose newest chunk is older than this are deleted, audited and reported to the device. */
+  stagedChunkKeepMs: number;
   reconcileIntervalMs: number;
 }
 
@@ -30,6 +33,7 @@ export interface GatewayCounters {
   quarantined: number;
   chunks: number;
   chunksRefused: number;
+  chunkSetsExpired: number;
   healthReports: number;
   healthRefused: number;
   ignoredTopics: number;
@@ -51,6 +55,7 @@ export class IngestGateway {
     quarantined: 0,
     chunks: 0,
     chunksRefused: 0,
+    chunkSetsExpired: 0,
     healthReports: 0,
     healthRefused: 0,
     ignoredTopics: 0,
@@ -97,6 +102,7 @@ export class IngestGateway {
     this.log.info({ filters, connections: count, broker: this.options.mqttUrl }, 'gateway subscribed');
     this.every(Math.min(this.options.completenessTimeoutMs, 5000), () => this.sweep());
     this.every(this.options.reconcileIntervalMs, () => this.dispatcher.dispatch().then(() => undefined));
+    this.every(Math.min(this.options.stagedChunkKeepMs / 4, 15 * 60_000), () => this.expireStagedChunks().then(() => undefined));
   }
 
   async stop(): Promise<void> {
@@ -118,6 +124,26 @@ export class IngestGateway {
   private async sweep(): Promise<void> {
     const results = await this.ingestor.sweepReceived(this.options.completenessTimeoutMs);
     for (const result of results) this.settle(result);
+  }
+
+  /** Deletes chunk sets that waited past their keep time and tells each device which file it must send again. */
+  async expireStagedChunks(): Promise<ExpiredChunkSet[]> {
+    const expired = await this.ingestor.expireStagedChunks(this.options.stagedChunkKeepMs);
+    const keptHours = this.options.stagedChunkKeepMs / 3600_000;
+    for (const set of expired) {
+      this.counters.chunkSetsExpired++;
+      const detail = `${set.chunksReceived} of ${set.chunkCount} chunks arrived, the last at ${set.lastReceivedAt.toISOString()}; staged chunks are kept ${keptHours} h: send the file and its capture again`;
+      this.publishAck(set.deviceId, {
+        about: 'chunks',
+        sha256: set.sha256,
+        chunkCount: set.chunkCount,
+        chunksReceived: set.chunksReceived,
+        status: 'expired',
+        reasons: [{ code: 'chunks_expired', detail }],
+      });
+    }
+    if (expired.length > 0) this.log.info({ chunkSets: expired.length }, 'staged chunk sets expired');
+    return expired;
   }
 
   /** Retries transient failures (database or Redis away) without acknowledging, so nothing is lost. */

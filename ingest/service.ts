@@ -24,6 +24,7 @@ export interface IngestRoleOptions {
   clientId?: string;
   connections?: number;
   completenessTimeoutMs?: number;
+  stagedChunkKeepMs?: number;
   reconcileIntervalMs?: number;
   policy?: CapturePolicy;
   log: Logger;
@@ -43,6 +44,7 @@ export function ingestSettings(config: Config) {
     sharedGroup: config.mqtt.sharedGroup,
     connections: config.ingest.connections,
     completenessTimeoutMs: config.ingest.completenessTimeoutMs,
+    stagedChunkKeepMs: config.ingest.stagedChunkKeepMs,
     policy: {
       ...DEFAULT_CAPTURE_POLICY,
       maxAgeMs: config.ingest.maxCaptureAgeMs,
@@ -68,6 +70,7 @@ export async function startIngestRole(options: IngestRoleOptions): Promise<Inges
       clientId: options.clientId ?? `verity-ingest-${hostname()}`,
       connections: options.connections ?? 1,
       completenessTimeoutMs: options.completenessTimeoutMs ?? 60_000,
+      stagedChunkKeepMs: options.stagedChunkKeepMs ?? 24 * 3600_000,
       reconcileIntervalMs: options.reconcileIntervalMs ?? 10_000,
     },
     ingestor,

@@ -18,7 +18,8 @@ import {
 } from '../db/schema.js';
 import { FilesystemMediaStore } from '../core/infrastructure/media-store.js';
 import { createTempDir, createTestDatabase, createTestRedis, waitFor } from '../test/support/isolated.js';
-import { aggregateCaptures, rowsOf } from './handlers/aggregate-captures.js';
+import { aggregateCaptures } from './handlers/aggregate-captures.js';
+import { rowsOf } from '../db/rows.js';
 import { screenHotspots } from './handlers/screen-hotspots.js';
 import { startWorkersRole } from './service.js';
 

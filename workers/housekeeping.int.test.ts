@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../core/domain/config.js';
-import { mediaChunks, outbox, sessions } from '../db/schema.js';
+import { outbox, sessions } from '../db/schema.js';
 import { createPerson } from '../review-ui/people/people.js';
 import { createTestDatabase, createTestRedis, waitFor } from '../test/support/isolated.js';
 import { sweepFinishedWork } from './housekeeping.js';
@@ -39,7 +39,7 @@ describe('housekeeping', () => {
     await database?.drop();
   });
 
-  const count = async (table: typeof outbox | typeof sessions | typeof mediaChunks) => {
+  const count = async (table: typeof outbox | typeof sessions) => {
     const [row] = await database.db.select({ count: sql<number>`count(*)::int` }).from(table);
     return Number(row?.count ?? 0);
   };
@@ -54,11 +54,9 @@ describe('housekeeping', () => {
           oldExpired: fc.integer({ min: 0, max: 10 }),
           oldEnded: fc.integer({ min: 0, max: 10 }),
           live: fc.integer({ min: 0, max: 10 }),
-          oldChunks: fc.integer({ min: 0, max: 10 }),
-          newChunks: fc.integer({ min: 0, max: 10 }),
         }),
         async (plan) => {
-          await database.db.execute(sql`truncate outbox, sessions, media_chunks`);
+          await database.db.execute(sql`truncate outbox, sessions`);
           const now = Date.now();
           const at = (agoMs: number) => new Date(now - agoMs);
           const rows = <T>(n: number, make: (index: number) => T): T[] => Array.from({ length: n }, (_, index) => make(index));
@@ -88,29 +86,14 @@ describe('housekeeping', () => {
             ...rows(plan.live, () => session(new Date(now + DAY), null)),
           ];
           if (sessionRows.length > 0) await database.db.insert(sessions).values(sessionRows);
-          const chunk = (receivedAt: Date) => ({
-            sha256: randomBytes(32).toString('hex'),
-            chunkIndex: 0,
-            chunkCount: 2,
-            deviceId: 'HK-1',
-            data: Buffer.from('part'),
-            receivedAt,
-          });
-          const chunkRows = [
-            ...rows(plan.oldChunks, () => chunk(at(settings.stagedChunkKeepMs + 3600_000))),
-            ...rows(plan.newChunks, () => chunk(at(60_000))),
-          ];
-          if (chunkRows.length > 0) await database.db.insert(mediaChunks).values(chunkRows);
 
           // Twenty workers' timers firing at once must delete each row once and fail none.
           const runs = await Promise.all(Array.from({ length: 20 }, () => sweepFinishedWork(database.db, queues, settings)));
-          const total = (key: 'outboxRows' | 'sessions' | 'stagedChunks') => runs.reduce((sum, run) => sum + run[key], 0);
+          const total = (key: 'outboxRows' | 'sessions') => runs.reduce((sum, run) => sum + run[key], 0);
           expect(total('outboxRows')).toBe(plan.oldDispatched);
           expect(total('sessions')).toBe(plan.oldExpired + plan.oldEnded);
-          expect(total('stagedChunks')).toBe(plan.oldChunks);
           expect(await count(outbox)).toBe(plan.recentDispatched + plan.oldPending);
           expect(await count(sessions)).toBe(plan.live);
-          expect(await count(mediaChunks)).toBe(plan.newChunks);
         },
       ),
       { numRuns: 15 },

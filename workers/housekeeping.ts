@@ -3,7 +3,7 @@ import { QUEUE_NAMES } from '../core/domain/jobs.js';
 import type { Config } from '../core/domain/config.js';
 import type { Logger } from '../core/infrastructure/logger.js';
 import type { Db } from '../db/client.js';
-import { rowsOf } from './handlers/aggregate-captures.js';
+import { rowsOf } from '../db/rows.js';
 import type { QueueRegistry } from '../core/infrastructure/queues.js';
 
 export type HousekeepingSettings = Omit<Config['housekeeping'], 'everyMs'>;
@@ -11,7 +11,6 @@ export type HousekeepingSettings = Omit<Config['housekeeping'], 'everyMs'>;
 export interface HousekeepingCounts {
   outboxRows: number;
   sessions: number;
-  stagedChunks: number;
   failedJobs: number;
 }
 
@@ -36,9 +35,10 @@ async function deleteInBatches(db: Db, select: SQL, table: SQL, key: SQL): Promi
 /**
  * Deletes finished work nothing reads any more, each kind once older than its keep time:
  * outbox rows already handed to the queue (the reconciler works from capture state, not
- * from them), sessions that ended or expired, media chunks whose capture never arrived, and
- * failed job records (kept meanwhile for inspection). Nothing evidential is touched: the
- * audit log, captures, media and decisions are kept by their own rules.
+ * from them), sessions that ended or expired, and failed job records (kept meanwhile for
+ * inspection). Staged media chunks are the gateway's to expire, because it can tell the
+ * device. Nothing evidential is touched: the audit log, captures, media and decisions are
+ * kept by their own rules.
  */
 export async function sweepFinishedWork(
   db: Db,
@@ -60,17 +60,11 @@ export async function sweepFinishedWork(
     sql`sessions`,
     sql`token_sha256`,
   );
-  const stagedChunks = await deleteInBatches(
-    db,
-    sql`select ctid from media_chunks where received_at < ${before(settings.stagedChunkKeepMs)}`,
-    sql`media_chunks`,
-    sql`ctid`,
-  );
   let failedJobs = 0;
   for (const name of QUEUE_NAMES) {
     failedJobs += (await queues.get(name).clean(settings.failedJobKeepMs, FAILED_JOBS_PER_QUEUE_PASS, 'failed')).length;
   }
-  return { outboxRows, sessions: endedSessions, stagedChunks, failedJobs };
+  return { outboxRows, sessions: endedSessions, failedJobs };
 }
 
 /** Runs the sweep on a timer of its own (a Redis-side schedule would vanish with a FLUSHALL), logging the counts. */

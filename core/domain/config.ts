@@ -209,8 +209,15 @@ export interface Config {
   /** When a capture counts as stranded, and how often the job reconciler looks for such captures. */
   jobs: { stuckAfterMs: number; reconcileEveryMs: number };
   /** How long finished work is kept before housekeeping deletes it. */
-  housekeeping: { everyMs: number; outboxKeepMs: number; endedSessionKeepMs: number; stagedChunkKeepMs: number; failedJobKeepMs: number };
-  ingest: { connections: number; completenessTimeoutMs: number; maxCaptureAgeMs: number; keyRotationOverlapMs: number };
+  housekeeping: { everyMs: number; outboxKeepMs: number; endedSessionKeepMs: number; failedJobKeepMs: number };
+  ingest: {
+    connections: number;
+    completenessTimeoutMs: number;
+    maxCaptureAgeMs: number;
+    keyRotationOverlapMs: number;
+    /** How long a set of media chunks waits for its last chunk before the gateway expires it and tells the device. */
+    stagedChunkKeepMs: number;
+  };
   log: { level: string };
   signing: { keyFile: string; auditSignEveryMs: number };
   sessions: { ttlMs: number };
@@ -326,7 +333,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       everyMs: e.HOUSEKEEPING_INTERVAL_MS,
       outboxKeepMs: e.OUTBOX_KEEP_DAYS * DAY_MS,
       endedSessionKeepMs: e.ENDED_SESSION_KEEP_DAYS * DAY_MS,
-      stagedChunkKeepMs: e.STAGED_CHUNK_KEEP_HOURS * 3600 * 1000,
       failedJobKeepMs: e.FAILED_JOB_KEEP_DAYS * DAY_MS,
     },
     ingest: {
@@ -334,6 +340,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       completenessTimeoutMs: e.COMPLETENESS_TIMEOUT_MS,
       maxCaptureAgeMs: e.CAPTURE_MAX_AGE_HOURS * 3600 * 1000,
       keyRotationOverlapMs: e.KEY_ROTATION_OVERLAP_HOURS * 3600 * 1000,
+      stagedChunkKeepMs: e.STAGED_CHUNK_KEEP_HOURS * 3600 * 1000,
     },
     log: { level: e.LOG_LEVEL },
     signing: {

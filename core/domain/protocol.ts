@@ -141,4 +141,14 @@ export interface ChunkAcknowledgement {
   reasons: AckReason[];
 }
 
-export type AnyAcknowledgement = Acknowledgement | HealthAcknowledgement | ChunkAcknowledgement;
+/** Sent when a set of staged chunks waited too long for the rest of its file (or its capture) and was deleted. */
+export interface ChunkSetExpiry {
+  about: 'chunks';
+  sha256: string;
+  chunkCount: number;
+  chunksReceived: number;
+  status: 'expired';
+  reasons: AckReason[];
+}
+
+export type AnyAcknowledgement = Acknowledgement | HealthAcknowledgement | ChunkAcknowledgement | ChunkSetExpiry;

@@ -4,6 +4,7 @@ import { addDays, consecutiveRuns, localDay, monthOf } from '../../core/domain/a
 import type { Config } from '../../core/domain/config.js';
 import type { Logger } from '../../core/infrastructure/logger.js';
 import type { Database, Tx } from '../../db/client.js';
+import { rowsOf } from '../../db/rows.js';
 import { analyticsLocations, analyticsWatermarks } from '../../db/schema.js';
 
 /** Arbitrary but fixed: one aggregation (or screening) writes at a time, however many workers run. */
@@ -207,9 +208,4 @@ async function recountHours(tx: Tx, settings: AnalyticsJobDeps['settings'], mont
     ${located(settings)}
     where ${capturesBetween(settings, month, last)}
     group by 1, 2, 3, 4, 5, 6`);
-}
-
-/** Rows of a raw query, whichever driver ran it (node-postgres and PGlite both answer with `rows`). */
-export function rowsOf<T>(result: unknown): T[] {
-  return (result as { rows: T[] }).rows;
 }

@@ -4,7 +4,7 @@ import type { DeviceSeries } from '../../core/domain/analytics-anomaly.js';
 import { addDays, daysBetween, type AnalysisPeriod } from '../../core/domain/analytics-calendar.js';
 import type { SiteInput } from '../../core/domain/analytics-screening.js';
 import type { Db } from '../../db/client.js';
-import { rowsOf } from './aggregate-captures.js';
+import { rowsOf } from '../../db/rows.js';
 
 /** A site to screen, with what the results table and the map need besides the statistics. */
 export interface Site extends SiteInput {
