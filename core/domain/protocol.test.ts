@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_CHUNK_BYTES, MAX_MEDIA_BYTES, parseDeviceTopic, topics } from './protocol.js';
+import { healthReportSchema, MAX_CHUNK_BYTES, MAX_MEDIA_BYTES, parseDeviceTopic, topics } from './protocol.js';
 
 const root = 'verity/v1';
 const sha = 'ab'.repeat(32);
@@ -241,5 +241,30 @@ describe('parseDeviceTopic', () => {
       // Guards against a generator that never reaches the accepting paths.
       expect(accepted).toBeGreaterThan(50);
     });
+  });
+});
+
+describe('date-times', () => {
+  const heartbeat = (reportedAt: string) =>
+    healthReportSchema.safeParse({ protocol: 'verity/1', deviceId: 'cam-1', kind: 'heartbeat', reportedAt });
+  const instantArb = fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2099-12-31T23:59:59Z'), noInvalidDate: true });
+
+  it('reads RFC 3339 times with a lower-case t and z as the same instant as upper case', () => {
+    fc.assert(
+      fc.property(instantArb, fc.boolean(), fc.boolean(), (instant, lowerT, lowerZ) => {
+        let written = instant.toISOString();
+        if (lowerT) written = written.replace('T', 't');
+        if (lowerZ) written = written.replace('Z', 'z');
+        const parsed = heartbeat(written);
+        expect(parsed.success).toBe(true);
+        expect(new Date(parsed.data!.reportedAt).getTime()).toBe(instant.getTime());
+      }),
+    );
+  });
+
+  it('reads a lower-case t with a numeric offset, and still refuses what is not a date-time', () => {
+    expect(heartbeat('2026-12-02t17:30:00+08:00').success).toBe(true);
+    for (const wrong of ['2026-13-02t17:30:00z', '2026-12-02 17:30:00', '2026-12-02t17:30:00', 'yesterday'])
+      expect(heartbeat(wrong).success, wrong).toBe(false);
   });
 });

@@ -11,6 +11,13 @@ export const MAX_CAPTURE_MESSAGE_BYTES = 64 * 1024;
 const deviceIdPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const sha256Pattern = /^[0-9a-f]{64}$/;
 
+/**
+ * An RFC 3339 date-time with its offset. RFC 3339 (section 5.6) allows `t` and `z` in lower
+ * case, and a device following it must not be refused for that; the value is read in upper
+ * case, which changes nothing else in a date-time. The signature covers the bytes as sent.
+ */
+const dateTimeSchema = z.preprocess((value) => (typeof value === 'string' ? value.toUpperCase() : value), z.iso.datetime({ offset: true }));
+
 export const deviceIdSchema = z.string().regex(deviceIdPattern, 'device id: 1-64 letters, digits, _ . -');
 
 export const mediaItemSchema = z.strictObject({
@@ -18,14 +25,14 @@ export const mediaItemSchema = z.strictObject({
   sha256: z.string().regex(sha256Pattern, 'sha256: 64 lowercase hex digits'),
   sizeBytes: z.number().int().positive().max(MAX_MEDIA_BYTES),
   contentType: z.enum(['image/jpeg', 'video/mp4']),
-  capturedAt: z.iso.datetime({ offset: true }),
+  capturedAt: dateTimeSchema,
 });
 
 export const manifestSchema = z.strictObject({
   protocol: z.literal(PROTOCOL_VERSION),
   captureId: z.uuid(),
   deviceId: deviceIdSchema,
-  capturedAt: z.iso.datetime({ offset: true }),
+  capturedAt: dateTimeSchema,
   clockOffsetMs: z.number().finite(),
   location: z.strictObject({
     latitude: z.number().min(-90).max(90),
@@ -48,7 +55,7 @@ export const envelopeSchema = z.strictObject({
 export type Envelope = z.infer<typeof envelopeSchema>;
 
 /** A device's report about itself, sent in the same signed envelope as a manifest. */
-const healthBase = { protocol: z.literal(PROTOCOL_VERSION), deviceId: deviceIdSchema, reportedAt: z.iso.datetime({ offset: true }) };
+const healthBase = { protocol: z.literal(PROTOCOL_VERSION), deviceId: deviceIdSchema, reportedAt: dateTimeSchema };
 
 export const healthReportSchema = z.discriminatedUnion('kind', [
   z.strictObject({ ...healthBase, kind: z.literal('heartbeat') }),
@@ -58,8 +65,8 @@ export const healthReportSchema = z.discriminatedUnion('kind', [
     kind: z.literal('fault_report'),
     code: z.string().min(1).max(100),
     detail: z.string().max(2000),
-    startedAt: z.iso.datetime({ offset: true }),
-    endedAt: z.iso.datetime({ offset: true }).nullable(),
+    startedAt: dateTimeSchema,
+    endedAt: dateTimeSchema.nullable(),
   }),
   z.strictObject({ ...healthBase, kind: z.literal('clock_sync'), offsetMs: z.number().finite() }),
   z.strictObject({ ...healthBase, kind: z.literal('offline') }),
