@@ -5,6 +5,7 @@ import {
   checkDeviceStanding,
   checkMediaFile,
   checkProvenance,
+  checkReadings,
   readEnvelope,
   UNTRUSTED_PROVENANCE,
 } from '../core/domain/capture-verifier.js';
@@ -235,7 +236,8 @@ export class CaptureIngestor {
       } else {
         reasons.push(...checkEvidenceMinimum(manifest.violationType, facts));
       }
-      // Standing and timing are judged here, with the media, so a quarantine lists every reason.
+      // Standing, timing and readings are judged here, with the media, so a quarantine lists every reason.
+      reasons.unshift(...checkReadings(manifest));
       const device = await this.directory.find(manifest.deviceId, tx);
       if (!device) reasons.unshift(reason('device_unknown'));
       else if (device.status === 'revoked') reasons.unshift(reason('device_revoked'));

@@ -61,7 +61,7 @@ describe('malfunction screening, from health reports to exclusions', () => {
       clockOffsetMs: 0,
       location: { latitude: 22.5, longitude: 114.05 },
       violationType: 'speeding',
-      readings: { speedKmh: 90 },
+      readings: { speedKmh: 90, limitKmh: 60 },
       media,
     });
     await publishCapture(client, topicRoot, signManifest(manifest, device.privateKey, media));

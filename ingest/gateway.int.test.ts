@@ -68,6 +68,7 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
     capturedAt?: Date;
     clockOffsetMs?: number;
     violationType?: string;
+    readings?: Manifest['readings'];
     media?: MediaFile[];
     /** Changes the manifest before it is signed, e.g. to misstate a size. */
     editManifest?: (manifest: Manifest) => void;
@@ -85,7 +86,7 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
       clockOffsetMs: options.clockOffsetMs ?? 5,
       location: { latitude: 22.5, longitude: 114.05 },
       violationType: options.violationType ?? 'speeding',
-      readings: { speedKmh: 92, limitKmh: 60 },
+      readings: options.readings ?? { speedKmh: 92, limitKmh: 60 },
       media,
     });
     options.editManifest?.(manifest);
@@ -256,10 +257,41 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
       { name: 'frame-1.jpg', contentType: 'image/jpeg', capturedAt, bytes: await testJpeg() },
       { name: 'frame-2.jpg', contentType: 'image/jpeg', capturedAt: new Date(capturedAt.getTime() + gapMs), bytes: await testJpeg() },
     ];
-    const tooClose = await send({ violationType: 'illegal_parking', capturedAt, media: await frames(3000) });
-    const apart = await send({ violationType: 'illegal_parking', capturedAt, media: await frames(12_000) });
+    const parking = { violationType: 'illegal_parking', readings: { plate: 'B·12345' }, capturedAt };
+    const tooClose = await send({ ...parking, media: await frames(3000) });
+    const apart = await send({ ...parking, media: await frames(12_000) });
     expect(codesOf(await waitFor('the close frames', captureByDeviceId(tooClose.manifest.captureId)))).toEqual(['evidence_insufficient']);
     expect((await waitFor('the frames apart', captureByDeviceId(apart.manifest.captureId))).state).toMatch(PASSED_GATEWAY);
+  });
+
+  it('quarantines readings the violation type does not name, saying which, and lists them with the other reasons', async () => {
+    const misnamed = await send({ readings: { speed_kmh: 92, limitKmh: 60 } });
+    const unknownType = await send({ violationType: 'jaywalking', readings: {} });
+    const capturedAt = new Date();
+    const alsoOneFrame = await send({
+      readings: { speedKmh: -3, limitKmh: 60 },
+      media: [{ name: 'frame-1.jpg', contentType: 'image/jpeg', capturedAt, bytes: await testJpeg() }],
+    });
+    const row = await waitFor('the capture with a misnamed reading', captureByDeviceId(misnamed.manifest.captureId));
+    expect(row.state).toBe('quarantined');
+    expect(row.quarantineReasons).toEqual([
+      {
+        code: 'readings_invalid',
+        detail: 'speeding: unknown reading speed_kmh; missing required reading speedKmh (number in km/h, 0–1000)',
+      },
+    ]);
+    const ack = await waitFor('the acknowledgement', async () =>
+      acks.find((candidate) => candidate.captureId === misnamed.manifest.captureId),
+    );
+    expect(ack).toMatchObject({ status: 'quarantined', reasons: row.quarantineReasons });
+    const unknown = await waitFor('the capture of an unknown violation type', captureByDeviceId(unknownType.manifest.captureId));
+    expect(unknown.quarantineReasons?.map((item) => item.detail)).toEqual([
+      expect.stringMatching(/^jaywalking: no reading schema for violation type jaywalking; known types: speeding, red_light, /),
+    ]);
+    expect(codesOf(await waitFor('the capture failing readings and media', captureByDeviceId(alsoOneFrame.manifest.captureId)))).toEqual([
+      'readings_invalid',
+      'evidence_insufficient',
+    ]);
   });
 
   it('lists every reason when several checks fail at once', async () => {

@@ -25,7 +25,7 @@ function draft(overrides: Partial<CaptureDraft> = {}): CaptureDraft {
     clockOffsetMs: -12.5,
     location: { latitude: 52.37, longitude: 4.89 },
     violationType: 'speeding',
-    readings: { speedKmh: 92, limitKmh: 60, lane: 'left', radarOk: true },
+    readings: { speedKmh: 92, limitKmh: 60, plate: '粤B12345' },
     media,
     captureId: '3f1c2b7a-9d4e-4c1a-8b2f-1e2d3c4b5a69',
     ...overrides,
@@ -608,7 +608,7 @@ describe('a signed manifest two JSON parsers would read differently is refused',
   });
 
   it('a lone surrogate in a plate, or bytes that are not UTF-8', () => {
-    const surrogate = readEnvelope(envelopeOf(manifestText.replace('"lane":"left"', '"lane":"\\ud83d"')));
+    const surrogate = readEnvelope(envelopeOf(manifestText.replace('"plate":"粤B12345"', '"plate":"\\ud83d"')));
     expect(surrogate.ok ? [] : surrogate.reasons.map((r) => r.code)).toEqual(['manifest_invalid']);
     const latin1 = Buffer.concat([Buffer.from(manifestText.slice(0, -1) + ',"x":"'), Buffer.from([0xe9]), Buffer.from('"}')]);
     const envelope = Buffer.from(JSON.stringify({ manifest: latin1.toString('base64'), signature: Buffer.alloc(64).toString('base64') }));

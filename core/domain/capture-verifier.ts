@@ -3,6 +3,7 @@ import { certificationGapsAt, type CertificationPeriod } from './certification.j
 import { keyValidAt, retiredKeyProblem, type KeyPeriod } from './key-history.js';
 import { envelopeSchema, manifestSchema, type Manifest, type MediaItem } from './protocol.js';
 import { reason, type QuarantineReason } from './quarantine-reasons.js';
+import { readingProblems } from './reading-schemas.js';
 import { parseStrictJson } from './strict-json.js';
 
 export type EnvelopeReading =
@@ -169,4 +170,13 @@ export function checkMediaFile(item: MediaItem, received: { sha256: string; size
     reasons.push(reason('media_hash_mismatch', `${item.name}: manifest says ${item.sha256}, received ${received.sha256}`));
   }
   return reasons;
+}
+
+/**
+ * Whether the readings are the ones the violation type's schema names: the review and
+ * plausibility rules key on those names, so a misnamed reading must not pass unread.
+ */
+export function checkReadings(manifest: Pick<Manifest, 'violationType' | 'readings'>): QuarantineReason[] {
+  const problems = readingProblems(manifest.violationType, manifest.readings);
+  return problems.length === 0 ? [] : [reason('readings_invalid', `${manifest.violationType}: ${problems.join('; ')}`)];
 }

@@ -33,7 +33,10 @@ export interface MediaFacts {
   height?: number | null;
 }
 
-/** Unknown violation types get the strictest common rule rather than none. */
+/**
+ * Unknown violation types get the strictest common rule rather than none; the gateway also
+ * refuses them for having no reading schema (readings_invalid, core/domain/reading-schemas.ts).
+ */
 export function evidenceRuleFor(violationType: string): EvidenceRule {
   return EVIDENCE_RULES[violationType] ?? 'moving';
 }

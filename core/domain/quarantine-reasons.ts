@@ -15,6 +15,7 @@ export const QUARANTINE_REASONS = {
   captured_in_future: 'The capture time lies after the moment the gateway received it',
   captured_outside_window: 'The capture is older than the accepted window',
   evidence_insufficient: 'The media do not meet the evidence minimum for this violation type',
+  readings_invalid: 'The readings do not match the reading schema of the violation type',
   replayed: 'A different message already used this capture id',
   processing_failed: 'The gateway could not process this message; kept for investigation',
 } as const;

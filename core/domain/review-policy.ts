@@ -3,6 +3,8 @@
  * capture, where the capture goes next, and when an approval needs a second person.
  */
 
+import { speedReadings } from './reading-schemas.js';
+
 export type ReviewState = 'awaiting_review' | 'awaiting_second_review' | 'escalated';
 export type ReviewOutcome = 'approved' | 'rejected' | 'escalated';
 export type ReviewStep = 'first' | 'second';
@@ -20,12 +22,9 @@ export function needsSecondApproval(
   policy: TwoPersonPolicy,
 ): boolean {
   if (capture.violationType && policy.twoPersonViolationTypes.includes(capture.violationType)) return true;
-  const speed = capture.readings?.speedKmh;
-  const limit = capture.readings?.limitKmh;
-  if (typeof speed === 'number' && typeof limit === 'number' && limit > 0) {
-    return ((speed - limit) / limit) * 100 >= policy.twoPersonSpeedExcessPercent;
-  }
-  return false;
+  const speed = speedReadings(capture.readings);
+  if (!speed) return false;
+  return ((speed.speedKmh - speed.limitKmh) / speed.limitKmh) * 100 >= policy.twoPersonSpeedExcessPercent;
 }
 
 export interface ReviewContext {

@@ -1,3 +1,5 @@
+import { READINGS, type ReadingDefinition } from './reading-schemas.js';
+
 /**
  * Physical plausibility of sensor readings: a reading outside what the quantity can be, or a
  * sensor repeating one value far longer than real traffic or air ever would, is a fault.
@@ -9,12 +11,12 @@ export interface ReadingLimits {
   maxIdenticalRun: number;
 }
 
-export const READING_LIMITS: Readonly<Record<string, ReadingLimits>> = {
-  speedKmh: { min: 0, max: 350, maxIdenticalRun: 20 },
-  noiseDb: { min: 20, max: 150, maxIdenticalRun: 60 },
-  co2Ppm: { min: 300, max: 50_000, maxIdenticalRun: 60 },
-  axleLoadKg: { min: 0, max: 60_000, maxIdenticalRun: 20 },
-};
+/** The measured readings with a physical range, from the reading schemas (core/domain/reading-schemas.ts). */
+export const READING_LIMITS: Readonly<Record<string, ReadingLimits>> = Object.fromEntries(
+  Object.entries(READINGS as Record<string, ReadingDefinition>).flatMap(([name, definition]) =>
+    definition.type !== 'string' && definition.plausible ? [[name, definition.plausible]] : [],
+  ),
+);
 
 /** Names of readings outside their physical range, with the value and the range. */
 export function outOfRange(readings: Readonly<Record<string, number | string | boolean>>): string[] {
