@@ -237,8 +237,8 @@ export class CaptureIngestor {
         reasons.push(...checkEvidenceMinimum(manifest.violationType, facts));
       }
       // Standing, timing and readings are judged here, with the media, so a quarantine lists every reason.
-      reasons.unshift(...checkReadings(manifest));
       const device = await this.directory.find(manifest.deviceId, tx);
+      reasons.unshift(...checkReadings(manifest, device?.kind));
       if (!device) reasons.unshift(reason('device_unknown'));
       else if (device.status === 'revoked') reasons.unshift(reason('device_revoked'));
       else reasons.unshift(...checkDeviceStanding(device, new Date(manifest.capturedAt)));

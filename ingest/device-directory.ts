@@ -45,7 +45,7 @@ export class DeviceDirectory {
       history.length > 0
         ? history.map(({ publicKeyPem, ...period }) => ({ ...period, publicKey: this.keyFor(publicKeyPem) }))
         : [{ publicKey, fingerprint: 'current', validFrom: new Date(0), validTo: null }];
-    return { id: device.id, status: device.status, publicKey, keys, certifications };
+    return { id: device.id, kind: device.kind, status: device.status, publicKey, keys, certifications };
   }
 
   private keyFor(pem: string): KeyObject {

@@ -294,6 +294,23 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
     ]);
   });
 
+  it('quarantines a violation type from a kind of device that does not report it', async () => {
+    const noiseSensor = await enrolTestDevice(database.db, { kind: 'noise_sensor' });
+    const speeding = await send({ deviceId: noiseSensor.id, signWith: noiseSensor.privateKey });
+    const noise = await send({
+      deviceId: noiseSensor.id,
+      signWith: noiseSensor.privateKey,
+      violationType: 'noise_limit',
+      readings: { noiseDb: 81.5, limitDb: 70 },
+    });
+    expect(
+      (await waitFor('the speeding capture of a noise sensor', captureByDeviceId(speeding.manifest.captureId))).quarantineReasons,
+    ).toEqual([
+      { code: 'readings_invalid', detail: 'speeding: a noise_sensor does not report speeding (reported by traffic_camera, speed_radar)' },
+    ]);
+    expect((await waitFor('the noise capture', captureByDeviceId(noise.manifest.captureId))).state).toMatch(PASSED_GATEWAY);
+  });
+
   it('lists every reason when several checks fail at once', async () => {
     const day = 24 * 3600 * 1000;
     const lapsed = await enrolTestDevice(database.db, {

@@ -40,6 +40,7 @@ function registered(overrides: Partial<RegisteredDevice> = {}): RegisteredDevice
   const publicKey = overrides.publicKey ?? deviceKeys.publicKey;
   return {
     id: 'cam-1',
+    kind: 'traffic_camera',
     status: 'enabled',
     publicKey,
     keys: [{ publicKey, fingerprint: 'test', validFrom: new Date(0), validTo: null }],

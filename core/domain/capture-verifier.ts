@@ -3,7 +3,7 @@ import { certificationGapsAt, type CertificationPeriod } from './certification.j
 import { keyValidAt, retiredKeyProblem, type KeyPeriod } from './key-history.js';
 import { envelopeSchema, manifestSchema, type Manifest, type MediaItem } from './protocol.js';
 import { reason, type QuarantineReason } from './quarantine-reasons.js';
-import { readingProblems } from './reading-schemas.js';
+import { readingProblems, type DeviceKind } from './reading-schemas.js';
 import { parseStrictJson } from './strict-json.js';
 
 export type EnvelopeReading =
@@ -82,6 +82,7 @@ export interface DeviceKey extends KeyPeriod {
 export interface RegisteredDevice {
   id: string;
   status: 'enabled' | 'disabled' | 'revoked';
+  kind: DeviceKind;
   /** The current key, which signs health reports (they are about now). */
   publicKey: KeyObject;
   /** Every key the device has had, so a capture is checked with the key of its capture time. */
@@ -173,10 +174,14 @@ export function checkMediaFile(item: MediaItem, received: { sha256: string; size
 }
 
 /**
- * Whether the readings are the ones the violation type's schema names: the review and
- * plausibility rules key on those names, so a misnamed reading must not pass unread.
+ * Whether the readings are the ones the violation type's schema names, from a kind of device
+ * that reports the type: the review and plausibility rules key on those names, so a misnamed
+ * reading must not pass unread.
  */
-export function checkReadings(manifest: Pick<Manifest, 'violationType' | 'readings'>): QuarantineReason[] {
-  const problems = readingProblems(manifest.violationType, manifest.readings);
+export function checkReadings(
+  manifest: Pick<Manifest, 'violationType' | 'readings'>,
+  deviceKind: DeviceKind | undefined,
+): QuarantineReason[] {
+  const problems = readingProblems(manifest.violationType, manifest.readings, deviceKind);
   return problems.length === 0 ? [] : [reason('readings_invalid', `${manifest.violationType}: ${problems.join('; ')}`)];
 }

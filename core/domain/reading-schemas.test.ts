@@ -4,11 +4,13 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkReadings } from './capture-verifier.js';
+import { DEVICE_KINDS } from './device-registration.js';
 import { EVIDENCE_RULES } from './evidence-minimum.js';
 import {
   READINGS,
   READINGS_BY_TYPE,
   readingsJsonSchema,
+  REPORTED_BY,
   VIOLATION_TYPES,
   type ReadingDefinition,
   type ReadingName,
@@ -52,13 +54,20 @@ function validReadings(type: ViolationType): fc.Arbitrary<Record<string, number 
   }) as fc.Arbitrary<Record<string, number | string>>;
 }
 
-const typedReadings = fc.constantFrom(...VIOLATION_TYPES).chain((type) => validReadings(type).map((readings) => ({ type, readings })));
+/** A reading set for a violation type, from a kind of device that reports it, or from a device not (yet) known. */
+const typedReadings = fc
+  .constantFrom(...VIOLATION_TYPES)
+  .chain((type) =>
+    fc
+      .tuple(validReadings(type), fc.option(fc.constantFrom(...REPORTED_BY[type]), { nil: undefined }))
+      .map(([readings, kind]) => ({ type, readings, kind })),
+  );
 
 describe('reading schemas', () => {
   it('accept every reading set made of the named readings in range', () => {
     fc.assert(
-      fc.property(typedReadings, ({ type, readings }) => {
-        expect(checkReadings({ violationType: type, readings })).toEqual([]);
+      fc.property(typedReadings, ({ type, readings, kind }) => {
+        expect(checkReadings({ violationType: type, readings }, kind)).toEqual([]);
       }),
     );
   });
@@ -69,9 +78,9 @@ describe('reading schemas', () => {
         typedReadings,
         fc.string({ minLength: 1 }).filter((key) => key !== '__proto__'),
         fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.string(), fc.boolean()),
-        ({ type, readings }, key, value) => {
+        ({ type, readings, kind }, key, value) => {
           fc.pre(!(key in READINGS_BY_TYPE[type]));
-          const [problem, ...more] = checkReadings({ violationType: type, readings: { ...readings, [key]: value } });
+          const [problem, ...more] = checkReadings({ violationType: type, readings: { ...readings, [key]: value } }, kind);
           expect(more).toEqual([]);
           expect(problem).toEqual({ code: 'readings_invalid', detail: `${type}: unknown reading ${key}` });
         },
@@ -90,7 +99,7 @@ describe('reading schemas', () => {
           ),
         ([type, readings, { name }]) => {
           const rest = Object.fromEntries(Object.entries(readings).filter(([key]) => key !== name));
-          const reasons = checkReadings({ violationType: type, readings: rest });
+          const reasons = checkReadings({ violationType: type, readings: rest }, REPORTED_BY[type][0]);
           expect(reasons.map((reason) => reason.code)).toEqual(['readings_invalid']);
           expect(reasons[0]?.detail).toContain(`missing required reading ${name} (`);
           const definition: ReadingDefinition = READINGS[name];
@@ -103,13 +112,15 @@ describe('reading schemas', () => {
   it('refuse a reading of the wrong type or outside its range', () => {
     fc.assert(
       fc.property(
-        typedReadings.chain(({ type, readings }) =>
+        typedReadings.chain(({ type, readings, kind }) =>
           fc
             .constantFrom(...namesOf(type))
-            .chain(({ name }) => invalidValue(READINGS[name]).map((value) => ({ type, readings: { ...readings, [name]: value }, name }))),
+            .chain(({ name }) =>
+              invalidValue(READINGS[name]).map((value) => ({ type, readings: { ...readings, [name]: value }, kind, name })),
+            ),
         ),
-        ({ type, readings, name }) => {
-          const reasons = checkReadings({ violationType: type, readings });
+        ({ type, readings, kind, name }) => {
+          const reasons = checkReadings({ violationType: type, readings }, kind);
           expect(reasons.map((reason) => reason.code)).toEqual(['readings_invalid']);
           expect(reasons[0]?.detail).toContain(`reading ${name} is ${JSON.stringify(readings[name])}, expected`);
         },
@@ -118,7 +129,7 @@ describe('reading schemas', () => {
   });
 
   it('says what a misnamed reading should have been called, unknown name first', () => {
-    expect(checkReadings({ violationType: 'speeding', readings: { speed_kmh: 92, limitKmh: 60 } })).toEqual([
+    expect(checkReadings({ violationType: 'speeding', readings: { speed_kmh: 92, limitKmh: 60 } }, 'speed_radar')).toEqual([
       {
         code: 'readings_invalid',
         detail: 'speeding: unknown reading speed_kmh; missing required reading speedKmh (number in km/h, 0–1000)',
@@ -127,9 +138,31 @@ describe('reading schemas', () => {
   });
 
   it('refuse a violation type that has no schema, naming the known ones', () => {
-    const [reason] = checkReadings({ violationType: 'jaywalking', readings: {} });
+    const [reason] = checkReadings({ violationType: 'jaywalking', readings: {} }, 'traffic_camera');
     expect(reason?.code).toBe('readings_invalid');
     expect(reason?.detail).toBe(`jaywalking: no reading schema for violation type jaywalking; known types: ${VIOLATION_TYPES.join(', ')}`);
+  });
+
+  it('refuse a violation type from a kind of device that does not report it, however good the readings', () => {
+    fc.assert(
+      fc.property(
+        typedReadings.chain(({ type, readings }) =>
+          fc.constantFrom(...DEVICE_KINDS.filter((kind) => !REPORTED_BY[type].includes(kind))).map((kind) => ({ type, readings, kind })),
+        ),
+        ({ type, readings, kind }) => {
+          expect(checkReadings({ violationType: type, readings }, kind)).toEqual([
+            {
+              code: 'readings_invalid',
+              detail: `${type}: a ${kind} does not report ${type} (reported by ${REPORTED_BY[type].join(', ')})`,
+            },
+          ]);
+        },
+      ),
+    );
+  });
+
+  it('let every kind of device report some violation type', () => {
+    expect(DEVICE_KINDS.filter((kind) => !VIOLATION_TYPES.some((type) => REPORTED_BY[type].includes(kind)))).toEqual([]);
   });
 
   it('cover exactly the violation types the evidence minimum knows', () => {
@@ -159,6 +192,7 @@ interface PropertySchema {
 }
 
 interface Branch {
+  deviceKinds: string[];
   properties: { violationType: { const: string }; readings: { properties: Record<string, PropertySchema>; required?: string[] } };
 }
 
@@ -170,19 +204,25 @@ describe('the published reading schemas', () => {
     expect(committed).toEqual(readingsJsonSchema());
   });
 
-  it("docs/protocol.md's Readings table says what the schemas say", () => {
+  /** The body rows of the tables in docs/protocol.md's Readings section with `columns` cells, backticks removed. */
+  function readingsTableRows(columns: number): string[][] {
     const protocol = readFileSync(path.join(repoRoot, 'docs/protocol.md'), 'utf8');
     const start = protocol.indexOf('\n## Readings\n');
     const section = protocol.slice(start, protocol.indexOf('\n## ', start + 1));
-    const cells = (line: string) =>
-      line
-        .split('|')
-        .slice(1, -1)
-        .map((cell) => cell.trim().replaceAll('`', ''));
-    const rows = section
+    return section
       .split('\n')
       .filter((line) => line.startsWith('| `'))
-      .map(cells);
+      .map((line) =>
+        line
+          .split('|')
+          .slice(1, -1)
+          .map((cell) => cell.trim().replaceAll('`', '')),
+      )
+      .filter((cells) => cells.length === columns);
+  }
+
+  it("docs/protocol.md's Readings table says what the schemas say", () => {
+    const rows = readingsTableRows(8);
     const documented = rows.map(([type, name, unit, kind, range, plausible, required, meaning]) => ({
       type,
       name,
@@ -213,5 +253,12 @@ describe('the published reading schemas', () => {
       });
     });
     expect(documented).toEqual(expected);
+  });
+
+  it("docs/protocol.md's table of who reports each violation type says what the schemas say", () => {
+    const documented = readingsTableRows(2).map(([type, kinds]) => ({ type, kinds: kinds?.split(', ') }));
+    expect(documented).toEqual(
+      published.oneOf.map((branch) => ({ type: branch.properties.violationType.const, kinds: branch.deviceKinds })),
+    );
   });
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEVICE_KINDS } from './device-registration.js';
 
 /**
  * The readings each violation type must carry (names, units, ranges). The two-person rule and
@@ -96,6 +97,25 @@ export type ViolationType = keyof typeof READINGS_BY_TYPE;
 
 export const VIOLATION_TYPES = Object.keys(READINGS_BY_TYPE) as ViolationType[];
 
+export type DeviceKind = (typeof DEVICE_KINDS)[number];
+
+/**
+ * Which kinds of device may report each violation type: a device's metrological verification
+ * covers the quantity it measures, so a noise sensor's readings cannot prove a speed.
+ */
+export const REPORTED_BY: Readonly<Record<ViolationType, readonly DeviceKind[]>> = {
+  speeding: ['traffic_camera', 'speed_radar'],
+  red_light: ['traffic_camera'],
+  illegal_lane_change: ['traffic_camera'],
+  wrong_way: ['traffic_camera'],
+  no_seat_belt: ['traffic_camera'],
+  illegal_parking: ['traffic_camera'],
+  illegal_stopping: ['traffic_camera'],
+  noise_limit: ['noise_sensor'],
+  emission_limit: ['emission_sensor'],
+  overweight: ['weigh_in_motion'],
+};
+
 type FieldSchema<D extends ReadingDefinition> = D extends TextReading ? z.ZodString : z.ZodNumber;
 
 function fieldSchema<D extends ReadingDefinition>(definition: D): FieldSchema<D> {
@@ -136,16 +156,24 @@ function describeReading(name: ReadingName): string {
 }
 
 /**
- * What is wrong with a capture's readings for its violation type, each problem a phrase a
- * device maker can act on; empty when they match the schema. The phrases are read off the
+ * What is wrong with a capture's readings for its violation type and the kind of device that
+ * sent them (undefined when the device is unknown), each problem a phrase a device maker can act on; empty when they match the schema. The phrases are read off the
  * schema's own issues, so they cannot accept what the published schema refuses.
  */
-export function readingProblems(violationType: string, readings: Readonly<Record<string, unknown>>): string[] {
+export function readingProblems(
+  violationType: string,
+  readings: Readonly<Record<string, unknown>>,
+  deviceKind: DeviceKind | undefined,
+): string[] {
   if (!isViolationType(violationType)) {
     return [`no reading schema for violation type ${violationType}; known types: ${VIOLATION_TYPES.join(', ')}`];
   }
+  const kindProblem =
+    deviceKind && !REPORTED_BY[violationType].includes(deviceKind)
+      ? [`a ${deviceKind} does not report ${violationType} (reported by ${REPORTED_BY[violationType].join(', ')})`]
+      : [];
   const result = READING_SCHEMAS[violationType].safeParse(readings);
-  if (result.success) return [];
+  if (result.success) return kindProblem;
   // A misnamed reading shows up as one unknown and one missing name: the unknown one comes first.
   const unknown = new Set<string>();
   const wrong = new Set<string>();
@@ -162,7 +190,7 @@ export function readingProblems(violationType: string, readings: Readonly<Record
         : `reading ${name} is ${JSON.stringify(value)}, expected ${describeReading(name)}`,
     );
   }
-  return [...unknown, ...wrong];
+  return [...kindProblem, ...unknown, ...wrong];
 }
 
 const speedAndLimit = z.object({ speedKmh: FIELDS.speedKmh, limitKmh: FIELDS.limitKmh });
@@ -179,7 +207,9 @@ export function speedReadings(readings: Readonly<Record<string, unknown>> | unde
  */
 export function readingsJsonSchema(): Record<string, unknown> {
   const branches = VIOLATION_TYPES.map((type) =>
-    z.looseObject({ violationType: z.literal(type), readings: READING_SCHEMAS[type] }).meta({ title: type }),
+    z
+      .looseObject({ violationType: z.literal(type), readings: READING_SCHEMAS[type] })
+      .meta({ title: type, deviceKinds: REPORTED_BY[type] }),
   );
   const [first, ...rest] = branches;
   if (!first) throw new Error('no violation types');
@@ -188,7 +218,7 @@ export function readingsJsonSchema(): Record<string, unknown> {
     $schema,
     title: 'Verity manifest readings',
     description:
-      'The violationType and readings members of a verity manifest (docs/protocol.md, Readings). Other manifest members are not described here.',
+      'The violationType and readings members of a verity manifest (docs/protocol.md, Readings); deviceKinds names the kinds of registered device that may report each type. Other manifest members are not described here.',
     ...schema,
   };
 }

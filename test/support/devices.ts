@@ -1,6 +1,7 @@
 import { generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import sharp from 'sharp';
 import { CERTIFICATION_KINDS } from '../../core/domain/certification.js';
+import type { Enrolment } from '../../core/domain/device-registration.js';
 import type { Db } from '../../db/client.js';
 import { confirmCertification } from '../../review-ui/devices/certification-rejudging.js';
 import { addCertification, enrolDevice } from '../../review-ui/devices/device-registry.js';
@@ -14,12 +15,15 @@ export interface TestDevice {
 
 const DAY = 24 * 3600 * 1000;
 
-/** Enrols a device with every certification valid over `[certifiedFrom, certifiedTo)`. */
-export async function enrolTestDevice(db: Db, options: { certifiedFrom?: Date; certifiedTo?: Date } = {}): Promise<TestDevice> {
+/** Enrols a device (a traffic camera unless `kind` says otherwise) with every certification valid over `[certifiedFrom, certifiedTo)`. */
+export async function enrolTestDevice(
+  db: Db,
+  options: { certifiedFrom?: Date; certifiedTo?: Date; kind?: Enrolment['kind'] } = {},
+): Promise<TestDevice> {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const id = uniqueName('dev').replaceAll('_', '-').slice(0, 60);
   const outcome = await enrolDevice(db, 'test', id, {
-    kind: 'traffic_camera',
+    kind: options.kind ?? 'traffic_camera',
     model: 'Test Cam',
     serial: id,
     agency: 'Test Agency',
