@@ -70,9 +70,13 @@ export async function insertSyntheticCaptures(db: Db, rows: readonly CountRow[],
       select gen_random_uuid()::text, u."deviceId", gen_random_uuid()::text, u.state::capture_state, u."violationType",
              (u.day::timestamp + random() * interval '1 day') at time zone ${timeZone},
              d.latitude, d.longitude,
-             jsonb_build_object('readings', jsonb_build_object(
-               'speedKmh', 60 + floor(random() * 60)::int, 'limitKmh', 60,
-               'plate', 'GD-' || upper(substr(md5(random()::text), 1, 6)))),
+             -- readings the gateway accepts for the type (docs/protocol.md, Readings)
+             jsonb_build_object('readings', jsonb_build_object('plate', 'GD-' || upper(substr(md5(random()::text), 1, 6)))
+               || case u."violationType"
+                    when 'speeding' then jsonb_build_object('speedKmh', 60 + floor(random() * 60)::int, 'limitKmh', 60)
+                    when 'red_light' then jsonb_build_object('redForMs', floor(random() * 5000)::int)
+                    else '{}'::jsonb
+                  end),
              '\\x00'::bytea,
              case when u.state = 'excluded' then '["00000000-0000-0000-0000-000000000000"]'::jsonb end,
              1

@@ -59,8 +59,8 @@ describe('device health scan over a real Postgres', () => {
       .insert(deviceHealthEvents)
       .values({ deviceId: camera.id, kind: 'heartbeat', reportedAt: new Date(now.getTime() - 10 * MINUTE), payload: {} });
     await insertCaptures(camera.id, [
-      { capturedAt: new Date(now.getTime() - 20 * MINUTE), readings: { speedKmh: 80 } },
-      { capturedAt: new Date(now.getTime() - 5 * MINUTE), readings: { speedKmh: 81 } },
+      { capturedAt: new Date(now.getTime() - 20 * MINUTE), readings: { speedKmh: 80, limitKmh: 60 } },
+      { capturedAt: new Date(now.getTime() - 5 * MINUTE), readings: { speedKmh: 81, limitKmh: 60 } },
     ]);
     await scanDeviceHealth({ database }, DEFAULT_HEALTH_SCAN, now);
     await runQueuedScreenings(database);
@@ -81,7 +81,7 @@ describe('device health scan over a real Postgres', () => {
       validFrom: new Date(now.getTime() - 400 * 24 * HOUR).toISOString(),
       validTo: new Date(now.getTime() - 2 * HOUR).toISOString(),
     });
-    await insertCaptures(camera.id, [{ capturedAt: new Date(now.getTime() - HOUR), readings: { speedKmh: 80 } }]);
+    await insertCaptures(camera.id, [{ capturedAt: new Date(now.getTime() - HOUR), readings: { speedKmh: 80, limitKmh: 60 } }]);
     await scanDeviceHealth({ database }, DEFAULT_HEALTH_SCAN, now);
     await runQueuedScreenings(database);
     expect(await excludedBy(camera.id, 'verification_expired')).toBe(1);
@@ -92,15 +92,15 @@ describe('device health scan over a real Postgres', () => {
     const radar = await enrolTestDevice(database.db);
     const stuck = await enrolTestDevice(database.db);
     await insertCaptures(radar.id, [
-      { capturedAt: new Date(now.getTime() - 30 * MINUTE), readings: { speedKmh: 90 } },
-      { capturedAt: new Date(now.getTime() - 20 * MINUTE), readings: { speedKmh: 612 } },
-      { capturedAt: new Date(now.getTime() - 10 * MINUTE), readings: { speedKmh: 91 } },
+      { capturedAt: new Date(now.getTime() - 30 * MINUTE), readings: { speedKmh: 90, limitKmh: 60 } },
+      { capturedAt: new Date(now.getTime() - 20 * MINUTE), readings: { speedKmh: 612, limitKmh: 60 } },
+      { capturedAt: new Date(now.getTime() - 10 * MINUTE), readings: { speedKmh: 91, limitKmh: 60 } },
     ]);
     await insertCaptures(
       stuck.id,
       Array.from({ length: 25 }, (_, index) => ({
         capturedAt: new Date(now.getTime() - (60 - index) * MINUTE),
-        readings: { speedKmh: 77 },
+        readings: { speedKmh: 77, limitKmh: 60 },
       })),
     );
     await scanDeviceHealth({ database }, DEFAULT_HEALTH_SCAN, now);
@@ -120,7 +120,7 @@ describe('device health scan over a real Postgres', () => {
       for (let index = 0; index < perHour; index++) {
         history.push({
           capturedAt: new Date(now.getTime() - hour * HOUR - 29 * MINUTE + index * 10_000),
-          readings: { speedKmh: 70 + (index % 20) },
+          readings: { speedKmh: 70 + (index % 20), limitKmh: 60 },
         });
       }
     }

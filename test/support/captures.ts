@@ -18,13 +18,23 @@ export async function insertReviewableCapture(
 ): Promise<string> {
   const capturedAt = options.capturedAt ?? new Date(Date.now() - 10 * 60_000);
   const files = options.files ?? (await testMedia(capturedAt));
+  const violationType = options.violationType ?? 'speeding';
+  const plate = `T-${randomUUID().slice(0, 6)}`;
+  // Readings the gateway would accept for the type (docs/protocol.md, Readings).
+  const readings =
+    options.readings ??
+    (violationType === 'speeding'
+      ? { speedKmh: 75, limitKmh: 60, plate }
+      : violationType === 'red_light'
+        ? { redForMs: 1800, plate }
+        : { plate });
   const manifest = buildManifest({
     deviceId: device.id,
     capturedAt,
     clockOffsetMs: 12,
     location: { latitude: 22.5, longitude: 114.05 },
-    violationType: options.violationType ?? 'speeding',
-    readings: options.readings ?? { speedKmh: 75, limitKmh: 60, plate: `T-${randomUUID().slice(0, 6)}` },
+    violationType,
+    readings,
     media: files,
   });
   const signed = signManifest(manifest, device.privateKey, files);
