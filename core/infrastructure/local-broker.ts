@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:chi
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt from 'mqtt';
@@ -67,12 +68,16 @@ export async function startPrivateMosquitto(options: LocalBrokerOptions): Promis
       '# Written by `npm start` at every start; edits are lost.',
       `listener ${port} ${options.host}`,
       'allow_anonymous true',
+      // Run as whoever runs Verity: started as root, mosquitto would switch to its own user,
+      // and that switch cancels the kernel's stop-on-parent-death that setpriv asked for.
+      `user ${userInfo().username}`,
       // In memory like the embedded broker it replaces: devices resend what the gateway has not acknowledged.
       'persistence false',
       // Captures arrive in bursts; Mosquitto's default of 1000 would drop QoS 1 messages for a busy gateway.
       'max_queued_messages 100000',
       'max_packet_size 1048576',
-      'log_dest stdout',
+      // stderr, which the C library leaves unbuffered, so the log file is current while it runs.
+      'log_dest stderr',
       'log_timestamp_format %Y-%m-%dT%H:%M:%S',
       '',
     ].join('\n'),
