@@ -21,7 +21,7 @@ export function passwordFileContents(
   const kept = existing
     .split('\n')
     .map((line) => line.trim())
-    .filter((line) => line !== '' && isServiceAccount(line.slice(0, line.indexOf(':'))));
+    .filter((line) => line.indexOf(':') > 0 && isServiceAccount(line.slice(0, line.indexOf(':'))));
   const allowed = accounts.filter((account) => !isServiceAccount(account.deviceId));
   const lines = [...kept, ...allowed.map((account) => passwordFileLine(account.deviceId, account.passwordHash))];
   return {
