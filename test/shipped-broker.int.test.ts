@@ -6,9 +6,10 @@ import { startShippedMosquitto, type ShippedMosquitto } from './support/shipped-
 
 // The shipped ACL names the default topic root; this broker is the test's own, so no other run shares it.
 const root = 'verity/v1';
-const accounts = { gateway: 'verity-gateway', deviceA: 'CAM-ACL-A', deviceB: 'CAM-ACL-B' } as const;
+const accounts = { gateway: 'verity-gateway', simulator: 'verity-simulator', deviceA: 'CAM-ACL-A', deviceB: 'CAM-ACL-B' } as const;
 const passwords: Record<string, string> = {
   [accounts.gateway]: 'gateway-password-for-the-test',
+  [accounts.simulator]: 'simulator-password-for-the-test',
   [accounts.deviceA]: 'device-a-password-for-the-test',
   [accounts.deviceB]: 'device-b-password-for-the-test',
 };
@@ -111,5 +112,20 @@ describe('the shipped Mosquitto configuration', () => {
     // Twice, once per matching subscription (its own topic and the wildcard), but never B's.
     expect(a.received.map((message) => message.payload)).toEqual(['ack for A', 'ack for A']);
     expect(b.received.map((message) => message.payload)).toEqual(['ack for B']);
+  });
+
+  it("lets compose's demo simulator publish for every device and read their acks, but not answer for the gateway", async () => {
+    const gateway = await connect(accounts.gateway, { protocolVersion: 4 });
+    await gateway.client.subscribeAsync(`${root}/devices/+/captures`, { qos: 1 });
+    const simulator = await connect(accounts.simulator, { protocolVersion: 5 });
+    await simulator.client.subscribeAsync(`${root}/devices/${accounts.deviceB}/acks`, { qos: 1 });
+    await expect(simulator.client.publishAsync(`${root}/devices/${accounts.deviceB}/acks`, 'forged ack', { qos: 1 })).rejects.toThrow(
+      /Not authorized/i,
+    );
+    await simulator.client.publishAsync(`${root}/devices/${accounts.deviceB}/captures`, 'simulated capture of B', { qos: 1 });
+    await gateway.client.publishAsync(`${root}/devices/${accounts.deviceB}/acks`, 'ack for B', { qos: 1 });
+    await waitFor('the capture and the ack', async () => (gateway.received.length > 0 && simulator.received.length > 0 ? true : undefined));
+    expect(gateway.received.map((message) => message.payload)).toEqual(['simulated capture of B']);
+    expect(simulator.received.map((message) => message.payload)).toEqual(['ack for B']);
   });
 });
