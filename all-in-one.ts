@@ -3,6 +3,7 @@ import path from 'node:path';
 import { loadConfig } from './core/domain/config.js';
 import { startEmbeddedRedis } from './core/infrastructure/embedded-redis.js';
 import { Lifecycle, loadConfigOrExit, listeningPort, publicUrl, startOrExit } from './core/infrastructure/lifecycle.js';
+import { startLocalBroker } from './core/infrastructure/local-broker.js';
 import { createLogger } from './core/infrastructure/logger.js';
 import { createMediaStore } from './core/infrastructure/media-store-factory.js';
 import { createMetricsRegistry } from './core/infrastructure/metrics.js';
@@ -11,7 +12,6 @@ import { createRedisConnection, requireNoEviction } from './core/infrastructure/
 import { loadOrCreateSigningKey } from './core/infrastructure/signing-key.js';
 import { openDatabase } from './db/client.js';
 import { startSimulatorRole } from './device-simulator/service.js';
-import { startEmbeddedBroker } from './core/infrastructure/embedded-broker.js';
 import { registerGatewayMetrics } from './ingest/gateway-metrics.js';
 import { ingestSettings, startIngestRole } from './ingest/service.js';
 import { ensureDemoPeople } from './review-ui/people/demo-people.js';
@@ -22,8 +22,9 @@ import { startWorkersRole } from './workers/service.js';
 
 /**
  * Every role in one process, on embedded defaults for whatever is not configured: PGlite
- * without DATABASE_URL, an in-process MQTT broker without MQTT_URL, a private redis-server
- * without REDIS_URL. Same code as the split roles; only this wiring differs.
+ * without DATABASE_URL, a private mosquitto (or, without one installed, an in-process MQTT
+ * 3.1.1 broker) without MQTT_URL, a private redis-server without REDIS_URL. Same code as the
+ * split roles; only this wiring differs.
  */
 const config = loadConfigOrExit(loadConfig);
 const log = createLogger(config.log.level);
@@ -48,10 +49,17 @@ await startOrExit(log, lifecycle, async () => {
   await requireNoEviction(redis, redisUrl);
 
   let mqttUrl = config.mqtt.url;
+  let mqttDescription = mqttUrl;
+  let brokerWarning = '';
   if (!mqttUrl) {
-    const broker = await startEmbeddedBroker(config.mqtt.embeddedPort, config.http.host);
-    lifecycle.add('embedded MQTT broker', () => broker.close());
+    const broker = await startLocalBroker(
+      { dataDir: path.join(config.dataDir, 'mosquitto'), port: config.mqtt.embeddedPort, host: config.http.host },
+      log,
+    );
+    lifecycle.add('local MQTT broker', () => broker.close());
     mqttUrl = broker.url;
+    mqttDescription = broker.description;
+    if (broker.warning) brokerWarning = `Warning: ${broker.warning}\n`;
   }
 
   const store = createMediaStore(config);
@@ -107,6 +115,6 @@ await startOrExit(log, lifecycle, async () => {
     : '';
   log.info({ database: database.location, mqtt: mqttUrl, media: config.media.dir }, 'all-in-one started');
   console.log(
-    `\nVerity is running. Review page: ${reviewUrl}\nMQTT broker for devices: ${mqttUrl} (topic root ${config.mqtt.topicRoot})\nJob queue: ${redisDescription}\n${accountLines}Press Ctrl-C to stop.\n`,
+    `\nVerity is running. Review page: ${reviewUrl}\nMQTT broker for devices: ${mqttDescription}, topic root ${config.mqtt.topicRoot}\n${brokerWarning}Job queue: ${redisDescription}\n${accountLines}Press Ctrl-C to stop.\n`,
   );
 });

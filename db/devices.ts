@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, isNull, lte, min, ne, notExists, sql, type SQL } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { Executor, Tx } from './client.js';
-import { deviceCertifications, deviceKeys, devices } from './schema.js';
+import { deviceBrokerCredentials, deviceCertifications, deviceKeys, devices } from './schema.js';
 
 export type DeviceRow = typeof devices.$inferSelect;
 export type DeviceKeyRow = typeof deviceKeys.$inferSelect;
@@ -194,4 +194,22 @@ export async function listPublishedDevices(executor: Executor, at: Date): Promis
 /** Every device that has not been revoked, by id. */
 export async function listUnrevokedDevices(executor: Executor): Promise<DeviceRow[]> {
   return executor.select().from(devices).where(ne(devices.status, 'revoked')).orderBy(asc(devices.id));
+}
+
+/** Sets (or replaces) the hash of a device's broker password. */
+export async function setBrokerPasswordHash(tx: Tx, deviceId: string, passwordHash: string, at: Date): Promise<void> {
+  await tx
+    .insert(deviceBrokerCredentials)
+    .values({ deviceId, passwordHash, issuedAt: at })
+    .onConflictDoUpdate({ target: deviceBrokerCredentials.deviceId, set: { passwordHash, issuedAt: at } });
+}
+
+/** The broker accounts of every device not revoked that has been issued a password: what the broker's password file holds. */
+export async function listBrokerAccounts(executor: Executor): Promise<{ deviceId: string; passwordHash: string }[]> {
+  return executor
+    .select({ deviceId: deviceBrokerCredentials.deviceId, passwordHash: deviceBrokerCredentials.passwordHash })
+    .from(deviceBrokerCredentials)
+    .innerJoin(devices, eq(devices.id, deviceBrokerCredentials.deviceId))
+    .where(ne(devices.status, 'revoked'))
+    .orderBy(asc(deviceBrokerCredentials.deviceId));
 }

@@ -112,6 +112,19 @@ export const deviceKeys = pgTable(
 );
 
 /**
+ * The password a device logs in to the broker with, as Mosquitto's `$7$` hash only: the
+ * password itself is shown once, in the enrolment answer. Kept apart from `devices` so no
+ * listing of devices can carry it. `npm run broker:passwords` writes these to the broker.
+ */
+export const deviceBrokerCredentials = pgTable('device_broker_credentials', {
+  deviceId: text('device_id')
+    .primaryKey()
+    .references(() => devices.id),
+  passwordHash: text('password_hash').notNull(),
+  issuedAt: moment('issued_at').notNull().defaultNow(),
+});
+
+/**
  * One row per distinct message received on the captures topic, accepted or not: a
  * quarantined capture keeps the device id it claimed even when no such device exists,
  * so device_id deliberately has no foreign key.

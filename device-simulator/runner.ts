@@ -10,6 +10,8 @@ import type { SimulatedDevice } from './fleet.js';
 
 export interface FleetRunOptions {
   mqttUrl: string;
+  /** The account every simulated device logs in with; docker-compose.yml's ACL lets it publish for each of them. */
+  credentials?: { username: string; password: string } | undefined;
   topicRoot: string;
   intervalMs: number;
   /** How long a device waits for the gateway's answer before sending a capture again. */
@@ -56,6 +58,7 @@ export async function runFleet(
       clientId: `verity-sim-${device.id}`,
       protocolVersion: 4,
       reconnectPeriod: 1000,
+      ...options.credentials,
       // Signed now, sent by the broker if the connection dies: the device's last word.
       will: { topic: healthTopic, payload: signHealthReport(offline, device.privateKey), qos: 1, retain: false },
     });

@@ -10,6 +10,7 @@ export async function startSimulatorRole(config: Config, endpoints: { mqttUrl: s
   await enrolFleet(fleet, endpoints.apiUrl, endpoints.adminToken);
   return runFleet(fleet, {
     mqttUrl: endpoints.mqttUrl,
+    credentials: config.mqtt.credentials,
     topicRoot: config.mqtt.topicRoot,
     intervalMs: config.simulator.intervalMs,
     heartbeatEveryMs: config.simulator.heartbeatEveryMs,

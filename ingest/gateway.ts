@@ -10,6 +10,8 @@ import type { ExpiredChunkSet } from '../db/staged-chunks.js';
 
 export interface GatewayOptions {
   mqttUrl: string;
+  /** The gateway's broker account; the shipped ACL lets it read every device's topics and write their acks. */
+  credentials: { username: string; password: string } | undefined;
   topicRoot: string;
   /** With a group name, subscribes as `$share/<group>/…` so several gateways split the load. */
   sharedGroup: string | undefined;
@@ -85,6 +87,7 @@ export class IngestGateway {
         clean: false,
         protocolVersion: 4,
         reconnectPeriod: 1000,
+        ...this.options.credentials,
       });
       // Installed before the connection opens: a resumed session's queued messages arrive right
       // after CONNACK, and MQTT.js's default handler would acknowledge them unprocessed.

@@ -18,6 +18,7 @@ export interface IngestRoleOptions {
   redis: Redis;
   queuePrefix: string;
   mqttUrl: string;
+  mqttCredentials?: { username: string; password: string } | undefined;
   topicRoot: string;
   sharedGroup: string | undefined;
   /** Stable per instance: the broker keeps unacknowledged messages for this session id. */
@@ -40,6 +41,7 @@ export interface IngestRole {
 /** The gateway settings that come from configuration, shared by split and all-in-one mode. */
 export function ingestSettings(config: Config) {
   return {
+    mqttCredentials: config.mqtt.credentials,
     topicRoot: config.mqtt.topicRoot,
     sharedGroup: config.mqtt.sharedGroup,
     connections: config.ingest.connections,
@@ -65,6 +67,7 @@ export async function startIngestRole(options: IngestRoleOptions): Promise<Inges
   const gateway = new IngestGateway(
     {
       mqttUrl: options.mqttUrl,
+      credentials: options.mqttCredentials,
       topicRoot: options.topicRoot,
       sharedGroup: options.sharedGroup,
       clientId: options.clientId ?? `verity-ingest-${hostname()}`,

@@ -58,20 +58,27 @@ describe('all-in-one mode on its embedded defaults', () => {
     expect(metrics).toMatch(/^process_cpu_seconds_total \d/m);
     const redisPid = Number(/redis-server \(pid (\d+)\)/.exec(system!.output())?.[1]);
     expect(isRunning(redisPid)).toBe(true);
+    // The private broker speaks MQTT 5, which the embedded one refused.
+    const mosquittoPid = Number(/private mosquitto \(pid (\d+), MQTT 5 and 3\.1\.1\)/.exec(system!.output())?.[1]);
+    expect(isRunning(mosquittoPid)).toBe(true);
 
     // A fault's 90-second wait still holding up shutdown would outlast this test's timeout.
     expect(await system!.interrupt()).toBe(0);
     await waitFor('the embedded redis-server to exit', async () => (isRunning(redisPid) ? undefined : true), 5000);
+    await waitFor('the private mosquitto to exit', async () => (isRunning(mosquittoPid) ? undefined : true), 5000);
   });
 
-  it('takes its redis-server down with it even when killed outright', async () => {
+  it('takes its redis-server and mosquitto down with it even when killed outright', async () => {
     const killedDir = await createTempDir('all-in-one-killed');
     const killed = await startAllInOne({ DATA_DIR: killedDir.dir, SIMULATOR_DEVICES: '0' });
     try {
       const redisPid = Number(/redis-server \(pid (\d+)\)/.exec(killed.output())?.[1]);
+      const mosquittoPid = Number(/mosquitto \(pid (\d+)/.exec(killed.output())?.[1]);
       expect(isRunning(redisPid)).toBe(true);
+      expect(isRunning(mosquittoPid)).toBe(true);
       killed.child.kill('SIGKILL');
       await waitFor('the orphaned redis-server to exit', async () => (isRunning(redisPid) ? undefined : true), 5000);
+      await waitFor('the orphaned mosquitto to exit', async () => (isRunning(mosquittoPid) ? undefined : true), 5000);
     } finally {
       await killed.kill();
       await killedDir.remove();

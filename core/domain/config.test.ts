@@ -24,7 +24,14 @@ describe('loadConfig', () => {
         acquireTimeoutMs: 5000,
         statementTimeoutMs: 30_000,
       },
-      mqtt: { url: undefined, embeddedPort: 1884, topicRoot: 'verity/v1', sharedGroup: undefined, clientId: undefined },
+      mqtt: {
+        url: undefined,
+        embeddedPort: 1884,
+        topicRoot: 'verity/v1',
+        sharedGroup: undefined,
+        clientId: undefined,
+        credentials: undefined,
+      },
       redis: { url: undefined },
       queue: { prefix: 'verity' },
       media: {
@@ -97,6 +104,8 @@ describe('loadConfig', () => {
       MQTT_TOPIC_ROOT: 'tenant-a/v1',
       MQTT_SHARED_GROUP: 'ingest',
       MQTT_CLIENT_ID: 'gateway-1',
+      MQTT_USERNAME: 'verity-gateway',
+      MQTT_PASSWORD: ' pass word ',
       REDIS_URL: 'redis://cache:6379',
       QUEUE_PREFIX: 'tenant_a',
       MEDIA_DIR: '/mnt/media',
@@ -171,7 +180,14 @@ describe('loadConfig', () => {
         acquireTimeoutMs: 2000,
         statementTimeoutMs: 15_000,
       },
-      mqtt: { url: 'mqtt://broker:1883', embeddedPort: 1999, topicRoot: 'tenant-a/v1', sharedGroup: 'ingest', clientId: 'gateway-1' },
+      mqtt: {
+        url: 'mqtt://broker:1883',
+        embeddedPort: 1999,
+        topicRoot: 'tenant-a/v1',
+        sharedGroup: 'ingest',
+        clientId: 'gateway-1',
+        credentials: { username: 'verity-gateway', password: ' pass word ' },
+      },
       redis: { url: 'redis://cache:6379' },
       queue: { prefix: 'tenant_a' },
       media: {
@@ -292,6 +308,16 @@ describe('loadConfig', () => {
       expect(config.mqtt.sharedGroup).toBeUndefined();
       expect(config.mqtt.clientId).toBeUndefined();
       expect(config.admin.token).toBeUndefined();
+    });
+
+    it('takes a broker account only as MQTT_USERNAME and MQTT_PASSWORD together', () => {
+      expect(configErrorOf({ MQTT_USERNAME: 'verity-gateway' }).problems).toEqual([
+        expect.stringMatching(/^MQTT_PASSWORD: required with the other/),
+      ]);
+      expect(configErrorOf({ MQTT_PASSWORD: 'secret' }).problems).toEqual([
+        expect.stringMatching(/^MQTT_USERNAME: required with the other/),
+      ]);
+      expect(loadConfig({ MQTT_USERNAME: ' ', MQTT_PASSWORD: '' }).mqtt.credentials).toBeUndefined();
     });
 
     it('requires an ADMIN_TOKEN of at least 16 characters, counted after trimming', () => {

@@ -81,6 +81,9 @@ const environmentSchema = z.object({
     .default('verity/v1'),
   MQTT_SHARED_GROUP: optionalText,
   MQTT_CLIENT_ID: optionalText,
+  MQTT_USERNAME: optionalText,
+  // Not trimmed: a space may belong to a password.
+  MQTT_PASSWORD: z.string().optional(),
   REDIS_URL: optionalUrl,
   QUEUE_PREFIX: z
     .string()
@@ -180,7 +183,15 @@ export interface DatabaseSettings {
 export interface Config {
   dataDir: string;
   database: DatabaseSettings;
-  mqtt: { url: string | undefined; embeddedPort: number; topicRoot: string; sharedGroup: string | undefined; clientId: string | undefined };
+  mqtt: {
+    url: string | undefined;
+    embeddedPort: number;
+    topicRoot: string;
+    sharedGroup: string | undefined;
+    clientId: string | undefined;
+    /** This process's broker account (docs/deployment.md); none for an anonymous broker. */
+    credentials: { username: string; password: string } | undefined;
+  };
   redis: { url: string | undefined };
   queue: { prefix: string };
   media: {
@@ -270,6 +281,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`));
   }
   const e = parsed.data;
+  if ((e.MQTT_USERNAME === undefined) !== (e.MQTT_PASSWORD === undefined)) {
+    throw new ConfigError([
+      `${e.MQTT_USERNAME === undefined ? 'MQTT_USERNAME' : 'MQTT_PASSWORD'}: required with the other, to log in to the broker`,
+    ]);
+  }
   if (e.MEDIA_STORE === 's3' && !e.S3_BUCKET) throw new ConfigError(['S3_BUCKET: required when MEDIA_STORE is s3']);
   if (e.ANALYTICS_TREND_RECENT_DAYS >= e.ANALYTICS_SCREEN_DAYS) {
     // The trend compares the recent days with the rest of the screening period, which must not be empty.
@@ -297,6 +313,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       topicRoot: e.MQTT_TOPIC_ROOT,
       sharedGroup: e.MQTT_SHARED_GROUP,
       clientId: e.MQTT_CLIENT_ID,
+      credentials:
+        e.MQTT_USERNAME !== undefined && e.MQTT_PASSWORD !== undefined
+          ? { username: e.MQTT_USERNAME, password: e.MQTT_PASSWORD }
+          : undefined,
     },
     redis: { url: e.REDIS_URL },
     queue: { prefix: e.QUEUE_PREFIX },

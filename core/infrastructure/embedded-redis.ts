@@ -25,7 +25,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-function hasSetpriv(): boolean {
+/** Whether util-linux's setpriv can tie a child's life to this process (Linux only). */
+export function hasSetpriv(): boolean {
   const probe = spawnSync('setpriv', ['--help'], { encoding: 'utf8' });
   return !probe.error && probe.stdout.includes('--pdeathsig');
 }

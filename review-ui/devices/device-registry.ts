@@ -8,6 +8,7 @@ import {
   insertDevice,
   lockDevice,
   replaceDeviceKey,
+  setBrokerPasswordHash,
   setDeviceStatus,
   type DeviceStatus,
 } from '../../db/devices.js';
@@ -18,13 +19,21 @@ export type EnrolmentOutcome = 'enrolled' | 'unchanged' | 'conflict';
 export type { DeviceStatus };
 export type StatusChangeOutcome = 'changed' | 'unchanged' | 'not_found' | 'revoked_is_final';
 export type KeyRotationOutcome = 'rotated' | 'not_found' | 'same_key' | 'revoked';
+export type BrokerPasswordOutcome = 'issued' | 'not_found' | 'revoked';
 
 /**
  * Enrols a device, or confirms an identical enrolment (so a device or script may retry).
  * A different key or identity under an existing id is a conflict: key rotation is its own,
- * audited action, never a side effect of enrolling again.
+ * audited action, never a side effect of enrolling again. A new device's broker password
+ * hash, when given, is stored with it; a repeated enrolment leaves the stored one alone.
  */
-export async function enrolDevice(db: Db, actor: string, id: string, enrolment: Enrolment): Promise<EnrolmentOutcome> {
+export async function enrolDevice(
+  db: Db,
+  actor: string,
+  id: string,
+  enrolment: Enrolment,
+  brokerPasswordHash?: string,
+): Promise<EnrolmentOutcome> {
   return db.transaction(async (tx) => {
     const existing = await lockDevice(tx, id);
     if (existing) {
@@ -43,6 +52,7 @@ export async function enrolDevice(db: Db, actor: string, id: string, enrolment: 
         reason: 'enrolment',
       },
     );
+    if (brokerPasswordHash) await setBrokerPasswordHash(tx, id, brokerPasswordHash, now);
     await appendAudit(tx, { actor, action: 'device.enrolled', subjectType: 'device', subjectId: id, details: { ...enrolment } });
     return 'enrolled';
   });
@@ -139,5 +149,21 @@ export async function rotateDeviceKey(
       details: { previousFingerprint, fingerprint, publicKeyPem: rotation.publicKeyPem, reason: rotation.reason },
     });
     return 'rotated';
+  });
+}
+
+/**
+ * Replaces a device's broker password (the old one stops working once the broker's password
+ * file is written again): for a device enrolled before passwords were issued, or whose
+ * enrolment answer was lost. A revoked device gets none; its account leaves the file.
+ */
+export async function issueBrokerPassword(db: Db, actor: string, id: string, passwordHash: string): Promise<BrokerPasswordOutcome> {
+  return db.transaction(async (tx) => {
+    const device = await lockDevice(tx, id);
+    if (!device) return 'not_found';
+    if (device.status === 'revoked') return 'revoked';
+    await setBrokerPasswordHash(tx, id, passwordHash, new Date());
+    await appendAudit(tx, { actor, action: 'device.broker_password_issued', subjectType: 'device', subjectId: id, details: {} });
+    return 'issued';
   });
 }

@@ -10,7 +10,8 @@ import { principalOf, requirePermission } from '../people/authentication.js';
 import { listExpiringCertifications } from './certification-expiry.js';
 import { confirmCertification } from './certification-rejudging.js';
 import { listDevices } from './device-listing.js';
-import { addCertification, changeDeviceStatus, enrolDevice, rotateDeviceKey } from './device-registry.js';
+import { isServiceAccount, mosquittoPasswordHash, newBrokerPassword } from '../../core/infrastructure/broker-password.js';
+import { addCertification, changeDeviceStatus, enrolDevice, issueBrokerPassword, rotateDeviceKey } from './device-registry.js';
 
 /** Every registry change says why, so the audit log explains itself to a later reader. */
 const reasonSchema = z.string().trim().min(3, 'reason: at least 3 characters').max(500, 'reason: at most 500 characters');
@@ -27,13 +28,40 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db }): void {
   });
 
   routes.put('/api/devices/:deviceId', { onRequest, schema: { params, body: enrolmentSchema } }, async (request, reply) => {
-    const outcome = await enrolDevice(deps.db, principalOf(request).actor, request.params.deviceId, request.body);
+    const { deviceId } = request.params;
+    const brokerPassword = isServiceAccount(deviceId) ? undefined : newBrokerPassword();
+    const outcome = await enrolDevice(
+      deps.db,
+      principalOf(request).actor,
+      deviceId,
+      request.body,
+      brokerPassword && mosquittoPasswordHash(brokerPassword),
+    );
     if (outcome === 'conflict') {
+      return reply.code(409).send({ error: `device ${deviceId} is enrolled with different details; key rotation is a separate action` });
+    }
+    // Only the hash is kept, so the password is in this answer once; a repeat gets none (ask for a new one instead).
+    const broker = outcome === 'enrolled' && brokerPassword ? { broker: { username: deviceId, password: brokerPassword } } : {};
+    return reply.code(outcome === 'enrolled' ? 201 : 200).send({ id: deviceId, outcome, ...broker });
+  });
+
+  routes.post('/api/devices/:deviceId/broker-password', { onRequest, schema: { params } }, async (request, reply) => {
+    const { deviceId } = request.params;
+    if (isServiceAccount(deviceId)) {
       return reply
         .code(409)
-        .send({ error: `device ${request.params.deviceId} is enrolled with different details; key rotation is a separate action` });
+        .send({ error: `device ids starting verity- are reserved for service accounts: ${deviceId} gets no broker account` });
     }
-    return reply.code(outcome === 'enrolled' ? 201 : 200).send({ id: request.params.deviceId, outcome });
+    const brokerPassword = newBrokerPassword();
+    const outcome = await issueBrokerPassword(deps.db, principalOf(request).actor, deviceId, mosquittoPasswordHash(brokerPassword));
+    switch (outcome) {
+      case 'not_found':
+        return reply.code(404).send({ error: `no device ${deviceId}` });
+      case 'revoked':
+        return reply.code(409).send({ error: `device ${deviceId} is revoked: it has no broker account` });
+      case 'issued':
+        return reply.code(201).send({ id: deviceId, broker: { username: deviceId, password: brokerPassword } });
+    }
   });
 
   routes.post(
