@@ -112,6 +112,24 @@ export const deviceKeys = pgTable(
 );
 
 /**
+ * The public keys gateways sign acknowledgements with, recorded by each gateway as it starts so
+ * the review server (perhaps another container) can publish them to devices. Kept after a
+ * rotation: a device verifies an ack with the key its `gatewayKey` names.
+ */
+export const gatewayKeys = pgTable(
+  'gateway_keys',
+  {
+    /** SHA-256 of the SPKI DER, hex. */
+    fingerprint: text('fingerprint').primaryKey(),
+    publicKeyPem: text('public_key_pem').notNull(),
+    firstUsedAt: moment('first_used_at').notNull().defaultNow(),
+    /** The key of the most recent start is the current one. */
+    lastStartedAt: moment('last_started_at').notNull().defaultNow(),
+  },
+  (table) => [check('gateway_key_fingerprint_hex', sql`${table.fingerprint} ~ '^[0-9a-f]{64}$'`)],
+);
+
+/**
  * One row per distinct message received on the captures topic, accepted or not: a
  * quarantined capture keeps the device id it claimed even when no such device exists,
  * so device_id deliberately has no foreign key.
