@@ -1,7 +1,8 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../core/infrastructure/logger.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PROTOCOL_VERSION, topics, type Acknowledgement, type HealthReport } from '../core/domain/protocol.js';
+import { PROTOCOL_VERSION, topics, type HealthReport } from '../core/domain/protocol.js';
+import { verifyAcknowledgement, type GatewayPublicKey } from '../core/domain/signed-ack.js';
 import { generateCapture } from './capture-generator.js';
 import { publishCapture, signHealthReport } from './device-protocol.js';
 import { FAULT_KINDS, injectFault, type DeviceCondition } from './fault-injector.js';
@@ -17,6 +18,8 @@ export interface FleetRunOptions {
   heartbeatEveryMs?: number;
   /** Every so often one random device suffers a random malfunction; 0 turns this off. */
   faultEveryMs?: number;
+  /** The keys acknowledgements must be signed with, from the enrolment answer or GET /api/public/gateway-keys. */
+  gatewayKeys: readonly GatewayPublicKey[];
   log: Logger;
 }
 
@@ -36,8 +39,10 @@ function renderOneAtATime<T>(render: () => Promise<T>): Promise<T> {
 export async function runFleet(
   fleet: readonly SimulatedDevice[],
   options: FleetRunOptions,
-): Promise<{ published: () => number; stop(): Promise<void> }> {
+): Promise<{ published: () => number; refusedAcks: () => number; unanswered: () => number; stop(): Promise<void> }> {
   let published = 0;
+  let refusedAcks = 0;
+  const buffers: ResendBuffer[] = [];
   const stopping = new AbortController();
   let stopped = false;
   const clients: MqttClient[] = [];
@@ -75,12 +80,19 @@ export async function runFleet(
     client.on('error', (error) => options.log.warn({ err: error, device: device.id }, 'simulated device connection error'));
     clients.push(client);
     const unanswered = new ResendBuffer();
+    buffers.push(unanswered);
     client.on('message', (_topic, payload) => {
-      try {
-        unanswered.acknowledge(JSON.parse(payload.toString()) as Acknowledgement);
-      } catch (error) {
-        options.log.warn({ err: error, device: device.id }, 'unreadable acknowledgement');
+      // Anyone on the broker can publish here: an outcome counts only if the gateway signed it for this device.
+      const verified = verifyAcknowledgement(payload, options.gatewayKeys, device.id);
+      if (!verified.ok) {
+        refusedAcks++;
+        options.log.warn(
+          { device: device.id, problem: verified.problem },
+          'acknowledgement refused; the capture stays in the resend buffer',
+        );
+        return;
       }
+      if (verified.ack.about === 'capture') unanswered.acknowledge(verified.ack);
     });
     await client.subscribeAsync(topics.ack(options.topicRoot, device.id), { qos: 1 });
     const resendAfterMs = options.resendAfterMs ?? 30_000;
@@ -146,6 +158,8 @@ export async function runFleet(
   options.log.info({ devices: fleet.length, intervalMs: options.intervalMs }, 'simulated fleet publishing');
   return {
     published: () => published,
+    refusedAcks: () => refusedAcks,
+    unanswered: () => buffers.reduce((total, buffer) => total + buffer.size, 0),
     stop: async () => {
       stopped = true;
       // Ends the waits of malfunctions in progress, which may last minutes.

@@ -5,6 +5,7 @@ import { isBackdated } from '../../core/domain/certification.js';
 import { certificationSchema, enrolmentSchema } from '../../core/domain/device-registration.js';
 import { deviceIdSchema } from '../../core/domain/protocol.js';
 import type { Db } from '../../db/client.js';
+import { listGatewayKeys } from '../../db/gateway-keys.js';
 import { DEVICE_STATUSES } from '../../db/devices.js';
 import { principalOf, requirePermission } from '../people/authentication.js';
 import { listExpiringCertifications } from './certification-expiry.js';
@@ -33,7 +34,10 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db }): void {
         .code(409)
         .send({ error: `device ${request.params.deviceId} is enrolled with different details; key rotation is a separate action` });
     }
-    return reply.code(outcome === 'enrolled' ? 201 : 200).send({ id: request.params.deviceId, outcome });
+    // The device needs the gateway's key to verify acknowledgements; null until a gateway has started once.
+    const [current] = await listGatewayKeys(deps.db);
+    const gatewayKey = current ? { fingerprint: current.fingerprint, publicKeyPem: current.publicKeyPem } : null;
+    return reply.code(outcome === 'enrolled' ? 201 : 200).send({ id: request.params.deviceId, outcome, gatewayKey });
   });
 
   routes.post(
