@@ -31,8 +31,15 @@ describe('a forged acknowledgement on a simulated device acks topic', () => {
   let device: SimulatedDevice;
   let forger: MqttClient;
   let ingest: IngestRole | undefined;
-  let fleet: Awaited<ReturnType<typeof runFleet>> | undefined;
+  const fleets: Awaited<ReturnType<typeof runFleet>>[] = [];
   const topicRoot = `verity-test/${uniqueName('forged')}/v1`;
+
+  /** A simulated camera under an id of its own, so no other run's simulator shares its MQTT client id. */
+  async function simulatedDevice(): Promise<SimulatedDevice> {
+    const [simulated] = await loadFleet(1, keysDir.dir);
+    const id = uniqueName('sim').replaceAll('_', '-').slice(0, 60);
+    return { ...simulated!, id, enrolment: { ...simulated!.enrolment, serial: `SC-${id}` } };
+  }
   const gatewayKey = testGatewayKey();
   const sent: { captureId: string; payload: Buffer }[] = [];
   const genuine: Acknowledgement[] = [];
@@ -42,10 +49,7 @@ describe('a forged acknowledgement on a simulated device acks topic', () => {
     redis = createTestRedis('forged');
     mediaDir = await createTempDir('forged-media');
     keysDir = await createTempDir('forged-keys');
-    const [simulated] = await loadFleet(1, keysDir.dir);
-    // Its own id, so no other run's simulator shares its MQTT client id.
-    const id = uniqueName('sim').replaceAll('_', '-').slice(0, 60);
-    device = { ...simulated!, id, enrolment: { ...simulated!.enrolment, serial: `SC-${id}` } };
+    device = await simulatedDevice();
     expect(await enrolDevice(database.db, 'test', device.id, device.enrolment)).toBe('enrolled');
     for (const kind of CERTIFICATION_KINDS) {
       await addCertification(database.db, 'test', device.id, {
@@ -69,7 +73,7 @@ describe('a forged acknowledgement on a simulated device acks topic', () => {
   });
 
   afterAll(async () => {
-    await fleet?.stop();
+    for (const fleet of fleets) await fleet.stop();
     await forger?.endAsync();
     await ingest?.stop();
     await redis?.cleanup();
@@ -79,7 +83,7 @@ describe('a forged acknowledgement on a simulated device acks topic', () => {
   });
 
   it('refuses forged and misdirected acks, keeps resending the capture, and takes the gateway signed answer', async () => {
-    fleet = await runFleet([device], {
+    const fleet = await runFleet([device], {
       mqttUrl: testServices.mqttUrl,
       topicRoot,
       intervalMs: 3600_000,
@@ -89,6 +93,7 @@ describe('a forged acknowledgement on a simulated device acks topic', () => {
       gatewayKeys: [gatewayKey],
       log,
     });
+    fleets.push(fleet);
     // No gateway runs yet: whatever answer the device gets now, the gateway did not give.
     const [first] = await waitFor('the capture on the broker', async () => (sent.length > 0 ? sent : undefined));
     const outcome: Acknowledgement = {
@@ -113,7 +118,7 @@ describe('a forged acknowledgement on a simulated device acks topic', () => {
     ];
     for (const forged of forgeries) await forger.publishAsync(topics.ack(topicRoot, device.id), forged, { qos: 1 });
 
-    await waitFor('the device to refuse all three', async () => (fleet!.refusedAcks() === forgeries.length ? true : undefined));
+    await waitFor('the device to refuse all three', async () => (fleet.refusedAcks() === forgeries.length ? true : undefined));
     expect(fleet.unanswered()).toBe(1);
     const resentAfter = sent.length;
     await waitFor('the capture to be sent again', async () =>
@@ -136,7 +141,61 @@ describe('a forged acknowledgement on a simulated device acks topic', () => {
       genuine.find((ack) => ack.captureId === first!.captureId && ack.status === 'accepted'),
     );
     expect(answer).toMatchObject({ protocol: 'verity/2', deviceId: device.id, gatewayKey: publicKeyFingerprint(gatewayKey.publicKeyPem) });
-    await waitFor('the device to forget the capture', async () => (fleet!.unanswered() === 0 ? true : undefined));
+    await waitFor('the device to forget the capture', async () => (fleet.unanswered() === 0 ? true : undefined));
     expect(fleet.refusedAcks()).toBe(forgeries.length);
+  });
+
+  it('fetches the key list again for an ack signed with a rotated gateway key, but not for every forgery', async () => {
+    const rotatedRoot = `verity-test/${uniqueName('rotated')}/v1`;
+    const camera = await simulatedDevice();
+    const rotated = testGatewayKey();
+    let refreshes = 0;
+    const captured: Buffer[] = [];
+    const watcher = await mqtt.connectAsync(testServices.mqttUrl, { clientId: uniqueName('watcher') });
+    try {
+      await watcher.subscribeAsync(topics.capture(rotatedRoot, camera.id), { qos: 1 });
+      watcher.on('message', (_topic, payload) => captured.push(payload));
+      const fleet = await runFleet([camera], {
+        mqttUrl: testServices.mqttUrl,
+        topicRoot: rotatedRoot,
+        intervalMs: 3600_000,
+        heartbeatEveryMs: 3600_000,
+        faultEveryMs: 0,
+        resendAfterMs: 1000,
+        gatewayKeys: [gatewayKey],
+        refreshGatewayKeys: () => {
+          refreshes++;
+          return Promise.resolve([rotated, gatewayKey]);
+        },
+        log,
+      });
+      fleets.push(fleet);
+      const [envelope] = await waitFor('the capture on the broker', async () => (captured.length > 0 ? captured : undefined));
+      const { manifest } = JSON.parse(envelope!.toString()) as { manifest: string };
+      const { captureId } = JSON.parse(Buffer.from(manifest, 'base64').toString()) as { captureId: string };
+      const outcome: Acknowledgement = {
+        about: 'capture',
+        captureId,
+        messageSha256: sha256Hex(envelope!),
+        status: 'accepted',
+        reasons: [],
+      };
+      const to = { deviceId: camera.id, issuedAt: new Date() };
+
+      await watcher.publishAsync(topics.ack(rotatedRoot, camera.id), signAcknowledgement(outcome, to, rotated), { qos: 1 });
+      await waitFor('the device to accept the answer signed with the new key', async () => (fleet.unanswered() === 0 ? true : undefined));
+      expect(refreshes).toBe(1);
+
+      const attacker = { privateKey: generateKeyPairSync('ed25519').privateKey, fingerprint: 'f'.repeat(64) };
+      for (const fingerprint of ['e'.repeat(64), 'f'.repeat(64)]) {
+        await watcher.publishAsync(topics.ack(rotatedRoot, camera.id), signAcknowledgement(outcome, to, { ...attacker, fingerprint }), {
+          qos: 1,
+        });
+      }
+      await waitFor('the device to refuse both forgeries', async () => (fleet.refusedAcks() === 2 ? true : undefined));
+      expect(refreshes).toBe(1);
+    } finally {
+      await watcher.endAsync();
+    }
   });
 });

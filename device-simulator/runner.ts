@@ -20,6 +20,10 @@ export interface FleetRunOptions {
   faultEveryMs?: number;
   /** The keys acknowledgements must be signed with, from the enrolment answer or GET /api/public/gateway-keys. */
   gatewayKeys: readonly GatewayPublicKey[];
+  /** Fetches the key list again when an ack names a key not held, as after a gateway key rotation. */
+  refreshGatewayKeys?: () => Promise<readonly GatewayPublicKey[]>;
+  /** At most one refresh this often, so forged acks naming random keys cannot make the fleet hammer the server. */
+  refreshGatewayKeysEveryMs?: number;
   log: Logger;
 }
 
@@ -43,6 +47,21 @@ export async function runFleet(
   let published = 0;
   let refusedAcks = 0;
   const buffers: ResendBuffer[] = [];
+  let gatewayKeys = options.gatewayKeys;
+  let lastRefreshAt = -Infinity;
+  /** Verifies one ack; an unknown key triggers one refresh of the key list (rate-limited) and a second try. */
+  const verify = async (payload: Buffer, deviceId: string) => {
+    const first = verifyAcknowledgement(payload, gatewayKeys, deviceId);
+    const refreshEveryMs = options.refreshGatewayKeysEveryMs ?? 60_000;
+    if (first.ok || first.refusal !== 'unknown_key' || !options.refreshGatewayKeys || Date.now() - lastRefreshAt < refreshEveryMs) {
+      return first;
+    }
+    lastRefreshAt = Date.now();
+    // Keys already trusted stay: acks signed before a rotation may still be on their way.
+    const fetched = await options.refreshGatewayKeys();
+    gatewayKeys = [...gatewayKeys, ...fetched.filter((key) => !gatewayKeys.some((held) => held.fingerprint === key.fingerprint))];
+    return verifyAcknowledgement(payload, gatewayKeys, deviceId);
+  };
   const stopping = new AbortController();
   let stopped = false;
   const clients: MqttClient[] = [];
@@ -83,16 +102,23 @@ export async function runFleet(
     buffers.push(unanswered);
     client.on('message', (_topic, payload) => {
       // Anyone on the broker can publish here: an outcome counts only if the gateway signed it for this device.
-      const verified = verifyAcknowledgement(payload, options.gatewayKeys, device.id);
-      if (!verified.ok) {
-        refusedAcks++;
-        options.log.warn(
-          { device: device.id, problem: verified.problem },
-          'acknowledgement refused; the capture stays in the resend buffer',
-        );
-        return;
-      }
-      if (verified.ack.about === 'capture') unanswered.acknowledge(verified.ack);
+      verify(payload, device.id).then(
+        (verified) => {
+          if (verified.ok) {
+            if (verified.ack.about === 'capture') unanswered.acknowledge(verified.ack);
+            return;
+          }
+          refusedAcks++;
+          options.log.warn(
+            { device: device.id, problem: verified.problem },
+            'acknowledgement refused; the capture stays in the resend buffer',
+          );
+        },
+        (error: unknown) => {
+          refusedAcks++;
+          options.log.warn({ err: error, device: device.id }, 'gateway keys not fetched; acknowledgement refused');
+        },
+      );
     });
     await client.subscribeAsync(topics.ack(options.topicRoot, device.id), { qos: 1 });
     const resendAfterMs = options.resendAfterMs ?? 30_000;

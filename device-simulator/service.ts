@@ -12,6 +12,7 @@ export async function startSimulatorRole(config: Config, endpoints: { mqttUrl: s
   const gatewayKeys = enrolledKey ? [enrolledKey] : await fetchGatewayKeys(endpoints.apiUrl);
   return runFleet(fleet, {
     gatewayKeys,
+    refreshGatewayKeys: () => fetchGatewayKeys(endpoints.apiUrl),
     mqttUrl: endpoints.mqttUrl,
     topicRoot: config.mqtt.topicRoot,
     intervalMs: config.simulator.intervalMs,

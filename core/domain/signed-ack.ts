@@ -86,7 +86,12 @@ export function signAcknowledgement(
   return Buffer.from(JSON.stringify({ ack: bytes.toString('base64'), signature: sign(null, bytes, key.privateKey).toString('base64') }));
 }
 
-export type AckVerification = { ok: true; ack: SignedAcknowledgement } | { ok: false; problem: string };
+/** Why an ack was refused: an `unknown_key` may be a rotated gateway key, worth fetching the key list again for. */
+export type AckRefusal = 'malformed' | 'unknown_key' | 'signature_invalid' | 'wrong_device';
+
+export type AckVerification = { ok: true; ack: SignedAcknowledgement } | { ok: false; refusal: AckRefusal; problem: string };
+
+const refused = (refusal: AckRefusal, problem: string): AckVerification => ({ ok: false, refusal, problem });
 
 /**
  * What a device does with a message on its acks topic: accept the outcome only if a known
@@ -95,26 +100,26 @@ export type AckVerification = { ok: true; ack: SignedAcknowledgement } | { ok: f
  */
 export function verifyAcknowledgement(payload: Uint8Array, gatewayKeys: readonly GatewayPublicKey[], deviceId: string): AckVerification {
   const envelopeJson = parseStrictJson(payload);
-  if (!envelopeJson.ok) return { ok: false, problem: `envelope: ${envelopeJson.problem}` };
+  if (!envelopeJson.ok) return refused('malformed', `envelope: ${envelopeJson.problem}`);
   const envelope = envelopeSchema.safeParse(envelopeJson.value);
-  if (!envelope.success) return { ok: false, problem: 'envelope: expected {"ack": base64, "signature": base64}' };
+  if (!envelope.success) return refused('malformed', 'envelope: expected {"ack": base64, "signature": base64}');
   const bytes = canonicalBase64(envelope.data.ack);
   const signature = canonicalBase64(envelope.data.signature);
-  if (!bytes || !signature) return { ok: false, problem: 'envelope: base64 not in canonical form' };
+  if (!bytes || !signature) return refused('malformed', 'envelope: base64 not in canonical form');
   const json = parseStrictJson(bytes);
-  if (!json.ok) return { ok: false, problem: `ack: ${json.problem}` };
+  if (!json.ok) return refused('malformed', `ack: ${json.problem}`);
   const ack = signedAckSchema.safeParse(json.value);
-  if (!ack.success) return { ok: false, problem: 'ack: not a verity/2 acknowledgement' };
+  if (!ack.success) return refused('malformed', 'ack: not a verity/2 acknowledgement');
   const key = gatewayKeys.find((candidate) => candidate.fingerprint === ack.data.gatewayKey);
-  if (!key) return { ok: false, problem: `ack: signed by unknown gateway key ${ack.data.gatewayKey}` };
+  if (!key) return refused('unknown_key', `ack: signed by unknown gateway key ${ack.data.gatewayKey}`);
   let valid: boolean;
   try {
     valid = verify(null, bytes, createPublicKey(key.publicKeyPem), signature);
   } catch {
     valid = false;
   }
-  if (!valid) return { ok: false, problem: 'signature does not verify with the named gateway key' };
-  if (ack.data.deviceId !== deviceId) return { ok: false, problem: `ack: addressed to device ${ack.data.deviceId}` };
+  if (!valid) return refused('signature_invalid', 'signature does not verify with the named gateway key');
+  if (ack.data.deviceId !== deviceId) return refused('wrong_device', `ack: addressed to device ${ack.data.deviceId}`);
   return { ok: true, ack: ack.data as SignedAcknowledgement };
 }
 
