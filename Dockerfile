@@ -20,7 +20,7 @@ COPY . .
 
 # Named volumes start as a copy of the directory they are mounted over, ownership included:
 # creating these as `node` is what lets the roles write media and simulator keys to them.
-RUN mkdir -p /var/lib/verity/media /var/lib/verity/data && chown -R node:node /var/lib/verity
+RUN mkdir -p /var/lib/verity/media /var/lib/verity/data /var/lib/verity/gateway-keys && chown -R node:node /var/lib/verity
 
 # The image's own defaults point at writable places and listen beyond loopback, which is the
 # only way a container's port is reachable; docker-compose.yml sets them again explicitly.

@@ -64,7 +64,12 @@ await startOrExit(log, lifecycle, async () => {
 
   const store = createMediaStore(config);
   const common = { database, store, redis, queuePrefix: config.queue.prefix, log };
-  const ingest = await startIngestRole({ ...common, ...ingestSettings(config), mqttUrl });
+  const ingest = await startIngestRole({
+    ...common,
+    ...ingestSettings(config),
+    mqttUrl,
+    gatewayKey: await loadOrCreateSigningKey(config.ingest.gatewayKeyFile),
+  });
   lifecycle.add('ingest gateway', () => ingest.stop());
   const workers = await startWorkersRole({
     ...common,

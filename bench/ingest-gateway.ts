@@ -9,6 +9,7 @@ import { destination, pino } from 'pino';
 import { loadConfig } from '../core/domain/config.js';
 import { FilesystemMediaStore } from '../core/infrastructure/media-store.js';
 import { createRedisConnection } from '../core/infrastructure/redis.js';
+import { loadOrCreateSigningKey } from '../core/infrastructure/signing-key.js';
 import { openDatabase } from '../db/client.js';
 import type { GatewayCounters } from '../ingest/gateway.js';
 import { ingestSettings, startIngestRole } from '../ingest/service.js';
@@ -24,6 +25,8 @@ export interface GatewaySettings {
   clientId: string;
   connections: number;
   completenessTimeoutMs: number;
+  /** Written by the load generator, which verifies every acknowledgement with its public half. */
+  gatewayKeyFile: string;
   logLevel: string;
 }
 
@@ -88,6 +91,7 @@ async function start(settings: GatewaySettings): Promise<void> {
     mqttUrl: settings.mqttUrl,
     ...ingestSettings(config),
     clientId: settings.clientId,
+    gatewayKey: await loadOrCreateSigningKey(settings.gatewayKeyFile),
     log,
   });
   running = {

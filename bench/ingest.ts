@@ -17,9 +17,12 @@ import { parseArgs } from 'node:util';
 import { count } from 'drizzle-orm';
 import mqtt, { type MqttClient } from 'mqtt';
 import { topics, type Acknowledgement } from '../core/domain/protocol.js';
+import type { GatewayPublicKey } from '../core/domain/signed-ack.js';
+import { loadOrCreateSigningKey } from '../core/infrastructure/signing-key.js';
 import { captures } from '../db/schema.js';
 import { buildManifest, publishCapture, signManifest, type MediaFile } from '../device-simulator/device-protocol.js';
 import type { GatewayCounters } from '../ingest/gateway.js';
+import { openAck } from '../test/support/acks.js';
 import { enrolTestDevice, type TestDevice } from '../test/support/devices.js';
 import { createTempDir, createTestDatabase, createTestRedis, uniqueName } from '../test/support/isolated.js';
 import { testServices } from '../test/support/services.js';
@@ -208,9 +211,11 @@ class AckTracker {
     this.waiting.get(captureId)?.({ status: 'missing', reasons: [reason] });
   }
 
-  receive(payload: Buffer): void {
+  constructor(private readonly gatewayKey: GatewayPublicKey) {}
+
+  receive(topic: string, payload: Buffer): void {
     const at = performance.now();
-    const ack = JSON.parse(payload.toString('utf8')) as Acknowledgement;
+    const ack = openAck(topic, payload, this.gatewayKey) as Acknowledgement;
     if (ack.status === 'pending') {
       this.pending++;
       return;
@@ -253,6 +258,8 @@ async function runOnce(spec: RunSpec, pool: Buffer[], signal: AbortSignal): Prom
     cleanups.push({ what: 'delete the Redis keys', run: () => redis.cleanup() });
     const mediaDir = await createTempDir('bench-media');
     cleanups.push({ what: 'remove the media folder', run: () => mediaDir.remove() });
+    const gatewayKeyFile = path.join(mediaDir.dir, 'gateway-signing.pem');
+    const gatewayKey = await loadOrCreateSigningKey(gatewayKeyFile);
     const topicRoot = `verity-bench/${uniqueName('bench')}/v1`;
     const clientId = uniqueName('bench-gateway');
 
@@ -279,17 +286,18 @@ async function runOnce(spec: RunSpec, pool: Buffer[], signal: AbortSignal): Prom
       clientId,
       connections: spec.connections,
       completenessTimeoutMs: COMPLETENESS_TIMEOUT_MS,
+      gatewayKeyFile,
       logLevel: process.env.BENCH_LOG_LEVEL ?? 'warn',
     };
     await gateway.request({ type: 'start', settings }, 'ready', 60_000);
 
-    const tracker = new AckTracker();
+    const tracker = new AckTracker(gatewayKey);
     const clients: MqttClient[] = [];
     cleanups.push({ what: 'close the device connections', run: () => Promise.all(clients.map((client) => client.endAsync())) });
     for (const device of devices) {
       const client = await mqtt.connectAsync(testServices.mqttUrl, { clientId: uniqueName('bench-device'), clean: true });
       clients.push(client);
-      client.on('message', (_topic, payload) => tracker.receive(payload));
+      client.on('message', (topic, payload) => tracker.receive(topic, payload));
       await client.subscribeAsync(topics.ack(topicRoot, device.id), { qos: 1 });
     }
 

@@ -112,6 +112,24 @@ export const deviceKeys = pgTable(
 );
 
 /**
+ * The public keys gateways sign acknowledgements with, recorded by each gateway as it starts so
+ * the review server (perhaps another container) can publish them to devices. Kept after a
+ * rotation: a device verifies an ack with the key its `gatewayKey` names.
+ */
+export const gatewayKeys = pgTable(
+  'gateway_keys',
+  {
+    /** SHA-256 of the SPKI DER, hex. */
+    fingerprint: text('fingerprint').primaryKey(),
+    publicKeyPem: text('public_key_pem').notNull(),
+    firstUsedAt: moment('first_used_at').notNull().defaultNow(),
+    /** The key of the most recent start is the current one. */
+    lastStartedAt: moment('last_started_at').notNull().defaultNow(),
+  },
+  (table) => [check('gateway_key_fingerprint_hex', sql`${table.fingerprint} ~ '^[0-9a-f]{64}$'`)],
+);
+
+/**
  * The password a device logs in to the broker with, as Mosquitto's `$7$` hash only: the
  * password itself is shown once, in the enrolment answer. Kept apart from `devices` so no
  * listing of devices can carry it. `npm run broker:passwords` writes these to the broker.

@@ -1,8 +1,10 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CERTIFICATION_KINDS } from '../core/domain/certification.js';
 import type { Enrolment } from '../core/domain/device-registration.js';
+import type { GatewayPublicKey } from '../core/domain/signed-ack.js';
 
 export interface SimulatedDevice {
   id: string;
@@ -77,14 +79,22 @@ async function callRegistry(apiUrl: string, adminToken: string, method: string, 
 
 /**
  * Enrols each device through the registry API with a full, current set of certifications.
- * A device already enrolled with the same details is left as it is.
+ * A device already enrolled with the same details is left as it is. Returns the gateway key
+ * the enrolment answer names; null when no gateway has started yet.
  */
-export async function enrolFleet(fleet: readonly SimulatedDevice[], apiUrl: string, adminToken: string, now = new Date()): Promise<void> {
+export async function enrolFleet(
+  fleet: readonly SimulatedDevice[],
+  apiUrl: string,
+  adminToken: string,
+  now = new Date(),
+): Promise<GatewayPublicKey | null> {
   const day = 24 * 3600 * 1000;
+  let gatewayKey: GatewayPublicKey | null = null;
   for (const device of fleet) {
     const response = await callRegistry(apiUrl, adminToken, 'PUT', `/api/devices/${device.id}`, device.enrolment);
-    const { outcome } = (await response.json()) as { outcome: string };
-    if (outcome !== 'enrolled') continue;
+    const answer = (await response.json()) as { outcome: string; gatewayKey: GatewayPublicKey | null };
+    gatewayKey = answer.gatewayKey ?? gatewayKey;
+    if (answer.outcome !== 'enrolled') continue;
     for (const kind of CERTIFICATION_KINDS) {
       await callRegistry(apiUrl, adminToken, 'POST', `/api/devices/${device.id}/certifications`, {
         kind,
@@ -93,5 +103,20 @@ export async function enrolFleet(fleet: readonly SimulatedDevice[], apiUrl: stri
         validTo: new Date(now.getTime() + 165 * day).toISOString(),
       });
     }
+  }
+  return gatewayKey;
+}
+
+/**
+ * The keys a device checks acknowledgements with, as any device can fetch them (no login).
+ * Waits for the first gateway to start when none has yet, since every answer would be refused.
+ */
+export async function fetchGatewayKeys(apiUrl: string, retryEveryMs = 2000): Promise<GatewayPublicKey[]> {
+  for (;;) {
+    const response = await fetch(new URL('/api/public/gateway-keys', apiUrl));
+    if (!response.ok) throw new Error(`GET /api/public/gateway-keys → ${response.status}: ${await response.text()}`);
+    const { keys } = (await response.json()) as { keys: GatewayPublicKey[] };
+    if (keys.length > 0) return keys.map(({ fingerprint, publicKeyPem }) => ({ fingerprint, publicKeyPem }));
+    await sleep(retryEveryMs);
   }
 }

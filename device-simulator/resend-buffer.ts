@@ -4,7 +4,7 @@ import type { SignedCapture } from './device-protocol.js';
 /**
  * What a device keeps until the gateway has answered: a PUBACK only proves the broker got a
  * message, so captures are resent (same bytes, which the gateway stores once) until a final
- * acknowledgement arrives on the device's acks topic.
+ * acknowledgement arrives on the device's acks topic, verified as the gateway's before it is given here.
  */
 export class ResendBuffer {
   private readonly pending = new Map<string, { capture: SignedCapture; lastSentAt: number }>();

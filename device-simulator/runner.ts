@@ -1,7 +1,8 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../core/infrastructure/logger.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PROTOCOL_VERSION, topics, type Acknowledgement, type HealthReport } from '../core/domain/protocol.js';
+import { PROTOCOL_VERSION, topics, type HealthReport } from '../core/domain/protocol.js';
+import { verifyAcknowledgement, type GatewayPublicKey } from '../core/domain/signed-ack.js';
 import { generateCapture } from './capture-generator.js';
 import { publishCapture, signHealthReport } from './device-protocol.js';
 import { FAULT_KINDS, injectFault, type DeviceCondition } from './fault-injector.js';
@@ -19,6 +20,12 @@ export interface FleetRunOptions {
   heartbeatEveryMs?: number;
   /** Every so often one random device suffers a random malfunction; 0 turns this off. */
   faultEveryMs?: number;
+  /** The keys acknowledgements must be signed with, from the enrolment answer or GET /api/public/gateway-keys. */
+  gatewayKeys: readonly GatewayPublicKey[];
+  /** Fetches the key list again when an ack names a key not held, as after a gateway key rotation. */
+  refreshGatewayKeys?: () => Promise<readonly GatewayPublicKey[]>;
+  /** At most one refresh this often, so forged acks naming random keys cannot make the fleet hammer the server. */
+  refreshGatewayKeysEveryMs?: number;
   log: Logger;
 }
 
@@ -38,8 +45,25 @@ function renderOneAtATime<T>(render: () => Promise<T>): Promise<T> {
 export async function runFleet(
   fleet: readonly SimulatedDevice[],
   options: FleetRunOptions,
-): Promise<{ published: () => number; stop(): Promise<void> }> {
+): Promise<{ published: () => number; refusedAcks: () => number; unanswered: () => number; stop(): Promise<void> }> {
   let published = 0;
+  let refusedAcks = 0;
+  const buffers: ResendBuffer[] = [];
+  let gatewayKeys = options.gatewayKeys;
+  let lastRefreshAt = -Infinity;
+  /** Verifies one ack; an unknown key triggers one refresh of the key list (rate-limited) and a second try. */
+  const verify = async (payload: Buffer, deviceId: string) => {
+    const first = verifyAcknowledgement(payload, gatewayKeys, deviceId);
+    const refreshEveryMs = options.refreshGatewayKeysEveryMs ?? 60_000;
+    if (first.ok || first.refusal !== 'unknown_key' || !options.refreshGatewayKeys || Date.now() - lastRefreshAt < refreshEveryMs) {
+      return first;
+    }
+    lastRefreshAt = Date.now();
+    // Keys already trusted stay: acks signed before a rotation may still be on their way.
+    const fetched = await options.refreshGatewayKeys();
+    gatewayKeys = [...gatewayKeys, ...fetched.filter((key) => !gatewayKeys.some((held) => held.fingerprint === key.fingerprint))];
+    return verifyAcknowledgement(payload, gatewayKeys, deviceId);
+  };
   const stopping = new AbortController();
   let stopped = false;
   const clients: MqttClient[] = [];
@@ -78,12 +102,26 @@ export async function runFleet(
     client.on('error', (error) => options.log.warn({ err: error, device: device.id }, 'simulated device connection error'));
     clients.push(client);
     const unanswered = new ResendBuffer();
+    buffers.push(unanswered);
     client.on('message', (_topic, payload) => {
-      try {
-        unanswered.acknowledge(JSON.parse(payload.toString()) as Acknowledgement);
-      } catch (error) {
-        options.log.warn({ err: error, device: device.id }, 'unreadable acknowledgement');
-      }
+      // Anyone on the broker can publish here: an outcome counts only if the gateway signed it for this device.
+      verify(payload, device.id).then(
+        (verified) => {
+          if (verified.ok) {
+            if (verified.ack.about === 'capture') unanswered.acknowledge(verified.ack);
+            return;
+          }
+          refusedAcks++;
+          options.log.warn(
+            { device: device.id, problem: verified.problem },
+            'acknowledgement refused; the capture stays in the resend buffer',
+          );
+        },
+        (error: unknown) => {
+          refusedAcks++;
+          options.log.warn({ err: error, device: device.id }, 'gateway keys not fetched; acknowledgement refused');
+        },
+      );
     });
     await client.subscribeAsync(topics.ack(options.topicRoot, device.id), { qos: 1 });
     const resendAfterMs = options.resendAfterMs ?? 30_000;
@@ -149,6 +187,8 @@ export async function runFleet(
   options.log.info({ devices: fleet.length, intervalMs: options.intervalMs }, 'simulated fleet publishing');
   return {
     published: () => published,
+    refusedAcks: () => refusedAcks,
+    unanswered: () => buffers.reduce((total, buffer) => total + buffer.size, 0),
     stop: async () => {
       stopped = true;
       // Ends the waits of malfunctions in progress, which may last minutes.

@@ -19,7 +19,9 @@ import {
   type AckReason,
   type Acknowledgement,
   type Manifest,
+  type ProtocolVersion,
 } from '../core/domain/protocol.js';
+import { messageProtocol } from '../core/domain/signed-ack.js';
 import { reason, type QuarantineReason } from '../core/domain/quarantine-reasons.js';
 import { appendAudit } from '../db/audit-log.js';
 import type { Db, Tx } from '../db/client.js';
@@ -48,6 +50,8 @@ export interface IngestResult {
   /** Whether this call committed anything new; false for a redelivered duplicate. */
   stored: boolean;
   ack: Acknowledgement;
+  /** The version of the message answered: a v1 device gets the plain v1 acknowledgement it can read. */
+  answers: ProtocolVersion;
   deviceId: string | undefined;
 }
 
@@ -59,6 +63,10 @@ function ackFor(row: Pick<CaptureRow, 'deviceCaptureId' | 'messageSha256' | 'sta
     status: row.state === 'quarantined' ? 'quarantined' : row.state === 'received' ? 'pending' : 'accepted',
     reasons: row.quarantineReasons ?? [],
   };
+}
+
+function answerFor(row: CaptureRow): Pick<IngestResult, 'ack' | 'answers'> {
+  return { ack: ackFor(row), answers: messageProtocol(row.rawMessage) };
 }
 
 /**
@@ -82,7 +90,7 @@ export class CaptureIngestor {
       // A redelivery after a crash between receipt and completion: finish what was started.
       const completion = existing.state === 'received' ? await this.tryComplete(existing.id) : undefined;
       const current = completion?.row ?? existing;
-      return { stored: completion?.completedNow ?? false, ack: ackFor(current), deviceId: current.deviceId ?? topicDeviceId };
+      return { stored: completion?.completedNow ?? false, ...answerFor(current), deviceId: current.deviceId ?? topicDeviceId };
     }
 
     if (payload.length > MAX_CAPTURE_MESSAGE_BYTES) {
@@ -131,13 +139,13 @@ export class CaptureIngestor {
       // Either another gateway stored this very message a moment ago, or an accepted capture
       // already holds this capture id: the second is a replay and is kept as such.
       const raced = await this.findByMessage(messageSha256);
-      if (raced) return { stored: false, ack: ackFor(raced), deviceId: manifest.deviceId };
+      if (raced) return { stored: false, ...answerFor(raced), deviceId: manifest.deviceId };
       return this.quarantine(messageSha256, payload, { deviceId: manifest.deviceId, captureId: manifest.captureId, manifest }, [
         reason('replayed', `capture id ${manifest.captureId} was already accepted from a different message`),
       ]);
     }
     const completion = await this.tryComplete(inserted.id);
-    return { stored: true, ack: ackFor(completion.row ?? inserted), deviceId: manifest.deviceId };
+    return { stored: true, ...answerFor(completion.row ?? inserted), deviceId: manifest.deviceId };
   }
 
   /** Stages one media chunk; returns the acknowledgements of captures this chunk completed. */
@@ -174,7 +182,7 @@ export class CaptureIngestor {
     const completed: IngestResult[] = [];
     for (const { id } of waiting) {
       const { row, completedNow } = await this.tryComplete(id);
-      if (row && completedNow) completed.push({ stored: true, ack: ackFor(row), deviceId: row.deviceId ?? undefined });
+      if (row && completedNow) completed.push({ stored: true, ...answerFor(row), deviceId: row.deviceId ?? undefined });
     }
     return { accepted: true, completed };
   }
@@ -197,7 +205,7 @@ export class CaptureIngestor {
     const results: IngestResult[] = [];
     for (const { id, receivedAt } of waiting) {
       const { row, completedNow } = await this.tryComplete(id, { giveUp: receivedAt.getTime() < staleBefore });
-      if (row && completedNow) results.push({ stored: true, ack: ackFor(row), deviceId: row.deviceId ?? undefined });
+      if (row && completedNow) results.push({ stored: true, ...answerFor(row), deviceId: row.deviceId ?? undefined });
     }
     return results;
   }
@@ -350,10 +358,10 @@ export class CaptureIngestor {
       }
       return inserted;
     });
-    if (row) return { stored: true, ack: ackFor(row), deviceId: claimed.deviceId };
+    if (row) return { stored: true, ...answerFor(row), deviceId: claimed.deviceId };
     const existing = await this.findByMessage(messageSha256);
     if (!existing) throw new Error(`capture message ${messageSha256} neither inserted nor found`);
-    return { stored: false, ack: ackFor(existing), deviceId: existing.deviceId ?? claimed.deviceId };
+    return { stored: false, ...answerFor(existing), deviceId: existing.deviceId ?? claimed.deviceId };
   }
 
   private async findByMessage(messageSha256: string): Promise<CaptureRow | undefined> {

@@ -9,6 +9,7 @@ import { buildManifest, chunkMedia, signManifest, type SignedCapture } from '../
 import { auditLog, captures, mediaChunks } from '../db/schema.js';
 import { enrolTestDevice, testMedia, type TestDevice } from '../test/support/devices.js';
 import { createTempDir, createTestDatabase, createTestRedis, uniqueName, waitFor } from '../test/support/isolated.js';
+import { openAck, testGatewayKey } from '../test/support/acks.js';
 import { testServices } from '../test/support/services.js';
 import { startIngestRole, type IngestRole } from './service.js';
 
@@ -23,6 +24,7 @@ describe('repairing and resending media chunks', () => {
   let ingest: IngestRole;
   let client: MqttClient;
   const acks: AnyAcknowledgement[] = [];
+  const gatewayKey = testGatewayKey();
   const topicRoot = `verity-test/${uniqueName('chunks')}/v1`;
 
   beforeAll(async () => {
@@ -30,6 +32,7 @@ describe('repairing and resending media chunks', () => {
     redis = createTestRedis('chunks');
     mediaDir = await createTempDir('chunks-media');
     ingest = await startIngestRole({
+      gatewayKey,
       database,
       store: new FilesystemMediaStore(mediaDir.dir),
       redis: redis.redis,
@@ -43,7 +46,7 @@ describe('repairing and resending media chunks', () => {
     });
     client = await mqtt.connectAsync(testServices.mqttUrl, { clientId: uniqueName('device') });
     await client.subscribeAsync(`${topicRoot}/devices/+/acks`, { qos: 1 });
-    client.on('message', (_topic, payload) => acks.push(JSON.parse(payload.toString()) as AnyAcknowledgement));
+    client.on('message', (topic, payload) => acks.push(openAck(topic, payload, gatewayKey)));
   });
 
   afterAll(async () => {

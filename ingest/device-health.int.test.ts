@@ -9,6 +9,7 @@ import { openWindow, withdrawWindow } from '../db/malfunction-windows.js';
 import { auditLog, captures, malfunctionWindows } from '../db/schema.js';
 import { enrolTestDevice, testMedia, type TestDevice } from '../test/support/devices.js';
 import { createTempDir, createTestDatabase, createTestRedis, uniqueName, waitFor } from '../test/support/isolated.js';
+import { testGatewayKey } from '../test/support/acks.js';
 import { testServices } from '../test/support/services.js';
 import { startWorkersRole } from '../workers/service.js';
 import { createPerson } from '../review-ui/people/people.js';
@@ -34,6 +35,7 @@ describe('malfunction screening, from health reports to exclusions', () => {
     mediaDir = await createTempDir('health-media');
     const common = { database, store: new FilesystemMediaStore(mediaDir.dir), redis: redis.redis, queuePrefix: redis.prefix, log };
     ingest = await startIngestRole({
+      gatewayKey: testGatewayKey(),
       ...common,
       mqttUrl: testServices.mqttUrl,
       topicRoot,

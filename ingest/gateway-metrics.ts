@@ -1,4 +1,5 @@
 import { Counter, type Registry } from 'prom-client';
+import { V1_ACCEPTED_UNTIL } from '../core/domain/protocol.js';
 import type { GatewayCounters } from './gateway.js';
 
 /** What each counter of the gateway counts, as the series' help text says. */
@@ -16,6 +17,10 @@ const SERIES: Record<keyof GatewayCounters, { name: string; help: string }> = {
   healthReports: { name: 'verity_ingest_health_reports_total', help: 'Device health reports received' },
   healthRefused: { name: 'verity_ingest_health_reports_refused_total', help: 'Device health reports refused' },
   ignoredTopics: { name: 'verity_ingest_ignored_messages_total', help: 'Messages on topics the gateway does not handle' },
+  unsignedAcks: {
+    name: 'verity_ingest_unsigned_acks_total',
+    help: `Unsigned acknowledgements answering deprecated verity/1 messages, accepted until ${V1_ACCEPTED_UNTIL}`,
+  },
 };
 
 /** The gateway's own counters as Prometheus counters, read when scraped so the two never disagree. */

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once, type EventEmitter } from 'node:events';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
@@ -11,6 +12,7 @@ import { buildManifest, publishCapture, signManifest, type SignedCapture } from 
 import { captures, outbox } from '../db/schema.js';
 import { enrolTestDevice, testMedia, type TestDevice } from '../test/support/devices.js';
 import { createTempDir, createTestDatabase, createTestRedis, uniqueName, waitFor } from '../test/support/isolated.js';
+import { openAck, testGatewayKey } from '../test/support/acks.js';
 import { testServices } from '../test/support/services.js';
 import { reconcile } from '../review-ui/review/capture-listing.js';
 import { startIngestRole, type IngestRole } from './service.js';
@@ -81,6 +83,7 @@ describe('gateway resilience against the real broker', () => {
       MQTT_TOPIC_ROOT: topicRoot,
       MQTT_CLIENT_ID: uniqueName('crash-gateway'),
       MEDIA_DIR: mediaDir.dir,
+      GATEWAY_SIGNING_KEY_FILE: path.join(mediaDir.dir, 'gateway-signing.pem'),
       INGEST_HEALTH_PORT: '0',
       LOG_LEVEL: 'info',
     };
@@ -140,9 +143,12 @@ describe('gateway resilience against the real broker', () => {
     const sharedGroup = uniqueName('group');
     const store = new FilesystemMediaStore(mediaDir.dir);
     const gateways: IngestRole[] = [];
-    for (const name of ['a', 'b']) {
+    // Each gateway signs with its own key, as separate containers would; a device knows both.
+    const keys = [testGatewayKey(), testGatewayKey()];
+    for (const [index, name] of ['a', 'b'].entries()) {
       gateways.push(
         await startIngestRole({
+          gatewayKey: keys[index]!,
           database,
           store,
           redis: redis.redis,
@@ -160,8 +166,8 @@ describe('gateway resilience against the real broker', () => {
     const listener = mqtt.connect(testServices.mqttUrl, { clientId: uniqueName('ack-listener') });
     await once(listener as unknown as EventEmitter, 'connect');
     await listener.subscribeAsync(`${topicRoot}/devices/+/acks`, { qos: 1 });
-    listener.on('message', (_topic, payload) => {
-      const ack = JSON.parse(payload.toString()) as Acknowledgement;
+    listener.on('message', (topic, payload) => {
+      const ack = openAck(topic, payload, keys) as Acknowledgement;
       if (ack.status !== 'pending' && ack.captureId) finalAcks.set(ack.captureId, (finalAcks.get(ack.captureId) ?? 0) + 1);
     });
     try {

@@ -9,6 +9,7 @@ import { buildManifest, chunkMedia, publishCapture, signManifest, type MediaFile
 import { auditLog, captures, devices, mediaChunks, mediaDerivatives } from '../db/schema.js';
 import { enrolTestDevice, testJpeg, testMedia, type TestDevice } from '../test/support/devices.js';
 import { createTempDir, createTestDatabase, createTestRedis, uniqueName, waitFor } from '../test/support/isolated.js';
+import { openAck, testGatewayKey } from '../test/support/acks.js';
 import { testServices } from '../test/support/services.js';
 import { buildHealthServer } from '../core/infrastructure/health.js';
 import { createMetricsRegistry } from '../core/infrastructure/metrics.js';
@@ -31,6 +32,7 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
   let camera: TestDevice;
   const topicRoot = `verity-test/${uniqueName('gw')}/v1`;
   const acks: Acknowledgement[] = [];
+  const gatewayKey = testGatewayKey();
 
   beforeAll(async () => {
     database = await createTestDatabase('gateway');
@@ -40,6 +42,7 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
     const common = { database, store, redis: redis.redis, queuePrefix: redis.prefix, log };
     ingest = await startIngestRole({
       ...common,
+      gatewayKey,
       mqttUrl: testServices.mqttUrl,
       topicRoot,
       sharedGroup: undefined,
@@ -50,7 +53,7 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
     camera = await enrolTestDevice(database.db);
     device = await mqtt.connectAsync(testServices.mqttUrl, { clientId: uniqueName('device') });
     await device.subscribeAsync(`${topicRoot}/devices/+/acks`, { qos: 1 });
-    device.on('message', (_topic, payload) => acks.push(JSON.parse(payload.toString()) as Acknowledgement));
+    device.on('message', (topic, payload) => acks.push(openAck(topic, payload, gatewayKey) as Acknowledgement));
   });
 
   afterAll(async () => {

@@ -2,7 +2,9 @@ import { once, type EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../core/infrastructure/logger.js';
-import { parseDeviceTopic, topics, type AnyAcknowledgement } from '../core/domain/protocol.js';
+import { parseDeviceTopic, topics, type AnyAcknowledgement, type ProtocolVersion } from '../core/domain/protocol.js';
+import { messageProtocol, signAcknowledgement } from '../core/domain/signed-ack.js';
+import type { ServerSigningKey } from '../core/infrastructure/signing-key.js';
 import type { CaptureIngestor, IngestResult } from './capture-ingestor.js';
 import type { HealthIntake } from './health-intake.js';
 import type { OutboxDispatcher } from './outbox-dispatcher.js';
@@ -39,6 +41,8 @@ export interface GatewayCounters {
   healthReports: number;
   healthRefused: number;
   ignoredTopics: number;
+  /** Plain acknowledgements sent to devices still speaking the deprecated `verity/1`. */
+  unsignedAcks: number;
 }
 
 /**
@@ -61,6 +65,7 @@ export class IngestGateway {
     healthReports: 0,
     healthRefused: 0,
     ignoredTopics: 0,
+    unsignedAcks: 0,
   };
 
   constructor(
@@ -68,6 +73,8 @@ export class IngestGateway {
     private readonly ingestor: CaptureIngestor,
     private readonly health: HealthIntake,
     private readonly dispatcher: OutboxDispatcher,
+    /** Signs every v2 acknowledgement; devices hold its public half from enrolment or GET /api/public/gateway-keys. */
+    private readonly signingKey: ServerSigningKey,
     private readonly log: Logger,
   ) {}
 
@@ -136,14 +143,18 @@ export class IngestGateway {
     for (const set of expired) {
       this.counters.chunkSetsExpired++;
       const detail = `${set.chunksReceived} of ${set.chunkCount} chunks arrived, the last at ${set.lastReceivedAt.toISOString()}; staged chunks are kept ${keptHours} h: send the file and its capture again`;
-      this.publishAck(set.deviceId, {
-        about: 'chunks',
-        sha256: set.sha256,
-        chunkCount: set.chunkCount,
-        chunksReceived: set.chunksReceived,
-        status: 'expired',
-        reasons: [{ code: 'chunks_expired', detail }],
-      });
+      this.publishAck(
+        set.deviceId,
+        {
+          about: 'chunks',
+          sha256: set.sha256,
+          chunkCount: set.chunkCount,
+          chunksReceived: set.chunksReceived,
+          status: 'expired',
+          reasons: [{ code: 'chunks_expired', detail }],
+        },
+        'verity/2',
+      );
     }
     if (expired.length > 0) this.log.info({ chunkSets: expired.length }, 'staged chunk sets expired');
     return expired;
@@ -177,7 +188,8 @@ export class IngestGateway {
         this.counters.chunksRefused++;
         this.log.warn({ topic, reason: outcome.reason }, 'media chunk refused');
         const { sha256, chunkIndex, chunkCount } = parsed;
-        this.publishAck(parsed.deviceId, { about: 'chunk', sha256, chunkIndex, chunkCount, status: 'refused', reasons: [outcome.reason] });
+        const ack: AnyAcknowledgement = { about: 'chunk', sha256, chunkIndex, chunkCount, status: 'refused', reasons: [outcome.reason] };
+        this.publishAck(parsed.deviceId, ack, 'verity/2');
       }
       for (const result of outcome.completed) this.settle(result);
       return;
@@ -191,12 +203,16 @@ export class IngestGateway {
         this.counters.healthRefused++;
         this.log.warn({ topic, reason: outcome.reason }, 'health report refused');
       }
-      this.publishAck(parsed.deviceId, {
-        about: 'health',
-        messageSha256: outcome.messageSha256,
-        status: outcome.accepted ? 'accepted' : 'refused',
-        reasons: outcome.accepted ? [] : [outcome.reason],
-      });
+      this.publishAck(
+        parsed.deviceId,
+        {
+          about: 'health',
+          messageSha256: outcome.messageSha256,
+          status: outcome.accepted ? 'accepted' : 'refused',
+          reasons: outcome.accepted ? [] : [outcome.reason],
+        },
+        messageProtocol(payload),
+      );
       return;
     }
     this.counters.captureMessages++;
@@ -215,16 +231,20 @@ export class IngestGateway {
     if (result.stored && result.ack.status === 'accepted') this.counters.accepted++;
     if (result.stored && result.ack.status === 'quarantined') this.counters.quarantined++;
     if (result.ack.status === 'accepted') this.dispatchSoon();
-    if (result.deviceId) this.publishAck(result.deviceId, result.ack);
+    if (result.deviceId) this.publishAck(result.deviceId, result.ack, result.answers);
   }
 
   private dispatchSoon(): void {
     this.dispatcher.dispatch().catch((error: unknown) => this.log.warn({ err: error }, 'outbox dispatch deferred to the reconciler'));
   }
 
-  private publishAck(deviceId: string, ack: AnyAcknowledgement): void {
+  /** Answers in the version of the message answered; chunks carry no version and always get the signed answer. */
+  private publishAck(deviceId: string, ack: AnyAcknowledgement, answers: ProtocolVersion): void {
+    if (answers === 'verity/1') this.counters.unsignedAcks++;
+    const payload =
+      answers === 'verity/1' ? JSON.stringify(ack) : signAcknowledgement(ack, { deviceId, issuedAt: new Date() }, this.signingKey);
     this.clients[0]
-      ?.publishAsync(topics.ack(this.options.topicRoot, deviceId), JSON.stringify(ack), { qos: 1 })
+      ?.publishAsync(topics.ack(this.options.topicRoot, deviceId), payload, { qos: 1 })
       .catch((error: unknown) => this.log.warn({ err: error, deviceId }, 'acknowledgement not delivered'));
   }
 }

@@ -10,6 +10,7 @@ import { auditLog, deviceHealthEvents, malfunctionWindows } from '../db/schema.j
 import { changeDeviceStatus } from '../review-ui/devices/device-registry.js';
 import { enrolTestDevice, type TestDevice } from '../test/support/devices.js';
 import { createTempDir, createTestDatabase, createTestRedis, uniqueName, waitFor } from '../test/support/isolated.js';
+import { openAck, testGatewayKey } from '../test/support/acks.js';
 import { testServices } from '../test/support/services.js';
 import { DeviceDirectory } from './device-directory.js';
 import { HealthIntake } from './health-intake.js';
@@ -26,6 +27,7 @@ describe('health reports from anyone on the broker', () => {
   let ingest: IngestRole;
   let client: MqttClient;
   const acks: { topic: string; body: Record<string, unknown> }[] = [];
+  const gatewayKey = testGatewayKey();
   const topicRoot = `verity-test/${uniqueName('replay')}/v1`;
 
   beforeAll(async () => {
@@ -33,6 +35,7 @@ describe('health reports from anyone on the broker', () => {
     redis = createTestRedis('replay');
     mediaDir = await createTempDir('replay-media');
     ingest = await startIngestRole({
+      gatewayKey,
       database,
       store: new FilesystemMediaStore(mediaDir.dir),
       redis: redis.redis,
@@ -45,7 +48,9 @@ describe('health reports from anyone on the broker', () => {
     });
     client = await mqtt.connectAsync(testServices.mqttUrl, { clientId: uniqueName('attacker') });
     await client.subscribeAsync(`${topicRoot}/devices/+/acks`, { qos: 1 });
-    client.on('message', (topic, payload) => acks.push({ topic, body: JSON.parse(payload.toString()) as Record<string, unknown> }));
+    client.on('message', (topic, payload) =>
+      acks.push({ topic, body: openAck(topic, payload, gatewayKey) as unknown as Record<string, unknown> }),
+    );
   });
 
   afterAll(async () => {

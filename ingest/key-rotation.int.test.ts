@@ -12,6 +12,7 @@ import { evidenceNow } from '../review-ui/evidence/evidence-now.js';
 import { changeDeviceStatus, rotateDeviceKey } from '../review-ui/devices/device-registry.js';
 import { enrolTestDevice, testMedia, type TestDevice } from '../test/support/devices.js';
 import { createTempDir, createTestDatabase, createTestRedis, uniqueName, waitFor } from '../test/support/isolated.js';
+import { testGatewayKey } from '../test/support/acks.js';
 import { testServices } from '../test/support/services.js';
 import { startIngestRole, type IngestRole } from './service.js';
 
@@ -34,6 +35,7 @@ describe('verification with the key valid at capture time', () => {
     mediaDir = await createTempDir('rotation-media');
     store = new FilesystemMediaStore(mediaDir.dir);
     ingest = await startIngestRole({
+      gatewayKey: testGatewayKey(),
       database,
       store,
       redis: redis.redis,

@@ -4,6 +4,7 @@ import { buildHealthServer } from '../core/infrastructure/health.js';
 import { startOrExit } from '../core/infrastructure/lifecycle.js';
 import { createMetricsRegistry } from '../core/infrastructure/metrics.js';
 import { createMediaStore } from '../core/infrastructure/media-store-factory.js';
+import { loadOrCreateSigningKey } from '../core/infrastructure/signing-key.js';
 import { brokerCheck, databaseCheck, redisCheck } from '../core/infrastructure/probes.js';
 import { beginRoleProcess, connectRoleRedis, openRoleDatabase } from '../core/infrastructure/role-process.js';
 import { registerGatewayMetrics } from './gateway-metrics.js';
@@ -24,6 +25,7 @@ await startOrExit(log, lifecycle, async () => {
     mqttUrl,
     ...ingestSettings(config),
     clientId: config.mqtt.clientId ?? `verity-ingest-${hostname()}`,
+    gatewayKey: await loadOrCreateSigningKey(config.ingest.gatewayKeyFile),
     log,
   });
   lifecycle.add('ingest gateway', () => ingest.stop());

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,11 +12,14 @@ import { CERTIFICATION_KINDS } from '../core/domain/certification.js';
 import { enrolmentSchema } from '../core/domain/device-registration.js';
 import { FilesystemMediaStore, sha256Hex } from '../core/infrastructure/media-store.js';
 import { MAX_CHUNK_BYTES, topics, type Acknowledgement, type Manifest } from '../core/domain/protocol.js';
+import { signAcknowledgement } from '../core/domain/signed-ack.js';
+import { listGatewayKeys } from '../db/gateway-keys.js';
 import { captures, mediaChunks } from '../db/schema.js';
 import { chunkMedia } from '../device-simulator/device-protocol.js';
 import { renderScene } from '../device-simulator/scene.js';
 import { addCertification, enrolDevice } from '../review-ui/devices/device-registry.js';
 import { createTempDir, createTestDatabase, createTestRedis, uniqueName, waitFor } from '../test/support/isolated.js';
+import { openAck, testGatewayKey } from '../test/support/acks.js';
 import { testServices } from '../test/support/services.js';
 import { startIngestRole, type IngestRole } from './service.js';
 
@@ -29,6 +33,7 @@ const log = pino({ level: 'silent' });
 const DAY = 24 * 3600 * 1000;
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const scriptPath = path.join(repoRoot, 'docs/examples/publish-capture.sh');
+const verifyScriptPath = path.join(repoRoot, 'docs/examples/verify-ack.sh');
 const protocolDocPath = path.join(repoRoot, 'docs/protocol.md');
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -43,6 +48,8 @@ describe('the openssl + mosquitto_pub worked example in docs/protocol.md', () =>
   const topicRoot = `verity-test/${uniqueName('example')}/v1`;
   const deviceId = uniqueName('dev').replaceAll('_', '-').slice(0, 60);
   const acks: Acknowledgement[] = [];
+  const payloads = new Map<Acknowledgement, Buffer>();
+  const gatewayKey = testGatewayKey();
   let frameSeed = 0;
 
   beforeAll(async () => {
@@ -51,6 +58,7 @@ describe('the openssl + mosquitto_pub worked example in docs/protocol.md', () =>
     mediaDir = await createTempDir('example-media');
     workDir = await createTempDir('example-device');
     ingest = await startIngestRole({
+      gatewayKey,
       database,
       store: new FilesystemMediaStore(mediaDir.dir),
       redis: redis.redis,
@@ -91,7 +99,11 @@ describe('the openssl + mosquitto_pub worked example in docs/protocol.md', () =>
 
     listener = await mqtt.connectAsync(testServices.mqttUrl, { clientId: uniqueName('listener') });
     await listener.subscribeAsync(topics.ack(topicRoot, deviceId), { qos: 1 });
-    listener.on('message', (_topic, payload) => acks.push(JSON.parse(payload.toString()) as Acknowledgement));
+    listener.on('message', (topic, payload) => {
+      const ack = openAck(topic, payload, gatewayKey) as Acknowledgement;
+      acks.push(ack);
+      payloads.set(ack, payload);
+    });
   });
 
   afterAll(async () => {
@@ -210,6 +222,67 @@ describe('the openssl + mosquitto_pub worked example in docs/protocol.md', () =>
     const row = await settledCapture(captureId);
     expect(row.state).toBe('verified');
     expect((await ackFor(captureId)).status).toBe('accepted');
+  });
+
+  /** Runs verify-ack.sh unmodified on one payload; its exit code and what it printed. */
+  async function verifyWithOpenssl(payload: Buffer, options: { deviceId?: string } = {}) {
+    const ackFile = path.join(workDir.dir, 'ack.json');
+    const gatewayPem = path.join(workDir.dir, 'gateway.pem');
+    // The key as the gateway published it for the review server to serve, not the test's copy.
+    const [published] = await listGatewayKeys(database.db);
+    await writeFile(gatewayPem, published!.publicKeyPem);
+    await writeFile(ackFile, payload);
+    const env = { ...process.env, ACK_FILE: ackFile, GATEWAY_KEY: gatewayPem, DEVICE_ID: options.deviceId ?? deviceId };
+    try {
+      const { stdout } = await execFileAsync('bash', [verifyScriptPath], { cwd: workDir.dir, env });
+      return { code: 0, stdout, stderr: '' };
+    } catch (error) {
+      const failed = error as { code: number; stdout: string; stderr: string };
+      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+    }
+  }
+
+  it('signs the answer, which verify-ack.sh verifies with openssl, and refuses forged or altered answers', async () => {
+    const [first, second] = await framePair();
+    const captureId = await runExample({ FRAME1: first.path, FRAME2: second.path });
+    const ack = await ackFor(captureId);
+    const genuine = payloads.get(ack)!;
+    const verified = await verifyWithOpenssl(genuine);
+    expect(verified.code).toBe(0);
+    expect(JSON.parse(verified.stdout)).toEqual(ack);
+    expect(ack).toMatchObject({ status: 'accepted', deviceId, gatewayKey: gatewayKey.fingerprint });
+
+    const { ack: ackBase64, signature } = JSON.parse(genuine.toString()) as { ack: string; signature: string };
+    const altered = Buffer.from(ackBase64, 'base64');
+    altered[altered.indexOf('accepted')]! ^= 0x01;
+    const attacker = generateKeyPairSync('ed25519').privateKey;
+    const forgeries = {
+      'a plain v1 answer': Buffer.from(
+        JSON.stringify({ about: 'capture', captureId, messageSha256: ack.messageSha256, status: 'accepted', reasons: [] }),
+      ),
+      'an altered answer': Buffer.from(JSON.stringify({ ack: altered.toString('base64'), signature })),
+      'an answer signed by another key': signAcknowledgement(
+        { about: 'capture', captureId, messageSha256: ack.messageSha256, status: 'accepted', reasons: [] },
+        { deviceId, issuedAt: new Date() },
+        { privateKey: attacker, fingerprint: gatewayKey.fingerprint },
+      ),
+    };
+    for (const [what, forged] of Object.entries(forgeries)) {
+      const refused = await verifyWithOpenssl(forged);
+      expect({ what, code: refused.code, stdout: refused.stdout }).toEqual({ what, code: 1, stdout: '' });
+      expect(refused.stderr).toMatch(/^refused: /);
+    }
+    const misdirected = await verifyWithOpenssl(genuine, { deviceId: 'CAM-0002' });
+    expect([misdirected.code, misdirected.stderr.trim()]).toEqual([1, 'refused: not addressed to CAM-0002']);
+  });
+
+  it('shows in docs/protocol.md exactly the verify-ack.sh that these tests run', async () => {
+    const [doc, script] = await Promise.all([readFile(protocolDocPath, 'utf8'), readFile(verifyScriptPath, 'utf8')]);
+    const start = doc.indexOf('\n## Acknowledgements\n');
+    expect(start).toBeGreaterThanOrEqual(0);
+    const section = doc.slice(start, doc.indexOf('\n## ', start + 5));
+    const shown = [...section.matchAll(/^```bash\n([\s\S]*?)^```$/gm)].map((match) => match[1]);
+    expect(shown).toEqual([script]);
   });
 
   it('shows in docs/protocol.md exactly the script that these tests run', async () => {

@@ -4,7 +4,9 @@ import { DEFAULT_CAPTURE_POLICY, type CapturePolicy } from '../core/domain/captu
 import type { Config } from '../core/domain/config.js';
 import type { Logger } from '../core/infrastructure/logger.js';
 import type { MediaStore } from '../core/infrastructure/media-store.js';
+import type { ServerSigningKey } from '../core/infrastructure/signing-key.js';
 import type { Database } from '../db/client.js';
+import { recordGatewayKey } from '../db/gateway-keys.js';
 import { QueueRegistry } from '../core/infrastructure/queues.js';
 import { CaptureIngestor } from './capture-ingestor.js';
 import { DeviceDirectory } from './device-directory.js';
@@ -28,6 +30,8 @@ export interface IngestRoleOptions {
   stagedChunkKeepMs?: number;
   reconcileIntervalMs?: number;
   policy?: CapturePolicy;
+  /** The gateway's key for signing acknowledgements (config: GATEWAY_SIGNING_KEY_FILE). */
+  gatewayKey: ServerSigningKey;
   log: Logger;
 }
 
@@ -79,8 +83,11 @@ export async function startIngestRole(options: IngestRoleOptions): Promise<Inges
     ingestor,
     health,
     dispatcher,
+    options.gatewayKey,
     log,
   );
+  // Recorded before the first ack is signed, so the review server can already publish the key devices need.
+  await recordGatewayKey(options.database.db, options.gatewayKey);
   await gateway.start();
   // Jobs committed before a crash or a Redis restart go out now rather than at the first tick.
   dispatcher.dispatch().catch((error: unknown) => log.warn({ err: error }, 'initial outbox dispatch failed'));

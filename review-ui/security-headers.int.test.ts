@@ -74,6 +74,7 @@ describe('security headers on the review server', () => {
       { method: 'GET' as const, url: '/api/session', headers: person.headers },
       { method: 'GET' as const, url: '/api/people', headers: person.headers },
       { method: 'GET' as const, url: '/api/public/devices' },
+      { method: 'GET' as const, url: '/api/public/gateway-keys' },
       { method: 'GET' as const, url: '/api/openapi.json' },
       { method: 'GET' as const, url: '/health' },
       { method: 'GET' as const, url: '/metrics' },

@@ -228,13 +228,15 @@ describe('review server over a real Postgres', () => {
     const document = response.json<{
       openapi: string;
       info: { version: string };
-      paths: Record<string, Record<string, { requestBody?: unknown }>>;
+      paths: Record<string, Record<string, { requestBody?: unknown; responses?: Record<string, unknown> }>>;
     }>();
     expect(document.openapi).toMatch(/^3\./);
     expect(document.info.version).toBe(API_VERSION);
     expect(Object.keys(document.paths)).toEqual(
-      expect.arrayContaining(['/api/captures', '/api/devices/{deviceId}', '/api/public/devices']),
+      expect.arrayContaining(['/api/captures', '/api/devices/{deviceId}', '/api/public/devices', '/api/public/gateway-keys']),
     );
+    // Device makers read the answer's shape from here: each key with its fingerprint.
+    expect(JSON.stringify(document.paths['/api/public/gateway-keys']?.get?.responses?.['200'])).toContain('fingerprint');
     expect(document.paths['/api/devices/{deviceId}']?.put?.requestBody).toBeDefined();
   });
 });

@@ -173,7 +173,7 @@ describe('readEnvelope', () => {
     const schemaViolations: [string, unknown, string][] = [
       ['a bad uuid', { ...valid, captureId: 'not-a-uuid' }, 'captureId'],
       ['a uuid with a bad variant', { ...valid, captureId: '3f1c2b7a-9d4e-4c1a-cb2f-1e2d3c4b5a69' }, 'captureId'],
-      ['the wrong protocol string', { ...valid, protocol: 'verity/2' }, 'protocol'],
+      ['the wrong protocol string', { ...valid, protocol: 'verity/3' }, 'protocol'],
       ['no protocol', { ...valid, protocol: undefined }, 'protocol'],
       ['an unknown top-level field', { ...valid, firmware: '1.2.3' }, 'firmware'],
       ['an unknown location field', { ...valid, location: { ...valid.location, altitude: 3 } }, 'altitude'],

@@ -122,6 +122,7 @@ const environmentSchema = z.object({
   CAPTURE_MAX_AGE_HOURS: positiveInt.default(72),
   KEY_ROTATION_OVERLAP_HOURS: positiveInt.default(24),
   SIGNING_KEY_FILE: optionalText,
+  GATEWAY_SIGNING_KEY_FILE: optionalText,
   AUDIT_SIGN_INTERVAL_MS: positiveInt.default(600_000),
   SESSION_TTL_HOURS: positiveInt.max(168).default(12),
   REVIEW_CLAIM_LEASE_SECONDS: positiveInt.max(3600).default(300),
@@ -228,6 +229,8 @@ export interface Config {
     keyRotationOverlapMs: number;
     /** How long a set of media chunks waits for its last chunk before the gateway expires it and tells the device. */
     stagedChunkKeepMs: number;
+    /** The gateway's own Ed25519 key, which signs acknowledgements; made on first start. */
+    gatewayKeyFile: string;
   };
   log: { level: string };
   signing: { keyFile: string; auditSignEveryMs: number };
@@ -361,6 +364,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxCaptureAgeMs: e.CAPTURE_MAX_AGE_HOURS * 3600 * 1000,
       keyRotationOverlapMs: e.KEY_ROTATION_OVERLAP_HOURS * 3600 * 1000,
       stagedChunkKeepMs: e.STAGED_CHUNK_KEEP_HOURS * 3600 * 1000,
+      gatewayKeyFile: path.resolve(e.GATEWAY_SIGNING_KEY_FILE ?? path.join(dataDir, 'keys', 'gateway-signing.pem')),
     },
     log: { level: e.LOG_LEVEL },
     signing: {

@@ -1,6 +1,18 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { healthReportSchema, MAX_CHUNK_BYTES, MAX_MEDIA_BYTES, parseDeviceTopic, topics } from './protocol.js';
+import {
+  ACCEPTED_PROTOCOL_VERSIONS,
+  healthReportSchema,
+  manifestSchema,
+  MAX_CHUNK_BYTES,
+  MAX_MEDIA_BYTES,
+  parseDeviceTopic,
+  PROTOCOL_VERSION,
+  topics,
+  V1_ACCEPTED_UNTIL,
+} from './protocol.js';
 
 const root = 'verity/v1';
 const sha = 'ab'.repeat(32);
@@ -241,6 +253,39 @@ describe('parseDeviceTopic', () => {
       // Guards against a generator that never reaches the accepting paths.
       expect(accepted).toBeGreaterThan(50);
     });
+  });
+});
+
+describe('protocol versions', () => {
+  const manifest = (protocol: string) => ({
+    protocol,
+    captureId: '3f1c2b7a-9d4e-4c1a-8b2f-1e2d3c4b5a69',
+    deviceId: 'cam-1',
+    capturedAt: '2026-12-03T10:00:00Z',
+    clockOffsetMs: 0,
+    location: { latitude: 22.5, longitude: 114.05 },
+    violationType: 'speeding',
+    readings: {},
+    media: [{ name: 'f.jpg', sha256: 'a'.repeat(64), sizeBytes: 1, contentType: 'image/jpeg', capturedAt: '2026-12-03T10:00:00Z' }],
+  });
+  const heartbeat = (protocol: string) => ({ protocol, deviceId: 'cam-1', kind: 'heartbeat', reportedAt: '2026-12-03T10:00:00Z' });
+
+  it('reads manifests and health reports of version 2 and of the deprecated version 1, and no other', () => {
+    expect(PROTOCOL_VERSION).toBe('verity/2');
+    expect(ACCEPTED_PROTOCOL_VERSIONS).toEqual(['verity/1', 'verity/2']);
+    for (const version of ACCEPTED_PROTOCOL_VERSIONS) {
+      expect(manifestSchema.safeParse(manifest(version)).success).toBe(true);
+      expect(healthReportSchema.safeParse(heartbeat(version)).success).toBe(true);
+    }
+    for (const version of ['verity/3', 'verity/0', 'VERITY/2', '']) {
+      expect(manifestSchema.safeParse(manifest(version)).success).toBe(false);
+      expect(healthReportSchema.safeParse(heartbeat(version)).success).toBe(false);
+    }
+  });
+
+  it('announces in docs/protocol.md the last day version 1 is accepted', () => {
+    const doc = readFileSync(fileURLToPath(new URL('../../docs/protocol.md', import.meta.url)), 'utf8');
+    expect(doc).toContain(`The gateway still accepts \`verity/1\` until **${V1_ACCEPTED_UNTIL}**`);
   });
 });
 

@@ -1,7 +1,18 @@
 import { z } from 'zod';
 
 /** Version string every manifest carries; docs/protocol.md describes this version. */
-export const PROTOCOL_VERSION = 'verity/1';
+export const PROTOCOL_VERSION = 'verity/2';
+
+/**
+ * Versions the gateway reads. Version 1 differs only in its acknowledgements (plain, unsigned
+ * JSON), so a v1 device keeps working through its deprecation period; docs/protocol.md lists its weaknesses.
+ */
+export const ACCEPTED_PROTOCOL_VERSIONS = ['verity/1', 'verity/2'] as const;
+
+export type ProtocolVersion = (typeof ACCEPTED_PROTOCOL_VERSIONS)[number];
+
+/** The last day (UTC) the gateway accepts `verity/1` messages, as docs/protocol.md announces. */
+export const V1_ACCEPTED_UNTIL = '2027-06-30';
 
 /** Media is sent in chunks of at most this many bytes, so a 50 MB clip fits any broker's limits. */
 export const MAX_CHUNK_BYTES = 256 * 1024;
@@ -29,7 +40,7 @@ export const mediaItemSchema = z.strictObject({
 });
 
 export const manifestSchema = z.strictObject({
-  protocol: z.literal(PROTOCOL_VERSION),
+  protocol: z.enum(ACCEPTED_PROTOCOL_VERSIONS),
   captureId: z.uuid(),
   deviceId: deviceIdSchema,
   capturedAt: dateTimeSchema,
@@ -55,7 +66,7 @@ export const envelopeSchema = z.strictObject({
 export type Envelope = z.infer<typeof envelopeSchema>;
 
 /** A device's report about itself, sent in the same signed envelope as a manifest. */
-const healthBase = { protocol: z.literal(PROTOCOL_VERSION), deviceId: deviceIdSchema, reportedAt: dateTimeSchema };
+const healthBase = { protocol: z.enum(ACCEPTED_PROTOCOL_VERSIONS), deviceId: deviceIdSchema, reportedAt: dateTimeSchema };
 
 export const healthReportSchema = z.discriminatedUnion('kind', [
   z.strictObject({ ...healthBase, kind: z.literal('heartbeat') }),

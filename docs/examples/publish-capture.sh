@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Publishes one verity/1 capture (two JPEG frames) with openssl and mosquitto_pub only.
+# Publishes one verity/2 capture (two JPEG frames) with openssl and mosquitto_pub only.
 # Needs OpenSSL 3, mosquitto_pub and GNU coreutils (date +%N, base64 -w0, split -d).
 # Prints the captureId on stdout; everything else goes to stderr.
 set -euo pipefail
@@ -73,7 +73,7 @@ NOW_MS="$(date -u +%s%3N)"
 CAPTURED_AT="$(iso_ms "$NOW_MS")"
 FRAME1_AT="$(iso_ms $((NOW_MS - 500)))" # the first frame half a second before the measurement
 FRAME2_AT="$CAPTURED_AT"
-printf '{"protocol":"verity/1","captureId":"%s","deviceId":"%s","capturedAt":"%s","clockOffsetMs":0,"location":{"latitude":%s,"longitude":%s},"violationType":"speeding","readings":{"speedKmh":92,"limitKmh":60},"media":[{"name":"frame-1.jpg","sha256":"%s","sizeBytes":%s,"contentType":"image/jpeg","capturedAt":"%s"},{"name":"frame-2.jpg","sha256":"%s","sizeBytes":%s,"contentType":"image/jpeg","capturedAt":"%s"}]}' \
+printf '{"protocol":"verity/2","captureId":"%s","deviceId":"%s","capturedAt":"%s","clockOffsetMs":0,"location":{"latitude":%s,"longitude":%s},"violationType":"speeding","readings":{"speedKmh":92,"limitKmh":60},"media":[{"name":"frame-1.jpg","sha256":"%s","sizeBytes":%s,"contentType":"image/jpeg","capturedAt":"%s"},{"name":"frame-2.jpg","sha256":"%s","sizeBytes":%s,"contentType":"image/jpeg","capturedAt":"%s"}]}' \
   "$CAPTURE_ID" "$DEVICE_ID" "$CAPTURED_AT" "$LATITUDE" "$LONGITUDE" \
   "$SHA1" "$SIZE1" "$FRAME1_AT" "$SHA2" "$SIZE2" "$FRAME2_AT" >"$WORK/manifest.json"
 
@@ -85,5 +85,5 @@ printf '{"manifest":"%s","signature":"%s"}' \
   "$(base64 -w0 "$WORK/manifest.json")" "$(base64 -w0 "$WORK/manifest.sig")" >"$WORK/envelope.json"
 publish "$TOPIC_ROOT/devices/$DEVICE_ID/captures" "$WORK/envelope.json"
 
-# 7. The captureId, to match against the acknowledgement on <root>/devices/<id>/acks.
+# 7. The captureId, to match against the acknowledgement on <root>/devices/<id>/acks (verify it: verify-ack.sh).
 echo "$CAPTURE_ID"

@@ -5,6 +5,7 @@ import { isBackdated } from '../../core/domain/certification.js';
 import { certificationSchema, enrolmentSchema } from '../../core/domain/device-registration.js';
 import { deviceIdSchema } from '../../core/domain/protocol.js';
 import type { Db } from '../../db/client.js';
+import { listGatewayKeys } from '../../db/gateway-keys.js';
 import { DEVICE_STATUSES } from '../../db/devices.js';
 import { principalOf, requirePermission } from '../people/authentication.js';
 import { listExpiringCertifications } from './certification-expiry.js';
@@ -42,7 +43,10 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db }): void {
     }
     // Only the hash is kept, so the password is in this answer once; a repeat gets none (ask for a new one instead).
     const broker = outcome === 'enrolled' && brokerPassword ? { broker: { username: deviceId, password: brokerPassword } } : {};
-    return reply.code(outcome === 'enrolled' ? 201 : 200).send({ id: deviceId, outcome, ...broker });
+    // The device needs the gateway's key to verify acknowledgements; null until a gateway has started once.
+    const [current] = await listGatewayKeys(deps.db);
+    const gatewayKey = current ? { fingerprint: current.fingerprint, publicKeyPem: current.publicKeyPem } : null;
+    return reply.code(outcome === 'enrolled' ? 201 : 200).send({ id: deviceId, outcome, ...broker, gatewayKey });
   });
 
   routes.post('/api/devices/:deviceId/broker-password', { onRequest, schema: { params } }, async (request, reply) => {

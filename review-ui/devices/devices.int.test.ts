@@ -5,9 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CERTIFICATION_KINDS, type CertificationKind } from '../../core/domain/certification.js';
 import { signatureVerifies } from '../../core/domain/capture-verifier.js';
 import { FilesystemMediaStore } from '../../core/infrastructure/media-store.js';
+import { recordGatewayKey } from '../../db/gateway-keys.js';
 import { auditLog, deviceKeys, devices } from '../../db/schema.js';
 import { DeviceDirectory } from '../../ingest/device-directory.js';
 import { createTempDir, createTestDatabase, uniqueName } from '../../test/support/isolated.js';
+import { testGatewayKey } from '../../test/support/acks.js';
 import { buildTestReviewServer } from '../../test/support/review-server.js';
 
 const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -301,6 +303,47 @@ describe('device registry and public device list over a real Postgres', () => {
       expect(wrong.statusCode, `${route.method} ${route.url} with a wrong token`).toBe(401);
     }
     expect(await listed(device.id)).toMatchObject({ status: 'enabled' });
+  });
+
+  it('gives devices the gateway keys that sign acknowledgements: in the enrolment answer and publicly, current first', async () => {
+    const enrolAnswer = async (keys = newKeyPair()) => {
+      const id = uniqueName('gwkey').replaceAll('_', '-').slice(0, 60);
+      const payload = {
+        kind: 'traffic_camera',
+        model: 'Cam 7',
+        serial: `SERIAL-${id}`,
+        agency: 'City Traffic Police',
+        publicKeyPem: keys.publicKeyPem,
+        road: 'Harbour Road',
+        direction: 'eastbound',
+        latitude: 22.54,
+        longitude: 114.05,
+      };
+      const first = await app.inject({ method: 'PUT', url: `/api/devices/${id}`, headers, payload });
+      const again = await app.inject({ method: 'PUT', url: `/api/devices/${id}`, headers, payload });
+      expect([first.statusCode, again.statusCode]).toEqual([201, 200]);
+      expect(again.json<unknown>()).toEqual({ ...first.json<object>(), outcome: 'unchanged' });
+      return first.json<{ gatewayKey: { fingerprint: string; publicKeyPem: string } | null }>();
+    };
+    const gatewayKeys = async () => {
+      const response = await app.inject({ method: 'GET', url: '/api/public/gateway-keys' });
+      expect(response.statusCode).toBe(200);
+      return response.json<{ keys: { fingerprint: string; publicKeyPem: string }[] }>().keys.map((key) => key.fingerprint);
+    };
+    expect((await enrolAnswer()).gatewayKey).toBeNull();
+    expect(await gatewayKeys()).toEqual([]);
+
+    const retired = testGatewayKey();
+    const current = testGatewayKey();
+    await recordGatewayKey(database.db, retired);
+    await recordGatewayKey(database.db, current);
+    expect(await gatewayKeys()).toEqual([current.fingerprint, retired.fingerprint]);
+    expect((await enrolAnswer()).gatewayKey).toEqual({ fingerprint: current.fingerprint, publicKeyPem: current.publicKeyPem });
+
+    // A gateway restarted on the older key makes it current again; nothing is listed twice.
+    await recordGatewayKey(database.db, retired);
+    expect(await gatewayKeys()).toEqual([retired.fingerprint, current.fingerprint]);
+    expect((await enrolAnswer()).gatewayKey?.fingerprint).toBe(retired.fingerprint);
   });
 
   it('serves the device pages from this process, with no remote asset', async () => {

@@ -115,6 +115,7 @@ describe('Postgres restart mid-burst', () => {
       REVIEW_PORT: String(port),
       MEDIA_DIR: media.dir,
       SIGNING_KEY_FILE: `${media.dir}/server-signing.pem`,
+      GATEWAY_SIGNING_KEY_FILE: `${media.dir}/gateway-signing.pem`,
     });
     try {
       await waitForOutput(review, 'review server started');

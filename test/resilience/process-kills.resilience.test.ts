@@ -51,6 +51,7 @@ describe('killed workers and a restarted broker', () => {
       REDIS_URL: redis.url,
       MEDIA_DIR: media.dir,
       SIGNING_KEY_FILE: `${media.dir}/server-signing.pem`,
+      GATEWAY_SIGNING_KEY_FILE: `${media.dir}/gateway-signing.pem`,
     };
     gateway = spawnRole('ingest/main.ts', {
       ...common,

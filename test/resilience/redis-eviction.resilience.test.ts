@@ -36,6 +36,7 @@ describe('an evicting Redis', () => {
     MQTT_CLIENT_ID: uniqueName('eviction-gateway'),
     MEDIA_DIR: media.dir,
     SIGNING_KEY_FILE: `${media.dir}/server-signing.pem`,
+    GATEWAY_SIGNING_KEY_FILE: `${media.dir}/gateway-signing.pem`,
     INGEST_HEALTH_PORT: String(healthPort),
     WORKERS_HEALTH_PORT: String(healthPort),
   });

@@ -40,6 +40,7 @@ describe('Redis loses its jobs while workers run', () => {
       QUEUE_PREFIX: 'verity',
       MEDIA_DIR: media.dir,
       SIGNING_KEY_FILE: `${media.dir}/server-signing.pem`,
+      GATEWAY_SIGNING_KEY_FILE: `${media.dir}/gateway-signing.pem`,
     };
     gateway = spawnRole('ingest/main.ts', {
       ...common,
