@@ -283,6 +283,20 @@ describe('protocol versions', () => {
     }
   });
 
+  it('refuses an upper-case captureId in version 2, where one UUID in two spellings would be two captures, and keeps reading it in version 1', () => {
+    fc.assert(
+      fc.property(fc.uuid(), fc.constantFrom(...ACCEPTED_PROTOCOL_VERSIONS), (uuid, version) => {
+        const lower = manifestSchema.safeParse({ ...manifest(version), captureId: uuid.toLowerCase() });
+        expect(lower.success).toBe(true);
+        const upper = uuid.toUpperCase();
+        if (upper === uuid.toLowerCase()) return;
+        const parsed = manifestSchema.safeParse({ ...manifest(version), captureId: upper });
+        expect(parsed.success).toBe(version === 'verity/1');
+        if (!parsed.success) expect(parsed.error.issues[0]?.message).toBe('captureId: write the UUID in lower case');
+      }),
+    );
+  });
+
   it('announces in docs/protocol.md the last day version 1 is accepted', () => {
     const doc = readFileSync(fileURLToPath(new URL('../../docs/protocol.md', import.meta.url)), 'utf8');
     expect(doc).toContain(`The gateway still accepts \`verity/1\` until **${V1_ACCEPTED_UNTIL}**`);

@@ -39,20 +39,26 @@ export const mediaItemSchema = z.strictObject({
   capturedAt: dateTimeSchema,
 });
 
-export const manifestSchema = z.strictObject({
-  protocol: z.enum(ACCEPTED_PROTOCOL_VERSIONS),
-  captureId: z.uuid(),
-  deviceId: deviceIdSchema,
-  capturedAt: dateTimeSchema,
-  clockOffsetMs: z.number().finite(),
-  location: z.strictObject({
-    latitude: z.number().min(-90).max(90),
-    longitude: z.number().min(-180).max(180),
-  }),
-  violationType: z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, 'violation type: snake_case'),
-  readings: z.record(z.string(), z.union([z.number().finite(), z.string().max(256), z.boolean()])),
-  media: z.array(mediaItemSchema).min(1).max(16),
-});
+export const manifestSchema = z
+  .strictObject({
+    protocol: z.enum(ACCEPTED_PROTOCOL_VERSIONS),
+    captureId: z.uuid(),
+    deviceId: deviceIdSchema,
+    capturedAt: dateTimeSchema,
+    clockOffsetMs: z.number().finite(),
+    location: z.strictObject({
+      latitude: z.number().min(-90).max(90),
+      longitude: z.number().min(-180).max(180),
+    }),
+    violationType: z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, 'violation type: snake_case'),
+    readings: z.record(z.string(), z.union([z.number().finite(), z.string().max(256), z.boolean()])),
+    media: z.array(mediaItemSchema).min(1).max(16),
+  })
+  // The id is compared as written, so one UUID in two spellings would be two captures; v1 devices keep their spelling until v1 ends.
+  .refine((manifest) => manifest.protocol === 'verity/1' || manifest.captureId === manifest.captureId.toLowerCase(), {
+    path: ['captureId'],
+    message: 'captureId: write the UUID in lower case',
+  });
 
 export type Manifest = z.infer<typeof manifestSchema>;
 export type MediaItem = z.infer<typeof mediaItemSchema>;
