@@ -112,7 +112,9 @@ export class CaptureIngestor {
       keyRotationOverlapMs: this.policy.keyRotationOverlapMs,
     });
     if (provenance.some((problem) => UNTRUSTED_PROVENANCE.has(problem.code))) {
-      return this.quarantine(messageSha256, payload, { deviceId: manifest.deviceId, captureId: manifest.captureId, manifest }, [
+      // Filed under, and answered on, the topic it came from: the broker vouches for the topic
+      // (each device may publish only under its own id), while the manifest's claim is unproven.
+      return this.quarantine(messageSha256, payload, { deviceId: topicDeviceId, captureId: manifest.captureId, manifest }, [
         ...provenance,
         ...checkCaptureTiming(manifest, new Date(), this.policy),
       ]);
