@@ -31,7 +31,7 @@ const signedBase = {
 };
 
 /** Loose objects: a later minor addition to an ack must not make today's devices refuse it. */
-const signedAckSchema = z.discriminatedUnion('about', [
+export const signedAckSchema = z.discriminatedUnion('about', [
   z.looseObject({
     ...signedBase,
     about: z.literal('capture'),

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import sharp from 'sharp';
 import { CERTIFICATION_KINDS } from '../../core/domain/certification.js';
 import type { Enrolment } from '../../core/domain/device-registration.js';
@@ -18,10 +18,11 @@ const DAY = 24 * 3600 * 1000;
 /** Enrols a device (a traffic camera unless `kind` says otherwise) with every certification valid over `[certifiedFrom, certifiedTo)`. */
 export async function enrolTestDevice(
   db: Db,
-  options: { certifiedFrom?: Date; certifiedTo?: Date; kind?: Enrolment['kind'] } = {},
+  options: { certifiedFrom?: Date; certifiedTo?: Date; kind?: Enrolment['kind']; id?: string; privateKey?: KeyObject } = {},
 ): Promise<TestDevice> {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const id = uniqueName('dev').replaceAll('_', '-').slice(0, 60);
+  const privateKey = options.privateKey ?? generateKeyPairSync('ed25519').privateKey;
+  const publicKey = createPublicKey(privateKey);
+  const id = options.id ?? uniqueName('dev').replaceAll('_', '-').slice(0, 60);
   const outcome = await enrolDevice(db, 'test', id, {
     kind: options.kind ?? 'traffic_camera',
     model: 'Test Cam',
