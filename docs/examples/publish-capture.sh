@@ -14,6 +14,11 @@ FRAME2="${FRAME2:?set FRAME2 to the second JPEG}"
 MQTT_VERSION="${MQTT_VERSION:-mqttv311}"
 LATITUDE="${LATITUDE:-22.5}"
 LONGITUDE="${LONGITUDE:-114.05}"
+# The broker login from the enrolment answer; a broker that takes anonymous clients (npm start's) needs none.
+BROKER_AUTH=()
+if [[ -n "${BROKER_USERNAME:-}" ]]; then
+  BROKER_AUTH=(-u "$BROKER_USERNAME" -P "${BROKER_PASSWORD:?set BROKER_PASSWORD together with BROKER_USERNAME}")
+fi
 
 # The device id goes into topics and into the JSON below unescaped, so hold it to the protocol's rule.
 if [[ ! "$DEVICE_ID" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$ ]]; then
@@ -25,7 +30,7 @@ WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
 publish() { # publish <topic> <file>: one QoS 1 message whose payload is the file's bytes
-  mosquitto_pub -h "$BROKER_HOST" -p "$BROKER_PORT" -V "$MQTT_VERSION" -q 1 -t "$1" -f "$2"
+  mosquitto_pub -h "$BROKER_HOST" -p "$BROKER_PORT" "${BROKER_AUTH[@]}" -V "$MQTT_VERSION" -q 1 -t "$1" -f "$2"
 }
 
 iso_ms() { # iso_ms <milliseconds since the epoch>: RFC 3339 UTC with milliseconds
