@@ -97,9 +97,9 @@ describe('broker credentials from enrolment to the shipped broker', () => {
     const accountB = b.first.json<{ broker: BrokerAccount }>().broker;
     expect(accountA.username).toBe(idA);
     expect(accountA.password).toMatch(/^[A-Za-z0-9_-]{32}$/);
-    // Only a hash is kept: a repeated enrolment cannot show the password again.
+    // Only a hash is kept: a repeated enrolment cannot show the password again. No gateway has started here, so no gateway key either.
     expect(a.again.statusCode).toBe(200);
-    expect(a.again.json()).toEqual({ id: idA, outcome: 'unchanged' });
+    expect(a.again.json()).toEqual({ id: idA, outcome: 'unchanged', gatewayKey: null });
 
     // Not known to the broker until the password file is written from the registry.
     expect(await connects(accountA)).toBe(false);
@@ -139,7 +139,7 @@ describe('broker credentials from enrolment to the shipped broker', () => {
   it('never gives a device a service account name', async () => {
     const { first } = await enrol('verity-gateway');
     expect(first.statusCode).toBe(201);
-    expect(first.json()).toEqual({ id: 'verity-gateway', outcome: 'enrolled' });
+    expect(first.json()).toEqual({ id: 'verity-gateway', outcome: 'enrolled', gatewayKey: null });
     expect((await app.inject({ method: 'POST', url: '/api/devices/verity-gateway/broker-password', headers })).statusCode).toBe(409);
   });
 });
