@@ -4,7 +4,9 @@ import { z } from 'zod';
 import { deviceIdSchema } from '../../core/domain/protocol.js';
 import type { Db } from '../../db/client.js';
 import { closeOpenWindow, deviceTimeline, fleetHealth, recordOperatorWindow, withdrawKnownWindow } from './device-health.js';
+import { refusalSchema } from '../http/answer-schemas.js';
 import { principalOf, requirePermission } from '../people/authentication.js';
+import { deviceTimelineSchema, fleetHealthSchema, windowAnswerSchema } from './device-health-answers.js';
 
 const moment = z.iso.datetime({ offset: true });
 /** A window changes which captures may carry a penalty, so every change says why, for the audit log. */
@@ -26,7 +28,7 @@ export function deviceHealthRoutes(app: FastifyInstance, deps: { db: Db }): void
 
   routes.post(
     '/api/devices/:deviceId/windows',
-    { onRequest, schema: { params: deviceParams, body: openWindowBody } },
+    { onRequest, schema: { params: deviceParams, body: openWindowBody, response: { 201: windowAnswerSchema, 404: refusalSchema } } },
     async (request, reply) => {
       const { deviceId } = request.params;
       const { startsAt, endsAt, reason } = request.body;
@@ -45,7 +47,11 @@ export function deviceHealthRoutes(app: FastifyInstance, deps: { db: Db }): void
     '/api/windows/:windowId/close',
     {
       onRequest,
-      schema: { params: windowParams, body: z.strictObject({ endsAt: moment, reason: reasonSchema }) },
+      schema: {
+        params: windowParams,
+        body: z.strictObject({ endsAt: moment, reason: reasonSchema }),
+        response: { 200: windowAnswerSchema, 400: refusalSchema, 404: refusalSchema, 409: refusalSchema },
+      },
     },
     async (request, reply) => {
       const { windowId } = request.params;
@@ -66,7 +72,14 @@ export function deviceHealthRoutes(app: FastifyInstance, deps: { db: Db }): void
 
   routes.post(
     '/api/windows/:windowId/withdraw',
-    { onRequest, schema: { params: windowParams, body: z.strictObject({ reason: reasonSchema }) } },
+    {
+      onRequest,
+      schema: {
+        params: windowParams,
+        body: z.strictObject({ reason: reasonSchema }),
+        response: { 200: windowAnswerSchema, 404: refusalSchema, 409: refusalSchema },
+      },
+    },
     async (request, reply) => {
       const { windowId } = request.params;
       const result = await withdrawKnownWindow(deps.db, windowId, { by: principalOf(request).actor, reason: request.body.reason });
@@ -85,7 +98,11 @@ export function deviceHealthRoutes(app: FastifyInstance, deps: { db: Db }): void
     '/api/devices/:deviceId/health',
     {
       onRequest: readable,
-      schema: { params: deviceParams, querystring: z.object({ hours: z.coerce.number().int().min(1).max(168).default(48) }) },
+      schema: {
+        params: deviceParams,
+        querystring: z.object({ hours: z.coerce.number().int().min(1).max(168).default(48) }),
+        response: { 200: deviceTimelineSchema, 404: refusalSchema },
+      },
     },
     async (request, reply) => {
       const timeline = await deviceTimeline(deps.db, request.params.deviceId, new Date(), request.query.hours);
@@ -94,7 +111,7 @@ export function deviceHealthRoutes(app: FastifyInstance, deps: { db: Db }): void
     },
   );
 
-  routes.get('/api/fleet/health', { onRequest: readable }, async () => {
+  routes.get('/api/fleet/health', { onRequest: readable, schema: { response: { 200: fleetHealthSchema } } }, async () => {
     const asOf = new Date();
     return { asOf, devices: await fleetHealth(deps.db, asOf) };
   });
