@@ -240,15 +240,18 @@ describe('review server over a real Postgres', () => {
     expect(document.paths['/api/devices/{deviceId}']?.put?.requestBody).toBeDefined();
   });
 
-  it('publishes the answer of every device registry, device health and public route, for each status it sends', async () => {
+  it('publishes the answer of every session, device registry, device health and public route, for each status it sends', async () => {
     const response = await (await build()).inject({ method: 'GET', url: '/api/openapi.json' });
     const { paths } = response.json<{ paths: Record<string, Record<string, { responses?: Record<string, { content?: unknown }> }>> }>();
-    const registryRoute = /^\/api\/(devices(\/.+)?|certifications\/.+|public\/.+|windows\/.+|fleet\/health)$/;
+    const registryRoute = /^\/api\/(devices(\/.+)?|certifications\/.+|public\/.+|windows\/.+|fleet\/health|session(\/password)?)$/;
     const registry = Object.entries(paths).filter(([route]) => registryRoute.test(route));
-    expect(registry.map(([route]) => route)).toHaveLength(15);
+    expect(registry.map(([route]) => route)).toHaveLength(17);
     for (const [route, operations] of registry) {
       for (const [method, operation] of Object.entries(operations)) {
-        const described = Object.entries(operation.responses ?? {}).filter(([, answer]) => answer.content !== undefined);
+        // A 204 has no body to describe.
+        const described = Object.entries(operation.responses ?? {}).filter(
+          ([status, answer]) => answer.content !== undefined || status === '204',
+        );
         expect(described.length, `${method.toUpperCase()} ${route}`).toBe(Object.keys(operation.responses ?? {}).length);
         expect(
           described.some(([status]) => status.startsWith('2')),

@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { PERMISSIONS, mayUse } from '../../core/domain/roles.js';
+import { PERMISSIONS, ROLES, mayUse } from '../../core/domain/roles.js';
 import { appendAudit } from '../../db/audit-log.js';
 import type { Db } from '../../db/client.js';
+import { refusalSchema } from '../http/answer-schemas.js';
 import { SESSION_COOKIE, personPrincipal, principalOf, type Principal } from './authentication.js';
 import { createLoginThrottle, LOGIN_LIMITS } from './login-throttle.js';
 import { authenticate, passwordSchema, setPassword } from './people.js';
@@ -21,6 +22,15 @@ function describe(principal: Principal) {
   };
 }
 
+/** Who is logged in, as the pages read it; the serializer sends only these fields. */
+const sessionPersonSchema = z.object({
+  username: z.string(),
+  displayName: z.string(),
+  roles: z.array(z.enum(ROLES)),
+  permissions: z.array(z.enum(PERMISSIONS)),
+  certificate: z.object({ number: z.string(), expiresAt: z.date() }).nullable(),
+});
+
 /** Log in, find out who you are, change your password, log out. */
 export async function sessionRoutes(app: FastifyInstance, deps: { db: Db; sessionTtlMs: number }): Promise<void> {
   const throttle = createLoginThrottle(deps.db);
@@ -34,7 +44,14 @@ export async function sessionRoutes(app: FastifyInstance, deps: { db: Db; sessio
   routes.post(
     '/api/session',
     {
-      schema: { body: z.strictObject({ username: z.string().min(1).max(100), password: z.string().min(1).max(200) }) },
+      schema: {
+        body: z.strictObject({ username: z.string().min(1).max(100), password: z.string().min(1).max(200) }),
+        response: {
+          200: z.object({ person: sessionPersonSchema, csrfToken: z.string(), expiresAt: z.date() }),
+          401: refusalSchema,
+          429: refusalSchema,
+        },
+      },
     },
     async (request, reply) => {
       const { username, password } = request.body;
@@ -87,28 +104,36 @@ export async function sessionRoutes(app: FastifyInstance, deps: { db: Db; sessio
     },
   );
 
-  routes.get('/api/session', async (request, reply) => {
+  const sessionAnswer = z.object({ person: sessionPersonSchema, csrfToken: z.string().nullable() });
+  routes.get('/api/session', { schema: { response: { 200: sessionAnswer, 401: refusalSchema } } }, async (request, reply) => {
     const { principal } = request;
     if (!principal) return reply.code(401).send({ error: 'not logged in' });
     return { person: describe(principal), csrfToken: request.sessionToken ? csrfTokenFor(request.sessionToken) : null };
   });
 
-  routes.delete('/api/session', async (request, reply) => {
-    const { principal, sessionToken } = request;
-    if (principal && sessionToken) {
-      await endSession(deps.db, sessionToken);
-      await deps.db.transaction((tx) =>
-        appendAudit(tx, { actor: principal.actor, action: 'session.ended', subjectType: 'person', subjectId: principal.id, details: {} }),
-      );
-    }
-    reply.clearCookie(SESSION_COOKIE, { path: '/' });
-    return reply.code(204).send();
-  });
+  routes.delete(
+    '/api/session',
+    { schema: { response: { 204: z.void().describe('logged out; the session cookie is cleared') } } },
+    async (request, reply) => {
+      const { principal, sessionToken } = request;
+      if (principal && sessionToken) {
+        await endSession(deps.db, sessionToken);
+        await deps.db.transaction((tx) =>
+          appendAudit(tx, { actor: principal.actor, action: 'session.ended', subjectType: 'person', subjectId: principal.id, details: {} }),
+        );
+      }
+      reply.clearCookie(SESSION_COOKIE, { path: '/' });
+      return reply.code(204).send();
+    },
+  );
 
   routes.post(
     '/api/session/password',
     {
-      schema: { body: z.strictObject({ currentPassword: z.string().min(1).max(200), newPassword: passwordSchema }) },
+      schema: {
+        body: z.strictObject({ currentPassword: z.string().min(1).max(200), newPassword: passwordSchema }),
+        response: { 200: z.object({ changed: z.literal(true), loggedOut: z.literal(true) }), 401: refusalSchema, 403: refusalSchema },
+      },
       onRequest: async (request, reply) => {
         if (request.principal?.kind !== 'person') return reply.code(401).send({ error: 'log in first' });
       },
@@ -120,7 +145,7 @@ export async function sessionRoutes(app: FastifyInstance, deps: { db: Db; sessio
       }
       await setPassword(deps.db, principal.actor, principal.id, request.body.newPassword, endAllSessions);
       reply.clearCookie(SESSION_COOKIE, { path: '/' });
-      return { changed: true, loggedOut: true };
+      return { changed: true as const, loggedOut: true as const };
     },
   );
 }
