@@ -14,6 +14,7 @@ import {
   captureMedia,
   captures,
   captureTombstones,
+  incidents,
   malfunctionWindows,
   media,
   remediationCases,
@@ -232,6 +233,30 @@ describe('retention and erasure with a movable clock (docs/party.md)', () => {
     expect(listed.map((capture) => capture.id)).not.toContain(wrong);
     // A rejection for another reason is no erasure: it waits out the 30 days like other non-evidence.
     expect((await rowOf(ordinary)).purgedAt).toBeNull();
+  });
+
+  it('keeps evidence for its own period from the approval, then purges it and the plate of its emptied incident', async () => {
+    const approved = await insertReviewableCapture(database.db, store, camera, {
+      readings: { speedKmh: 75, limitKmh: 60, plate: 'KEEP-2' },
+    });
+    const { incidentId } = await decided(approved, { outcome: 'approved' });
+    const files = await mediaOf(approved);
+
+    clock.advance(settings.evidenceKeepMs - HOUR);
+    await run();
+    expect((await rowOf(approved)).purgedAt).toBeNull();
+
+    clock.advance(2 * HOUR);
+    expect((await run()).evidence_retention).toBeGreaterThanOrEqual(1);
+    const [tombstone] = await database.db.select().from(captureTombstones).where(eq(captureTombstones.captureId, approved));
+    expect(tombstone).toMatchObject({ reason: 'evidence_retention', state: 'approved', mediaSha256s: files });
+    for (const sha256 of files) expect(await store.has(sha256)).toBe(false);
+    const [incident] = await database.db.select().from(incidents).where(eq(incidents.id, incidentId!));
+    expect(incident?.subject).toBe(`erased:${incidentId}`);
+    // No package can be built from purged evidence: asking is refused, saying why.
+    const exported = await get(`/api/incidents/${incidentId}/evidence-package?reason=asked+after+retention`);
+    expect(exported.statusCode).toBe(409);
+    expect(await verifyAuditChain(database.db, { publicKeys: [signingKey.publicKeyPem] })).toMatchObject({ ok: true });
   });
 
   it('purges each capture once, with one audit row, however many runs race', async () => {
