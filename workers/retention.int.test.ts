@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { and, eq, inArray } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
@@ -21,7 +22,8 @@ import {
   rejectReasons,
   tamperingFindings,
 } from '../db/schema.js';
-import { verifyEvidencePackage } from '../review-ui/evidence/evidence-verifier.js';
+import { runAuditCli } from '../review-ui/cli/audit.js';
+import { runEvidenceVerifyCli } from '../review-ui/cli/evidence-verify.js';
 import { insertReviewableCapture } from '../test/support/captures.js';
 import { enrolTestDevice, testMedia, type TestDevice } from '../test/support/devices.js';
 import { createTempDir, createTestDatabase, createTestRedis, waitFor } from '../test/support/isolated.js';
@@ -170,11 +172,17 @@ describe('retention and erasure with a movable clock (docs/party.md)', () => {
     await expect(database.db.update(captures).set({ reviewRound: 9 }).where(eq(captures.id, rejected))).rejects.toThrow();
     await expect(database.db.delete(captureTombstones).where(eq(captureTombstones.captureId, rejected))).rejects.toThrow();
 
-    const report = await verifyAuditChain(database.db, { publicKeys: [signingKey.publicKeyPem] });
-    expect(report).toMatchObject({ ok: true, checkpointProblemCount: 0 });
+    // What `npm run audit:verify` and `npm run evidence:verify` run, over the purged database.
+    const lines: string[] = [];
+    const io = { out: (line: string) => lines.push(line), err: (line: string) => lines.push(line) };
+    const env = { DATABASE_URL: database.url, SIGNING_KEY_FILE: path.join(keyDir.dir, 'server.pem') };
+    expect(await runAuditCli(['verify', '--json'], env, { ...io, progress: { write: () => true } }), lines.join('\n')).toBe(0);
+    expect(JSON.parse(lines.join('\n'))).toMatchObject({ ok: true, checkpointProblemCount: 0 });
     const exported = await get(`/api/incidents/${incidentId}/evidence-package?reason=notice+to+the+party`);
     expect(exported.statusCode).toBe(200);
-    expect(verifyEvidencePackage(exported.rawPayload).ok).toBe(true);
+    const packageFile = path.join(keyDir.dir, 'evidence.zip');
+    await writeFile(packageFile, exported.rawPayload);
+    expect(await runEvidenceVerifyCli([packageFile], io), lines.join('\n')).toBe(0);
     const listed = (await get('/api/captures?limit=200')).json<{ captures: { id: string }[] }>().captures.map((capture) => capture.id);
     expect(listed).toContain(evidence);
     expect(listed).not.toContain(rejected);
