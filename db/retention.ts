@@ -117,7 +117,11 @@ async function stillNeeded(tx: Tx, sha256: string): Promise<boolean> {
   return row?.needed ?? true;
 }
 
-/** Removes a stored file nothing needs any more: its rows first, then the bytes, so a failure leaves nothing pointing at absent bytes. */
+/**
+ * Removes a stored file nothing needs any more, its rows before its bytes. A failure rolls the
+ * purge's rows back while files already deleted stay deleted; the capture is then still due and
+ * the next run finishes it (deleting an absent file is a no-op).
+ */
 async function deleteMedium(tx: Tx, store: MediaStore, sha256: string): Promise<string[]> {
   const derived = await tx
     .delete(mediaDerivatives)

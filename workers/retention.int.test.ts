@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TestClock, type Clock } from '../core/domain/clock.js';
 import { loadConfig } from '../core/domain/config.js';
 import { createLogger } from '../core/infrastructure/logger.js';
-import { FilesystemMediaStore } from '../core/infrastructure/media-store.js';
+import { FilesystemMediaStore, type MediaStore } from '../core/infrastructure/media-store.js';
 import { loadOrCreateSigningKey, type ServerSigningKey } from '../core/infrastructure/signing-key.js';
 import { signChainHead } from '../db/audit-checkpoints.js';
 import { verifyAuditChain } from '../db/audit-verify.js';
@@ -280,6 +280,29 @@ describe('retention and erasure with a movable clock (docs/party.md)', () => {
     expect(tombstones).toHaveLength(ids.length);
     for (const id of ids) expect(await auditOf(id, 'capture.purged')).toHaveLength(1);
     expect(await verifyAuditChain(database.db, { publicKeys: [signingKey.publicKeyPem] })).toMatchObject({ ok: true });
+  });
+
+  it('purges the rest when one capture fails, leaves that one whole for the next run, and fails the job to say so', async () => {
+    const stuck = await quarantined();
+    const fine = await quarantined();
+    const [unlucky] = await mediaOf(stuck);
+    const failing: MediaStore = {
+      put: (bytes) => store.put(bytes),
+      get: (sha256) => store.get(sha256),
+      has: (sha256) => store.has(sha256),
+      delete: (sha256) => (sha256 === unlucky ? Promise.reject(new Error('storage is down')) : store.delete(sha256)),
+    };
+    clock.advance(31 * DAY);
+    await expect(purgeCaptures({ database, store: failing, settings, clock, log })).rejects.toThrow(/purging failed for 1 captures/);
+    expect((await rowOf(fine)).purgedAt).not.toBeNull();
+    const row = await rowOf(stuck);
+    expect(row.purgedAt).toBeNull();
+    expect(row.manifest).not.toBeNull();
+    expect(await database.db.select().from(captureTombstones).where(eq(captureTombstones.captureId, stuck))).toEqual([]);
+
+    await run();
+    expect((await rowOf(stuck)).purgedAt).not.toBeNull();
+    expect(await store.has(unlucky!)).toBe(false);
   });
 
   it('runs as a scheduled job of the workers role, reading the clock it is given', async () => {

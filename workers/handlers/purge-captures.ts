@@ -30,19 +30,30 @@ export async function purgeCaptures(deps: {
 }): Promise<PurgeCounts> {
   const now = deps.clock.now();
   const counts: PurgeCounts = { retention: 0, erasure: 0, evidence_retention: 0, mediaFilesDeleted: 0, overdueErasures: 0 };
-  // Captures another run holds come back in the next batch; a batch with nothing new ends the run.
+  // Captures another run holds, or that failed, come back in the next batch; a batch with nothing new ends the run.
   const seen = new Set<string>();
+  let comeBack = 0;
+  const failed: string[] = [];
   for (;;) {
-    const batch = (await dueCaptures(deps.database.db, deps.settings, now, { limit: BATCH + seen.size })).filter(
+    const batch = (await dueCaptures(deps.database.db, deps.settings, now, { limit: BATCH + comeBack })).filter(
       (capture) => !seen.has(capture.id),
     );
     if (batch.length === 0) break;
     for (const capture of batch) {
       seen.add(capture.id);
-      const outcome = await purgeCapture(deps.database.db, deps.store, capture.id, deps.settings, now);
-      if (!outcome) continue;
-      counts[outcome.reason]++;
-      counts.mediaFilesDeleted += outcome.deletedSha256s.length;
+      try {
+        const outcome = await purgeCapture(deps.database.db, deps.store, capture.id, deps.settings, now);
+        if (!outcome) {
+          comeBack++;
+          continue;
+        }
+        counts[outcome.reason]++;
+        counts.mediaFilesDeleted += outcome.deletedSha256s.length;
+      } catch (error) {
+        deps.log.error({ err: error, captureId: capture.id }, 'purging a capture failed; it stays due for the next try');
+        failed.push(capture.id);
+        comeBack++;
+      }
     }
   }
   counts.overdueErasures = await overdueErasures(deps.database.db, deps.settings, now);
@@ -52,5 +63,8 @@ export async function purgeCaptures(deps: {
       'records confirmed wrong are past their erasure deadline: a tampering finding or open case holds them',
     );
   }
+  // Failing the job after purging the rest gets the failures retried and seen, without holding up the others.
+  if (failed.length > 0)
+    throw new Error(`purging failed for ${failed.length} captures (${failed.slice(0, 5).join(', ')}); the rest were purged`);
   return counts;
 }
