@@ -33,8 +33,6 @@ export async function dueCaptures(
   options: { only?: string; limit: number },
 ): Promise<DueCapture[]> {
   const cutoffs = purgeCutoffs(settings, now);
-  // Every clock starts at or after receipt, so older receipts are all that can be due, rejections aside.
-  const receivedBefore = new Date(Math.max(cutoffs.retention.getTime(), cutoffs.evidence_retention.getTime()));
   const rows = rowsOf<{
     id: string;
     state: CaptureState;
@@ -63,8 +61,10 @@ export async function dueCaptures(
         ) decision on true
         left join reject_reasons rr on rr.code = decision.reason_code
         where c.purged_at is null
-          and c.state in ('rejected', 'excluded', 'quarantined', 'approved')
-          and (c.state = 'rejected' or c.received_at <= ${receivedBefore})
+          -- Every clock starts at or after receipt, so only captures received before their cutoff can be due.
+          and (c.state = 'rejected'
+            or (c.state in ('excluded', 'quarantined') and c.received_at <= ${cutoffs.retention})
+            or (c.state = 'approved' and c.received_at <= ${cutoffs.evidence_retention}))
           and ${options.only ? sql`c.id = ${options.only}` : sql`true`}
           and not exists (select 1 from tampering_findings tf where tf.capture_id = c.id)
           and not exists (
