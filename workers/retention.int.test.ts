@@ -243,6 +243,31 @@ describe('retention and erasure with a movable clock (docs/party.md)', () => {
     expect((await rowOf(ordinary)).purgedAt).toBeNull();
   });
 
+  it('counts an erasure a tampering finding holds past its deadline as overdue, for staff to resolve', async () => {
+    const held = await insertReviewableCapture(database.db, store, camera);
+    await decided(held, { outcome: 'rejected', reasonCode: 'stolen_or_cloned_plate' });
+    const [window] = await database.db
+      .insert(malfunctionWindows)
+      .values({
+        deviceId: camera.id,
+        source: 'operator',
+        startsAt: new Date(Date.now() - 2 * DAY),
+        endsAt: new Date(Date.now() - DAY),
+        reason: 'cable cut',
+        recordedBy: 'test',
+      })
+      .returning({ id: malfunctionWindows.id });
+    await database.db
+      .insert(tamperingFindings)
+      .values({ captureId: held, windowId: window!.id, evidence: 'plate swapped', recordedBy: 'zhao' });
+
+    clock.advance(2 * DAY);
+    expect((await run()).overdueErasures).toBe(0);
+    clock.advance(2 * DAY);
+    expect((await run()).overdueErasures).toBe(1);
+    expect((await rowOf(held)).purgedAt).toBeNull();
+  });
+
   it('keeps evidence for its own period from the approval, then purges it and the plate of its emptied incident', async () => {
     const approved = await insertReviewableCapture(database.db, store, camera, {
       readings: { speedKmh: 75, limitKmh: 60, plate: 'KEEP-2' },
