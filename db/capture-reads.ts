@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, lt, or, sql } from 'drizzle-orm';
 import type { CaptureState } from '../core/domain/capture-lifecycle.js';
 import type { Db } from './client.js';
 import { captureMedia, captures, malfunctionWindows, media, mediaChunks, mediaDerivatives, outbox } from './schema.js';
@@ -13,6 +13,8 @@ export function newestCaptures(
   const conditions = [
     filter.state ? eq(captures.state, filter.state) : undefined,
     filter.before ? lt(captures.receivedAt, filter.before) : undefined,
+    // Purged captures are hash-only tombstones (docs/party.md), not captures anyone reviews.
+    isNull(captures.purgedAt),
   ].filter((condition) => condition !== undefined);
   return db
     .select()

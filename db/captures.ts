@@ -1,4 +1,4 @@
-import { and, eq, ne } from 'drizzle-orm';
+import { and, eq, isNull, ne } from 'drizzle-orm';
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import type { CaptureJob } from '../core/domain/capture-jobs.js';
 import { assertTransition, type CaptureState, type LifecycleActor } from '../core/domain/capture-lifecycle.js';
@@ -40,7 +40,7 @@ export async function lockQuarantinedCapturesOf(tx: Tx, deviceId: string): Promi
   return tx
     .select()
     .from(captures)
-    .where(and(eq(captures.deviceId, deviceId), eq(captures.state, 'quarantined')))
+    .where(and(eq(captures.deviceId, deviceId), eq(captures.state, 'quarantined'), isNull(captures.purgedAt)))
     .for('update');
 }
 

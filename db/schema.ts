@@ -169,6 +169,8 @@ export const captures = pgTable(
     reviewRound: integer('review_round').notNull().default(0),
     /** The one act this approved capture belongs to (law L10); cleared if the capture leaves 'approved'. */
     incidentId: uuid('incident_id').references((): AnyPgColumn => incidents.id),
+    /** When retention or erasure removed its personal data; the row stays as a hash-only tombstone (capture_tombstones). */
+    purgedAt: moment('purged_at'),
   },
   (table) => [
     uniqueIndex('captures_message_sha256_key').on(table.messageSha256),
@@ -188,10 +190,35 @@ export const captures = pgTable(
     index('captures_state_captured_idx').on(table.state, table.capturedAt),
     check(
       'accepted_capture_is_complete',
-      sql`${table.state} = 'quarantined' OR (${table.deviceId} IS NOT NULL AND ${table.deviceCaptureId} IS NOT NULL AND ${table.capturedAt} IS NOT NULL AND ${table.manifest} IS NOT NULL)`,
+      sql`${table.state} = 'quarantined' OR (${table.deviceId} IS NOT NULL AND ${table.deviceCaptureId} IS NOT NULL AND ${table.capturedAt} IS NOT NULL AND (${table.manifest} IS NOT NULL OR ${table.purgedAt} IS NOT NULL))`,
+    ),
+    check(
+      'purged_capture_keeps_no_personal_data',
+      sql`${table.purgedAt} IS NULL OR (${table.manifest} IS NULL AND octet_length(${table.rawMessage}) = 0)`,
     ),
   ],
 );
+
+export const purgeReason = pgEnum('purge_reason', ['retention', 'erasure', 'evidence_retention']);
+
+/**
+ * What is left of a capture whose personal data was purged (docs/party.md): its hashes, why and
+ * when. Written once, in the purge's transaction; a trigger refuses changes.
+ */
+export const captureTombstones = pgTable('capture_tombstones', {
+  captureId: uuid('capture_id')
+    .primaryKey()
+    .references(() => captures.id),
+  messageSha256: text('message_sha256').notNull(),
+  mediaSha256s: jsonb('media_sha256s').$type<string[]>().notNull(),
+  reason: purgeReason('reason').notNull(),
+  /** The state the capture was in, and for an erasure the statutory reject reason. */
+  state: captureState('state').notNull(),
+  rejectReasonCode: text('reject_reason_code'),
+  /** When the clock that ran out started: the decision, exclusion or receipt it counts from. */
+  clockStartedAt: moment('clock_started_at').notNull(),
+  purgedAt: moment('purged_at').notNull(),
+});
 
 /** Content-addressed: the SHA-256 is the identity, so the same bytes are stored once. */
 export const media = pgTable('media', {

@@ -9,6 +9,7 @@ import { registerHealthRoute, type HealthCheck } from '../core/infrastructure/he
 import { createMetricsRegistry, registerMetricsRoute } from '../core/infrastructure/metrics.js';
 import type { MediaStore } from '../core/infrastructure/media-store.js';
 import type { Db } from '../db/client.js';
+import { systemClock, type Clock } from '../core/domain/clock.js';
 import { tileOrigin } from '../core/domain/config.js';
 import type { ReviewSettings } from './review-settings.js';
 import { inlineScriptHashes, installSecurityHeaders } from '../core/infrastructure/security-headers.js';
@@ -36,6 +37,8 @@ export interface ReviewServerDeps {
   metrics?: Registry;
   /** Request logging; none when absent. */
   logger?: FastifyBaseLogger;
+  /** What the statutory clocks read as now; the real time when absent, a movable one in tests. */
+  clock?: Clock;
 }
 
 /** Bumped with every incompatible change to a route; docs/api.md keeps the history. */
@@ -69,7 +72,7 @@ export async function buildReviewServer(deps: ReviewServerDeps): Promise<Fastify
   await installAuthentication(app, deps);
   // One plugin per domain: each owns its routes, schemas and services (README's folder table).
   await app.register(peopleApi, { db: deps.db, sessionTtlMs: deps.settings.sessionTtlMs });
-  await app.register(reviewApi, deps);
+  await app.register(reviewApi, { ...deps, clock: deps.clock ?? systemClock });
   await app.register(devicesApi, deps);
   await app.register(deviceHealthApi, deps);
   await app.register(evidenceApi, deps);

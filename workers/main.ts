@@ -24,6 +24,7 @@ await startOrExit(log, lifecycle, async () => {
     analytics: config.analytics,
     jobs: config.jobs,
     housekeeping: config.housekeeping,
+    retention: config.retention,
     incidentWindowMs: config.review.incidentWindowMs,
     log,
   });

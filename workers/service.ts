@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { systemClock, type Clock } from '../core/domain/clock.js';
 import { loadConfig, type Config } from '../core/domain/config.js';
 import { jobIdFor } from '../core/domain/jobs.js';
 import type { Logger } from '../core/infrastructure/logger.js';
@@ -7,6 +8,7 @@ import { loadOrCreateSigningKey } from '../core/infrastructure/signing-key.js';
 import type { Database } from '../db/client.js';
 import { aggregateCaptures } from './handlers/aggregate-captures.js';
 import { deriveMedia } from './handlers/derive-media.js';
+import { purgeCaptures } from './handlers/purge-captures.js';
 import { scanDeviceHealth } from './handlers/scan-device-health.js';
 import { signAuditHead } from './handlers/sign-audit-head.js';
 import { screenCaptures } from './handlers/screen-captures.js';
@@ -32,6 +34,10 @@ export interface WorkersRoleOptions {
   jobs?: Config['jobs'];
   /** With it, this worker deletes finished work on a schedule. */
   housekeeping?: Config['housekeeping'];
+  /** When personal data is purged; with it, this worker schedules the purge, without it the job runs on the defaults. */
+  retention?: Config['retention'];
+  /** What the retention and erasure clocks read as now; the real time when absent. */
+  clock?: Clock;
   /** How far apart two captures of one act may be and still be one incident; the default when absent. */
   incidentWindowMs?: number;
   log: Logger;
@@ -76,6 +82,16 @@ export async function startWorkersRole(options: WorkersRoleOptions): Promise<Wor
           ? signAuditHead({ ...deps, signingKey: signing.key })
           : Promise.reject(new Error('this worker was started without a signing key')),
     },
+    retention: {
+      'purge-captures': () =>
+        purgeCaptures({
+          database: options.database,
+          store: options.store,
+          settings: options.retention ?? loadConfig({}).retention,
+          clock: options.clock ?? systemClock,
+          log,
+        }),
+    },
     analytics: {
       'aggregate-captures': async (_payload, job) => {
         const outcome = await aggregateCaptures(analytics, job);
@@ -111,6 +127,11 @@ export async function startWorkersRole(options: WorkersRoleOptions): Promise<Wor
       await queues
         .get('analytics')
         .upsertJobScheduler('analytics-aggregation', { every: options.analytics.everyMs }, { name: 'aggregate-captures', data: {} });
+    }
+    if (options.retention) {
+      await queues
+        .get('retention')
+        .upsertJobScheduler('retention-purge', { every: options.retention.everyMs }, { name: 'purge-captures', data: {} });
     }
   };
   await ensureSchedules();

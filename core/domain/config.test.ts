@@ -57,6 +57,12 @@ describe('loadConfig', () => {
         endedSessionKeepMs: 7 * 24 * 3600 * 1000,
         failedJobKeepMs: 30 * 24 * 3600 * 1000,
       },
+      retention: {
+        everyMs: 3_600_000,
+        nonEvidenceKeepMs: 30 * 24 * 3600 * 1000,
+        erasureWithinMs: 3 * 24 * 3600 * 1000,
+        evidenceKeepMs: 730 * 24 * 3600 * 1000,
+      },
       ingest: {
         connections: 4,
         completenessTimeoutMs: 60_000,
@@ -127,6 +133,10 @@ describe('loadConfig', () => {
       ENDED_SESSION_KEEP_DAYS: '2',
       STAGED_CHUNK_KEEP_HOURS: '3',
       FAILED_JOB_KEEP_DAYS: '90',
+      RETENTION_INTERVAL_MS: '60000',
+      NON_EVIDENCE_KEEP_DAYS: '45',
+      ERASURE_WITHIN_DAYS: '2',
+      EVIDENCE_KEEP_DAYS: '1000',
       INGEST_CONNECTIONS: '8',
       COMPLETENESS_TIMEOUT_MS: '5000',
       CAPTURE_MAX_AGE_HOURS: '24',
@@ -214,6 +224,12 @@ describe('loadConfig', () => {
         outboxKeepMs: 24 * 3600 * 1000,
         endedSessionKeepMs: 2 * 24 * 3600 * 1000,
         failedJobKeepMs: 90 * 24 * 3600 * 1000,
+      },
+      retention: {
+        everyMs: 60_000,
+        nonEvidenceKeepMs: 45 * 24 * 3600 * 1000,
+        erasureWithinMs: 2 * 24 * 3600 * 1000,
+        evidenceKeepMs: 1000 * 24 * 3600 * 1000,
       },
       ingest: {
         connections: 8,
@@ -475,6 +491,21 @@ describe('analytics settings', () => {
       'CAPTURE_MAX_AGE_HOURS: must be shorter than REVIEW_DEADLINE_DAYS, so every accepted capture can still be reviewed in time',
     ]);
     expect(loadConfig({ CAPTURE_MAX_AGE_HOURS: '119' }).ingest.maxCaptureAgeMs).toBe(119 * 3600 * 1000);
+  });
+
+  it('keeps footage the statutory minimum and erases a wrong record within the statutory maximum, with runs close enough to meet it', () => {
+    expect(configErrorOf({ NON_EVIDENCE_KEEP_DAYS: '29' }).problems).toEqual([
+      'NON_EVIDENCE_KEEP_DAYS: footage is kept at least 30 days (video-image regulation art. 17)',
+    ]);
+    expect(configErrorOf({ ERASURE_WITHIN_DAYS: '4' }).problems).toEqual([
+      'ERASURE_WITHIN_DAYS: a confirmed-wrong record is erased within 3 days (MPS order 157 art. 22)',
+    ]);
+    expect(configErrorOf({ ERASURE_WITHIN_DAYS: '1', RETENTION_INTERVAL_MS: String(24 * 3600 * 1000) }).problems).toEqual([
+      'RETENTION_INTERVAL_MS: must be shorter than ERASURE_WITHIN_DAYS, or an erasure could miss its deadline',
+    ]);
+    expect(loadConfig({ ERASURE_WITHIN_DAYS: '1', RETENTION_INTERVAL_MS: String(24 * 3600 * 1000 - 1) }).retention.everyMs).toBe(
+      24 * 3600 * 1000 - 1,
+    );
   });
 
   it('needs a recent trend window shorter than the screening period', () => {

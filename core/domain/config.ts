@@ -117,6 +117,11 @@ const environmentSchema = z.object({
   ENDED_SESSION_KEEP_DAYS: positiveInt.default(7),
   STAGED_CHUNK_KEEP_HOURS: positiveInt.default(24),
   FAILED_JOB_KEEP_DAYS: positiveInt.default(30),
+  RETENTION_INTERVAL_MS: positiveInt.default(3_600_000),
+  // The video-image regulation (art. 17) keeps footage at least 30 days; MPS order 157 (art. 22) erases a wrong record within 3.
+  NON_EVIDENCE_KEEP_DAYS: positiveInt.min(30, 'footage is kept at least 30 days (video-image regulation art. 17)').default(30),
+  ERASURE_WITHIN_DAYS: positiveInt.max(3, 'a confirmed-wrong record is erased within 3 days (MPS order 157 art. 22)').default(3),
+  EVIDENCE_KEEP_DAYS: positiveInt.default(730),
   INGEST_CONNECTIONS: positiveInt.max(64).default(4),
   COMPLETENESS_TIMEOUT_MS: positiveInt.default(60_000),
   CAPTURE_MAX_AGE_HOURS: positiveInt.default(72),
@@ -222,6 +227,8 @@ export interface Config {
   jobs: { stuckAfterMs: number; reconcileEveryMs: number };
   /** How long finished work is kept before housekeeping deletes it. */
   housekeeping: { everyMs: number; outboxKeepMs: number; endedSessionKeepMs: number; failedJobKeepMs: number };
+  /** When the retention job purges personal data (docs/party.md): non-evidence, confirmed-wrong records, evidence. */
+  retention: { everyMs: number; nonEvidenceKeepMs: number; erasureWithinMs: number; evidenceKeepMs: number };
   ingest: {
     connections: number;
     completenessTimeoutMs: number;
@@ -300,6 +307,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'CAPTURE_MAX_AGE_HOURS: must be shorter than REVIEW_DEADLINE_DAYS, so every accepted capture can still be reviewed in time',
     ]);
   }
+  if (e.RETENTION_INTERVAL_MS >= e.ERASURE_WITHIN_DAYS * DAY_MS) {
+    // Erasure happens on the job's next run, so the runs must come closer together than the deadline.
+    throw new ConfigError(['RETENTION_INTERVAL_MS: must be shorter than ERASURE_WITHIN_DAYS, or an erasure could miss its deadline']);
+  }
   const dataDir = path.resolve(e.DATA_DIR);
   return {
     dataDir,
@@ -357,6 +368,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       outboxKeepMs: e.OUTBOX_KEEP_DAYS * DAY_MS,
       endedSessionKeepMs: e.ENDED_SESSION_KEEP_DAYS * DAY_MS,
       failedJobKeepMs: e.FAILED_JOB_KEEP_DAYS * DAY_MS,
+    },
+    retention: {
+      everyMs: e.RETENTION_INTERVAL_MS,
+      nonEvidenceKeepMs: e.NON_EVIDENCE_KEEP_DAYS * DAY_MS,
+      erasureWithinMs: e.ERASURE_WITHIN_DAYS * DAY_MS,
+      evidenceKeepMs: e.EVIDENCE_KEEP_DAYS * DAY_MS,
     },
     ingest: {
       connections: e.INGEST_CONNECTIONS,

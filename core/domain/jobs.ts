@@ -24,6 +24,10 @@ export interface JobMap {
     /** Screens the network for hotspots and device anomalies from the aggregates and stores the results as a run. */
     'screen-hotspots': Record<string, never>;
   };
+  retention: {
+    /** Purges the personal data of captures whose retention or erasure clock ran out (run on a schedule). */
+    'purge-captures': Record<string, never>;
+  };
 }
 
 export type QueueName = keyof JobMap;
@@ -32,7 +36,7 @@ export type JobPayload<Q extends QueueName, N extends JobName<Q>> = JobMap[Q][N]
 
 // A record rather than a list so the compiler refuses a queue added to JobMap but not here,
 // whose jobs no worker would then ever take.
-const QUEUES: Record<QueueName, true> = { media: true, screening: true, audit: true, analytics: true };
+const QUEUES: Record<QueueName, true> = { media: true, screening: true, audit: true, analytics: true, retention: true };
 export const QUEUE_NAMES = Object.keys(QUEUES) as readonly QueueName[];
 
 /** The one place retry and retention policy is set: failed jobs are kept for inspection. */

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /** Immutable, content-addressed storage for originals and derivatives. */
@@ -8,6 +8,8 @@ export interface MediaStore {
   put(bytes: Buffer): Promise<string>;
   get(sha256: string): Promise<Buffer>;
   has(sha256: string): Promise<boolean>;
+  /** Removes the bytes for good (retention and erasure only, docs/party.md); removing absent bytes is a no-op. */
+  delete(sha256: string): Promise<void>;
 }
 
 export function sha256Hex(bytes: Buffer | Uint8Array): string {
@@ -68,6 +70,14 @@ export class FilesystemMediaStore implements MediaStore {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw error;
+    }
+  }
+
+  async delete(sha256: string): Promise<void> {
+    try {
+      await unlink(this.pathOf(sha256));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
   }
 }

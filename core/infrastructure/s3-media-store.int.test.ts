@@ -55,6 +55,13 @@ afterAll(async () => {
 });
 
 describe('S3MediaStore against s3rver', () => {
+  it('deletes an object for good, and deleting it again is no error (retention, docs/party.md)', async () => {
+    const sha256 = await store.put(randomBytes(512));
+    await store.delete(sha256);
+    expect(await store.has(sha256)).toBe(false);
+    await expect(store.delete(sha256)).resolves.toBeUndefined();
+  });
+
   it('returns the same bytes and hash from get as were put', async () => {
     const bytes = randomBytes(1024);
     const sha256 = await store.put(bytes);

@@ -1,4 +1,4 @@
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { sha256Hex, type MediaStore } from './media-store.js';
 
@@ -79,6 +79,11 @@ export class S3MediaStore implements MediaStore {
       if (httpStatusOf(error) === 404 || (error instanceof Error && error.name === 'NotFound')) return false;
       throw error;
     }
+  }
+
+  /** Deletes the object; S3 answers a delete of an absent key with success, so a repeat is harmless. */
+  async delete(sha256: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(sha256) }));
   }
 }
 

@@ -31,7 +31,7 @@ export async function captureDetail(
   now = new Date(),
 ) {
   const capture = await findCapture(db, captureId);
-  if (!capture?.deviceId || !capture.capturedAt || capture.state === 'quarantined') return undefined;
+  if (!capture?.deviceId || !capture.capturedAt || capture.state === 'quarantined' || capture.purgedAt) return undefined;
   const { deviceId, capturedAt } = capture;
   // What the reviewer reads is the signed manifest itself; the stored copy is only compared with it.
   const signed = signedEvidenceOf(capture);

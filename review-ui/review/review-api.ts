@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { Clock } from '../../core/domain/clock.js';
 import type { MediaStore } from '../../core/infrastructure/media-store.js';
 import type { Db } from '../../db/client.js';
 import type { ReviewSettings } from '../review-settings.js';
@@ -10,6 +11,8 @@ export interface ReviewApiDeps {
   db: Db;
   store: MediaStore;
   settings: ReviewSettings;
+  /** The statutory review clock and the claim leases read it (docs/party.md). */
+  clock: Clock;
 }
 
 /** Captures, the review queue and its decisions, tampering findings: everything a reviewer acts on. */

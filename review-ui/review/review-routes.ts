@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { Clock } from '../../core/domain/clock.js';
 import { readVerified, type MediaStore } from '../../core/infrastructure/media-store.js';
 import { REVIEW_STATES } from '../../core/domain/review-policy.js';
 import { appendAudit } from '../../db/audit-log.js';
@@ -31,7 +32,7 @@ const viewReasonSchema = z.string().trim().min(5, 'reason: say why you open this
 const viewerOf = (db: Db, request: FastifyRequest) => readerOf(db, principalOf(request));
 
 /** The review workflow: queue, claims, the capture under review, its media, and decisions. */
-export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaStore; settings: ReviewSettings }): void {
+export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaStore; settings: ReviewSettings; clock: Clock }): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const review = deps.settings.review;
   const deciders = requirePermission('review.decide');
@@ -44,7 +45,7 @@ export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaS
     },
     async (request) => {
       const { limit, ...filter } = request.query;
-      return listQueue(deps.db, await viewerOf(deps.db, request), filter, review, limit);
+      return listQueue(deps.db, await viewerOf(deps.db, request), filter, review, limit, deps.clock.now());
     },
   );
 
@@ -56,9 +57,9 @@ export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaS
     },
     async (request, reply) => {
       const viewer = await viewerOf(deps.db, request);
-      const claimed = await claimNext(deps.db, viewer, request.body.filter, review.claimLeaseMs, request.body.skip);
+      const claimed = await claimNext(deps.db, viewer, request.body.filter, review.claimLeaseMs, request.body.skip, deps.clock.now());
       if (!claimed?.ok) return reply.code(204).send();
-      const detail = await captureDetail(deps.db, deps.store, claimed.captureId, review);
+      const detail = await captureDetail(deps.db, deps.store, claimed.captureId, review, deps.clock.now());
       await recordView(deps.db, viewer.actor, claimed.captureId, 'review under claim');
       return { claim: { captureId: claimed.captureId, expiresAt: claimed.expiresAt }, detail };
     },
@@ -68,7 +69,13 @@ export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaS
     '/api/review/captures/:captureId/claim',
     { onRequest: deciders, schema: { params: captureParams } },
     async (request, reply) => {
-      const outcome = await claimCapture(deps.db, await viewerOf(deps.db, request), request.params.captureId, review.claimLeaseMs);
+      const outcome = await claimCapture(
+        deps.db,
+        await viewerOf(deps.db, request),
+        request.params.captureId,
+        review.claimLeaseMs,
+        deps.clock.now(),
+      );
       if (!outcome.ok) return reply.code(outcome.status).send({ error: outcome.error, heldBy: outcome.heldBy });
       return { captureId: outcome.captureId, expiresAt: outcome.expiresAt };
     },
@@ -93,7 +100,7 @@ export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaS
       const principal = principalOf(request);
       const refusal = await refusalToRead(deps.db, await viewerOf(deps.db, request), { captureId: request.params.captureId });
       if (refusal) return reply.code(403).send({ error: refusal });
-      const detail = await captureDetail(deps.db, deps.store, request.params.captureId, review);
+      const detail = await captureDetail(deps.db, deps.store, request.params.captureId, review, deps.clock.now());
       if (!detail) return reply.code(404).send({ error: `no reviewable capture ${request.params.captureId}` });
       const holdsClaim = detail.claim?.personId === principal.id;
       const reason = request.query.reason ?? (holdsClaim ? 'review under claim' : undefined);
@@ -146,7 +153,15 @@ export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaS
       const viewer = await viewerOf(deps.db, request);
       const certificateNumber = principal.certificate?.number;
       if (!certificateNumber) return reply.code(403).send({ error: 'deciding needs an enforcement certificate' });
-      const result = await decide(deps.db, { ...viewer, certificateNumber }, request.params.captureId, request.body, review, deps.store);
+      const result = await decide(
+        deps.db,
+        { ...viewer, certificateNumber },
+        request.params.captureId,
+        request.body,
+        review,
+        deps.store,
+        deps.clock.now(),
+      );
       if (!result.ok) return reply.code(result.status).send({ error: result.error });
       return result;
     },

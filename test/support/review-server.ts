@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { Clock } from '../../core/domain/clock.js';
 import { loadConfig } from '../../core/domain/config.js';
 import type { HealthCheck } from '../../core/infrastructure/health.js';
 import type { MediaStore } from '../../core/infrastructure/media-store.js';
@@ -21,6 +22,7 @@ export async function buildTestReviewServer(options: {
   settings?: Partial<ReviewSettings['review']>;
   analytics?: Partial<ReviewSettings['analytics']>;
   trustProxy?: ReviewSettings['trustProxy'];
+  clock?: Clock;
 }): Promise<FastifyInstance> {
   const defaults = reviewSettings(loadConfig({}));
   return buildReviewServer({
@@ -35,6 +37,7 @@ export async function buildTestReviewServer(options: {
       analytics: { ...defaults.analytics, ...options.analytics },
     },
     signingKey: await loadOrCreateSigningKey(path.join(os.tmpdir(), `verity-test-key-${randomBytes(6).toString('hex')}.pem`)),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
 }
 

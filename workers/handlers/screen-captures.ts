@@ -1,4 +1,4 @@
-import { and, eq, gte, inArray, lte, sql } from 'drizzle-orm';
+import { and, eq, gte, inArray, isNull, lte, sql } from 'drizzle-orm';
 import { EXCLUDABLE_STATES, screen, type CaptureState } from '../../core/domain/screening.js';
 import { appendAudit } from '../../db/audit-log.js';
 import { keyOfIncident, lockAct, regroupIncidents } from '../../db/incidents.js';
@@ -24,6 +24,8 @@ export async function screenCaptures(
   const inRange = [
     eq(captures.deviceId, payload.deviceId),
     inArray(captures.state, SCREENABLE_STATES),
+    // A purged capture has no media left to review: a withdrawn window cannot bring it back.
+    isNull(captures.purgedAt),
     gte(captures.capturedAt, new Date(payload.from)),
     ...(payload.to ? [lte(captures.capturedAt, new Date(payload.to))] : []),
   ];
