@@ -4,7 +4,9 @@ import { eq } from 'drizzle-orm';
 import { FilesystemMediaStore } from '../../core/infrastructure/media-store.js';
 import { captures } from '../../db/schema.js';
 import { buildManifest, signManifest, type MediaFile, type SignedCapture } from '../../device-simulator/device-protocol.js';
+import type { ServerSigningKey } from '../../core/infrastructure/signing-key.js';
 import { startIngestRole, type IngestRole } from '../../ingest/service.js';
+import { testGatewayKey } from './acks.js';
 import { testMedia, type TestDevice } from './devices.js';
 import { createTempDir, createTestDatabase, createTestRedis, uniqueName } from './isolated.js';
 import { testServices } from './services.js';
@@ -15,6 +17,8 @@ export interface TestGateway {
   store: FilesystemMediaStore;
   mediaDir: string;
   ingest: IngestRole;
+  /** The key its acknowledgements are signed with; open them with acks.ts's openAck. */
+  gatewayKey: ServerSigningKey;
   topicRoot: string;
   /** Opens another broker client: a device, or anyone else on the broker. */
   connect(label: string): Promise<MqttClient>;
@@ -27,7 +31,9 @@ export async function startTestGateway(label: string, options: { completenessTim
   const mediaDir = await createTempDir(`${label}-media`);
   const store = new FilesystemMediaStore(mediaDir.dir);
   const topicRoot = `verity-test/${uniqueName(label)}/v1`;
+  const gatewayKey = testGatewayKey();
   const ingest = await startIngestRole({
+    gatewayKey,
     database,
     store,
     redis: redis.redis,
@@ -45,6 +51,7 @@ export async function startTestGateway(label: string, options: { completenessTim
     store,
     mediaDir: mediaDir.dir,
     ingest,
+    gatewayKey,
     topicRoot,
     connect: async (name) => {
       const client = await mqtt.connectAsync(testServices.mqttUrl, { clientId: uniqueName(name) });
