@@ -1,6 +1,6 @@
-import { and, eq, gt, isNull } from 'drizzle-orm';
+import { and, desc, eq, gt, isNull } from 'drizzle-orm';
 import { findCapture } from './capture-detail-reads.js';
-import type { Tx } from './client.js';
+import type { Executor, Tx } from './client.js';
 import { captures, rejectReasons, reviewClaims, reviewDecisions } from './schema.js';
 
 export type DecisionRow = typeof reviewDecisions.$inferInsert;
@@ -57,4 +57,20 @@ export async function recordDecision(tx: Tx, decision: DecisionRow): Promise<voi
 /** A decided capture is nobody's to hold any more. */
 export async function releaseClaimsOn(tx: Tx, captureId: string): Promise<void> {
   await tx.delete(reviewClaims).where(eq(reviewClaims.captureId, captureId));
+}
+
+/**
+ * The last decision recorded in the capture's current review round: the record an approved
+ * state must rest on. Read apart from the state, so a state written around the review (by a
+ * database superuser, say) shows up as an approval nobody gave.
+ */
+export async function lastDecisionOfCurrentRound(executor: Executor, captureId: string) {
+  const [last] = await executor
+    .select({ outcome: reviewDecisions.outcome, step: reviewDecisions.step, round: reviewDecisions.round })
+    .from(reviewDecisions)
+    .innerJoin(captures, and(eq(captures.id, reviewDecisions.captureId), eq(captures.reviewRound, reviewDecisions.round)))
+    .where(eq(reviewDecisions.captureId, captureId))
+    .orderBy(desc(reviewDecisions.decidedAt))
+    .limit(1);
+  return last;
 }

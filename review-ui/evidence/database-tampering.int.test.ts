@@ -19,7 +19,8 @@ import { verifyEvidencePackage } from './evidence-verifier.js';
  * the application would refuse to change. Passing means each edit is reported by a verifier:
  * `npm run audit:verify` names the rewritten audit row, the offline evidence verifier fails the
  * package that carries it, and the review API shows a capture whose stored file changed as not
- * intact and exports nothing from it. Edits of the manifest, the signed columns and the media
+ * intact and exports nothing from it, and so is a capture whose state says approved without a
+ * recorded approval. Edits of the manifest, the signed columns and the media
  * links are shown in review-ui/review/review-integrity.int.test.ts.
  */
 describe('direct database tampering, seen by the verifiers', () => {
@@ -141,12 +142,17 @@ describe('direct database tampering, seen by the verifiers', () => {
     expect(refused.json<{ error: string }>().error).toContain(`${link!.name}: stored bytes hash to`);
   });
 
-  it('reports a capture set to approved with no decision recorded: the package carrying it fails its approval check', async () => {
+  it('reports a capture set to approved with no decision recorded: not intact in review, no package exported', async () => {
     const forged = await insertReviewableCapture(database.db, store, camera);
     const { incidentId } = await approvedCapture();
     await withoutTriggers(`update captures set state = 'approved', incident_id = $2 where id = $1`, [forged, incidentId]);
-    const exported = await exportOf(incidentId);
-    expect(exported.statusCode).toBe(200);
-    expect(failedChecks(exported.rawPayload)).toEqual([`decisions.json holds no approval of capture ${forged} in round 1`]);
+    const detail = await detailOf(forged);
+    expect(detail.integrity.intact).toBe(false);
+    expect(detail.integrity.problems).toEqual([
+      'its state says approved, but no reviewer decision is recorded in its current review round',
+    ]);
+    const refused = await exportOf(incidentId);
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json<{ error: string }>().error).toContain('no reviewer decision is recorded');
   });
 });

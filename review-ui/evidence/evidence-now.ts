@@ -12,6 +12,7 @@ import {
 import { sha256Hex, type MediaStore } from '../../core/infrastructure/media-store.js';
 import type { Executor } from '../../db/client.js';
 import { deviceAtCapture, linkedMedia, type DeviceAtCapture, type LinkedMedium } from '../../db/capture-evidence.js';
+import { lastDecisionOfCurrentRound } from '../../db/review-decisions.js';
 import { windowsSetAsideFor } from '../../db/tampering-findings.js';
 import type { DeviceKeyRow } from '../../db/devices.js';
 
@@ -88,6 +89,16 @@ export interface EvidenceNow {
   media: LinkedMedium[];
 }
 
+/** Why a capture in the approved state is not approved on the record, if it is not: its state alone proves nothing. */
+async function approvalNobodyGave(executor: Executor, capture: CaptureOnRecord): Promise<string | undefined> {
+  if (capture.state !== 'approved') return undefined;
+  const last = await lastDecisionOfCurrentRound(executor, capture.id);
+  if (last?.outcome === 'approved') return undefined;
+  return last
+    ? `its state says approved, but the last decision of review round ${last.round} is ${last.outcome}`
+    : 'its state says approved, but no reviewer decision is recorded in its current review round';
+}
+
 /** How far around the capture time windows are read: the reviewer sees the device's day either side. */
 const DAY_MS = 24 * 3600_000;
 
@@ -111,7 +122,10 @@ export async function evidenceNow(
   if (!view) return undefined;
   const media = await linkedMedia(executor, [capture.id]);
   const setAside = (await windowsSetAsideFor(executor, [capture.id])).get(capture.id) ?? [];
-  const { key: signingKey, ...integrity } = await checkIntegrity(store, capture, view.keys, media);
+  const { key: signingKey, ...checked } = await checkIntegrity(store, capture, view.keys, media);
+  // Read from the stored state, whatever state `asState` asks about: a decision about to be made has no record yet.
+  const unrecorded = await approvalNobodyGave(executor, capture);
+  const integrity = unrecorded ? { ...checked, intact: false, problems: [...checked.problems, unrecorded] } : checked;
   const signedMedia = signed.readable ? signed.manifest.media : [];
   const eligibility = evidenceEligibility({
     state: options.asState ?? (capture.state as CaptureState),
