@@ -17,8 +17,8 @@ import { verifyEvidencePackage } from './evidence-verifier.js';
 /**
  * Test 14 of docs/reliability.md: a database superuser edits, with triggers switched off, what
  * the application would refuse to change. Passing means each edit is reported by a verifier:
- * `npm run audit:verify` names the rewritten audit row, the offline evidence verifier fails the
- * package that carries it, and the review API shows a capture whose stored file changed as not
+ * `npm run audit:verify` names the rewritten audit row, the server refuses to export a package
+ * that would carry it, and the review API shows a capture whose stored file changed as not
  * intact and exports nothing from it, and so is a capture whose state says approved without a
  * recorded approval. Edits of the manifest, the signed columns and the media
  * links are shown in review-ui/review/review-integrity.int.test.ts.
@@ -102,7 +102,7 @@ describe('direct database tampering, seen by the verifiers', () => {
     return { code, report: JSON.parse(out.join('\n')) as { ok: boolean; firstBroken: { seq: number; problem: string } | null } };
   }
 
-  it('reports a rewritten approval in the audit log: audit:verify names its row, and the package carrying it fails its audit check', async () => {
+  it('reports a rewritten approval in the audit log: audit:verify names its row, and the server exports no package carrying it', async () => {
     const { captureId, incidentId } = await approvedCapture();
     const before = await exportOf(incidentId);
     expect(before.statusCode).toBe(200);
@@ -121,7 +121,8 @@ describe('direct database tampering, seen by the verifiers', () => {
     expect(audit.code).toBe(1);
     expect(audit.report).toMatchObject({ ok: false, firstBroken: { seq: entry!.seq, problem: 'hash_mismatch' } });
     const after = await exportOf(incidentId);
-    expect(failedChecks(after.rawPayload)).toEqual([`audit/entries.json: entry ${entry!.seq} (capture.approved) does not match its hash`]);
+    expect(after.statusCode).toBe(409);
+    expect(after.json<{ error: string }>().error).toContain(`audit entry ${entry!.seq} (capture.approved) does not match its hash`);
   });
 
   it('reports one flipped byte of a stored media file: not intact in review, no package exported', async () => {

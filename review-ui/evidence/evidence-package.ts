@@ -13,6 +13,7 @@ import {
 } from './evidence-verifier.js';
 import { readVerified, sha256Hex, type MediaStore } from '../../core/infrastructure/media-store.js';
 import type { ServerSigningKey } from '../../core/infrastructure/signing-key.js';
+import { auditHash } from '../../core/domain/audit-hash.js';
 import { appendAudit } from '../../db/audit-log.js';
 import { deviceAtCapture } from '../../db/capture-evidence.js';
 import { tamperingFindingsOf } from '../../db/tampering-findings.js';
@@ -126,6 +127,14 @@ export async function buildEvidencePackage(
     const decisions = await decisionsOf(tx, captureIds);
     files.set(packagePaths.decisions, packageJson(decisions));
     const audit = await auditEntriesOf(tx, { incidentId, captureIds, deviceIds: deviceViews.map((view) => view.id), period });
+    const rewritten = audit.entries.filter((entry) => auditHash(entry.previousHash, new Date(entry.recordedAt), entry) !== entry.hash);
+    // The package would carry the record's own proof of an edit: nothing leaves until the log is put right.
+    if (rewritten.length > 0) {
+      return {
+        outcome: 'not_intact',
+        detail: rewritten.map((entry) => `audit entry ${entry.seq} (${entry.action}) does not match its hash`).join(' | '),
+      };
+    }
     files.set(packagePaths.audit, packageJson(audit));
 
     const checks = checkPackageContents(files);
