@@ -89,7 +89,7 @@ export async function startFaultProxy(target: { host: string; port: number }): P
       const last = direction.queue.at(-1)?.due ?? 0;
       const due = Math.max(Date.now() + latencyMs + Math.random() * jitterMs, last);
       direction.queue.push({ due, chunk });
-      if (!direction.timer) direction.timer = setTimeout(() => drain(pair, direction, to), due - Date.now());
+      if (!direction.timer) direction.timer = setTimeout(() => drain(pair, direction, to), Math.max(0, due - Date.now()));
     });
     from.on('end', () => {
       direction.ended = true;
