@@ -42,6 +42,8 @@ import {
 export interface SoakOptions extends SoakSettings {
   /** Time allowed after the fleet stops for every capture to settle and reach review. */
   drainTimeoutMs: number;
+  /** When set, each role writes a V8 heap snapshot here once the load stops (for hunting a leak). */
+  heapSnapshotDir?: string | undefined;
   command: string;
   say: (line: string) => void;
 }
@@ -169,6 +171,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       MEDIA_DIR: media.dir,
       SIGNING_KEY_FILE: path.join(media.dir, 'server-signing.pem'),
       LOG_LEVEL: 'warn',
+      ...(options.heapSnapshotDir ? { NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${options.heapSnapshotDir}` } : {}),
     };
     const healthPorts = { ingest: await freePort(), workers: await freePort() };
     const roles: Record<'ingest' | 'workers', RoleProcess> = {
@@ -304,6 +307,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const loadSeconds = (Date.now() - startedAt) / 1000;
     await sample();
     for (const timer of timers) clearTimeout(timer);
+    if (options.heapSnapshotDir) {
+      // After the last sample: writing a snapshot swells the heap, which must not bend the RSS trend.
+      for (const name of ['ingest', 'workers'] as const) roles[name].child.kill('SIGUSR2');
+      say(
+        `heap snapshots of pids ${roles.ingest.child.pid} (ingest) and ${roles.workers.child.pid} (workers) going to ${options.heapSnapshotDir}`,
+      );
+    }
     say(`[${clock(Date.now() - startedAt)}] load over; stopping the fleet and waiting for the backlog`);
     await run.stop();
     fleetStopped = true;

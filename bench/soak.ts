@@ -5,7 +5,7 @@
  *
  *   npm run soak -- [--devices 200] [--minutes 15] [--interval 120] [--heartbeat 30] [--warmup 3]
  *                   [--latency-ms 2] [--jitter-ms 8] [--reset-every 45]
- *                   [--outage redis@300:20 --outage postgres@540:20] [--drain 300] [--no-write]
+ *                   [--outage redis@300:20 --outage postgres@540:20] [--drain 300] [--heap-snapshots DIR] [--no-write]
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -39,6 +39,7 @@ const { values } = parseArgs({
     'reset-every': { type: 'string' },
     outage: { type: 'string', multiple: true },
     drain: { type: 'string' },
+    'heap-snapshots': { type: 'string' },
     'no-write': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -66,6 +67,7 @@ const options = {
     { service: 'postgres' as const, atSeconds: Math.round(seconds * 0.6), seconds: 20 },
   ],
   drainTimeoutMs: number('drain', values.drain, 300, 1) * 1000,
+  heapSnapshotDir: values['heap-snapshots'] ? path.resolve(values['heap-snapshots']) : undefined,
   command: `npm run soak -- ${process.argv.slice(2).join(' ')}`.trim().replace(/ --$/, ''),
   say: (line: string) => console.log(line),
 };
