@@ -1,4 +1,4 @@
-// jstat ships no types; these are the few functions the analytics use, as its documentation states them.
+// jstat ships no types; these are the few functions the analytics and the soak use, as its documentation states them.
 declare module 'jstat' {
   interface JStat {
     /** Regularised incomplete beta function I_x(a, b). */
@@ -10,6 +10,8 @@ declare module 'jstat' {
     gamma: { inv(p: number, shape: number, scale: number): number };
     beta: { inv(p: number, alpha: number, beta: number): number };
     normal: { inv(p: number, mean: number, sd: number): number; cdf(x: number, mean: number, sd: number): number };
+    /** Ordinary least squares of `endog` on the rows of `exog` (include a column of ones for an intercept). */
+    models: { ols(endog: number[], exog: number[][]): { coef: number[]; R2: number; t: { se: number[]; interval95: [number, number][] } } };
   }
   const jstat: { jStat: JStat };
   export default jstat;
