@@ -240,13 +240,13 @@ describe('review server over a real Postgres', () => {
     expect(document.paths['/api/devices/{deviceId}']?.put?.requestBody).toBeDefined();
   });
 
-  it('publishes the answer of every session, people, device registry, device health and public route, for each status it sends', async () => {
+  it('publishes the answer of every session, people, audit, device registry, device health and public route, for each status it sends', async () => {
     const response = await (await build()).inject({ method: 'GET', url: '/api/openapi.json' });
     const { paths } = response.json<{ paths: Record<string, Record<string, { responses?: Record<string, { content?: unknown }> }>> }>();
     const registryRoute =
-      /^\/api\/(devices(\/.+)?|certifications\/.+|public\/.+|windows\/.+|fleet\/health|session(\/password)?|people(\/.+)?|roles)$/;
+      /^\/api\/(devices(\/.+)?|certifications\/.+|public\/.+|windows\/.+|fleet\/health|session(\/password)?|people(\/.+)?|roles|audit\/.+)$/;
     const registry = Object.entries(paths).filter(([route]) => registryRoute.test(route));
-    expect(registry.map(([route]) => route)).toHaveLength(21);
+    expect(registry.map(([route]) => route)).toHaveLength(23);
     for (const [route, operations] of registry) {
       for (const [method, operation] of Object.entries(operations)) {
         // A 204 has no body to describe.

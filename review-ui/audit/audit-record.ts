@@ -5,7 +5,7 @@ import type { Db } from '../../db/client.js';
 /** One page of matching entries, newest first, and where the next page starts (null on the last). */
 export async function auditEntries(db: Db, filter: AuditEntryFilter) {
   const entries = await listAuditEntries(db, filter);
-  return { entries, nextBeforeSeq: entries.length === filter.limit ? entries.at(-1)?.seq : null };
+  return { entries, nextBeforeSeq: entries.length === filter.limit ? (entries.at(-1)?.seq ?? null) : null };
 }
 
 /** The signed chain heads with the key that signed them, so copies kept elsewhere can be checked. */

@@ -6,6 +6,32 @@ import type { Db } from '../../db/client.js';
 import { auditCheckpoints, auditEntries } from './audit-record.js';
 import { requirePermission } from '../people/authentication.js';
 
+/** Every column, the hashes included: an auditor recomputes the chain from exactly these. */
+const entriesSchema = z.object({
+  entries: z.array(
+    z.object({
+      seq: z.number().int(),
+      recordedAt: z.date(),
+      actor: z.string(),
+      action: z.string(),
+      subjectType: z.string(),
+      subjectId: z.string(),
+      details: z.unknown(),
+      previousHash: z.string(),
+      hash: z.string(),
+    }),
+  ),
+  nextBeforeSeq: z.number().int().nullable().describe('pass as beforeSeq for the next page; null on the last'),
+});
+
+const checkpointsSchema = z.object({
+  publicKeyPem: z.string(),
+  keyFingerprint: z.string(),
+  checkpoints: z.array(
+    z.object({ seq: z.number().int(), hash: z.string(), signedAt: z.date(), keyFingerprint: z.string(), signature: z.string() }),
+  ),
+});
+
 /**
  * The record for auditors: entries filtered by subject, actor or action, newest first, and the
  * signed chain heads with the key that signed them, so copies can be kept outside this system
@@ -28,6 +54,7 @@ export function auditRoutes(app: FastifyInstance, deps: { db: Db; signingKey: Se
           beforeSeq: z.coerce.number().int().positive().optional(),
           limit: z.coerce.number().int().min(1).max(500).default(100),
         }),
+        response: { 200: entriesSchema },
       },
     },
     async (request) => {
@@ -37,7 +64,13 @@ export function auditRoutes(app: FastifyInstance, deps: { db: Db; signingKey: Se
 
   routes.get(
     '/api/audit/checkpoints',
-    { onRequest, schema: { querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(20) }) } },
+    {
+      onRequest,
+      schema: {
+        querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(20) }),
+        response: { 200: checkpointsSchema },
+      },
+    },
     async (request) => auditCheckpoints(deps.db, deps.signingKey, request.query.limit),
   );
 }
