@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, randomUUID } from 'node:crypto';
+import { createPublicKey, randomUUID } from 'node:crypto';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { readEnvelope, signatureVerifies } from '../../core/domain/capture-verifier.js';
 import {
@@ -13,6 +13,7 @@ import { signAcknowledgement } from '../../core/domain/signed-ack.js';
 import { parseStrictJson } from '../../core/domain/strict-json.js';
 import type { CheckResult } from './gateway-check.js';
 import { VECTOR_KEYS } from './vectors.js';
+import { sha256Hex } from '../../core/infrastructure/media-store.js';
 
 export interface DeviceCheckOptions {
   mqttUrl: string;
@@ -24,8 +25,6 @@ export interface DeviceCheckOptions {
   listenMs: number;
   onResult?: (result: CheckResult) => void;
 }
-
-const sha256Hex = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 /**
  * Watches a device under test on a broker with no gateway: checks every message it publishes

@@ -1,8 +1,9 @@
-import { createHash, randomUUID, type KeyObject } from 'node:crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { topics, type AnyAcknowledgement } from '../../core/domain/protocol.js';
 import { verifyAcknowledgement, type GatewayPublicKey } from '../../core/domain/signed-ack.js';
 import { buildChunkCases, buildEnvelopeCases, buildHealthCases, type BuildContext, type Publication } from './vectors.js';
+import { sha256Hex } from '../../core/infrastructure/media-store.js';
 
 export interface CheckResult {
   name: string;
@@ -23,8 +24,6 @@ export interface GatewayCheckOptions {
   /** Called as each case is decided, so a person running it sees progress. */
   onResult?: (result: CheckResult, done: number, total: number) => void;
 }
-
-const sha256Hex = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 /** Answers on the device's acks topic, each taken by at most one expectation, in arrival order. */
 class AckInbox {

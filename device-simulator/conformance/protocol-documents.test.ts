@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { Ajv } from 'ajv';
@@ -8,13 +8,12 @@ import { readEnvelope, signatureVerifies } from '../../core/domain/capture-verif
 import { signAcknowledgement, verifyAcknowledgement } from '../../core/domain/signed-ack.js';
 import { buildManifest, signHealthReport, signManifest } from '../device-protocol.js';
 import { protocolDocuments } from './protocol-documents.js';
+import { sha256Hex } from '../../core/infrastructure/media-store.js';
 
 const require = createRequire(import.meta.url);
 const asyncApiSpecs = require('@asyncapi/specs') as { schemasWithoutId: Record<string, object> };
 // ajv-formats is CommonJS; under NodeNext its default import is the module object.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
-
-const sha256Hex = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 interface PublishedVectors {
   keys: Record<'device' | 'gateway' | 'forger', { publicKeyPem: string; fingerprint: string }>;

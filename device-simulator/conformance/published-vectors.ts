@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { PROTOCOL_VERSION } from '../../core/domain/protocol.js';
+import { sha256Hex } from '../../core/infrastructure/media-store.js';
 import {
   VECTOR_DEVICE_ID,
   VECTOR_KEYS,
@@ -12,8 +12,6 @@ import {
   type BuildContext,
   type VectorKey,
 } from './vectors.js';
-
-const sha256Hex = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 /** A UUID (version 4 layout) from the case name, so the published file is the same on every build. */
 function fixedUuid(name: string): string {

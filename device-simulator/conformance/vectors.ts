@@ -3,6 +3,8 @@ import sharp from 'sharp';
 import { PROTOCOL_VERSION, topics, type HealthReport, type Manifest } from '../../core/domain/protocol.js';
 import { signAcknowledgement } from '../../core/domain/signed-ack.js';
 import { chunkMedia } from '../device-protocol.js';
+import { sha256Hex } from '../../core/infrastructure/media-store.js';
+import { publicKeyFingerprint } from '../../core/infrastructure/signing-key.js';
 
 /**
  * The conformance kit's cases: each builds signed bytes a device (or a forger) could send and
@@ -10,8 +12,6 @@ import { chunkMedia } from '../device-protocol.js';
  * from the present when `device:check` plays them against a running gateway, since a capture
  * is judged by how old it is.
  */
-
-const sha256Hex = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 /** An Ed25519 key from a fixed seed: PKCS #8 wraps the 32 seed bytes after this DER prefix. */
 function keyFromSeed(label: string): KeyObject {
@@ -33,8 +33,7 @@ export interface VectorKey {
 function vectorKey(label: string): VectorKey {
   const privateKey = keyFromSeed(label);
   const publicKeyPem = createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString();
-  const der = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
-  return { privateKey, publicKeyPem, fingerprint: sha256Hex(der) };
+  return { privateKey, publicKeyPem, fingerprint: publicKeyFingerprint(publicKeyPem) };
 }
 
 /** Published test keys: anyone may sign with them, so they belong to a test device only, never to one in service. */
