@@ -1,60 +1,38 @@
 import { eq } from 'drizzle-orm';
-import mqtt, { type MqttClient } from 'mqtt';
-import { pino } from 'pino';
+import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics, type HealthReport } from '../core/domain/protocol.js';
 import { verifyAcknowledgement } from '../core/domain/signed-ack.js';
-import { FilesystemMediaStore, sha256Hex } from '../core/infrastructure/media-store.js';
+import { sha256Hex } from '../core/infrastructure/media-store.js';
 import { buildManifest, publishCapture, signHealthReport, signManifest } from '../device-simulator/device-protocol.js';
 import { captures } from '../db/schema.js';
-import { testGatewayKey } from '../test/support/acks.js';
 import { enrolTestDevice, testMedia, type TestDevice } from '../test/support/devices.js';
-import { createTempDir, createTestDatabase, createTestRedis, uniqueName, waitFor } from '../test/support/isolated.js';
-import { testServices } from '../test/support/services.js';
-import { startIngestRole, type IngestRole } from './service.js';
-
-const log = pino({ level: 'silent' });
+import { waitFor } from '../test/support/isolated.js';
+import { startTestGateway, type TestGateway } from '../test/support/test-gateway.js';
+import type { IngestRole } from './service.js';
 
 /** docs/protocol.md "Version 1 (deprecated)": a v1 device keeps working, and reads the plain answers it always did. */
 describe('a device still speaking verity/1', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
-  let redis: ReturnType<typeof createTestRedis>;
-  let mediaDir: Awaited<ReturnType<typeof createTempDir>>;
+  let gateway: TestGateway;
+  let database: TestGateway['database'];
   let ingest: IngestRole;
+  let topicRoot: string;
+  let gatewayKey: TestGateway['gatewayKey'];
   let device: MqttClient;
   let camera: TestDevice;
-  const topicRoot = `verity-test/${uniqueName('v1')}/v1`;
-  const gatewayKey = testGatewayKey();
   const received: Buffer[] = [];
 
   beforeAll(async () => {
-    database = await createTestDatabase('v1');
-    redis = createTestRedis('v1');
-    mediaDir = await createTempDir('v1-media');
-    ingest = await startIngestRole({
-      gatewayKey,
-      database,
-      store: new FilesystemMediaStore(mediaDir.dir),
-      redis: redis.redis,
-      queuePrefix: redis.prefix,
-      log,
-      mqttUrl: testServices.mqttUrl,
-      topicRoot,
-      sharedGroup: undefined,
-      clientId: uniqueName('gateway'),
-    });
+    gateway = await startTestGateway('v1');
+    ({ database, ingest, topicRoot, gatewayKey } = gateway);
     camera = await enrolTestDevice(database.db);
-    device = await mqtt.connectAsync(testServices.mqttUrl, { clientId: uniqueName('v1-device') });
+    device = await gateway.connect('v1-device');
     await device.subscribeAsync(topics.ack(topicRoot, camera.id), { qos: 1 });
     device.on('message', (_topic, payload) => received.push(payload));
   });
 
   afterAll(async () => {
-    await device?.endAsync();
-    await ingest?.stop();
-    await redis?.cleanup();
-    await database?.drop();
-    await mediaDir?.remove();
+    await gateway?.stop();
   });
 
   async function capture(protocol: 'verity/1' | 'verity/2') {

@@ -4,12 +4,10 @@ import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '../../core/domain/protocol.js';
-import { FilesystemMediaStore } from '../../core/infrastructure/media-store.js';
-import { startIngestRole, type IngestRole } from '../../ingest/service.js';
-import { testGatewayKey } from '../../test/support/acks.js';
 import { enrolTestDevice, testMedia } from '../../test/support/devices.js';
-import { createTempDir, createTestDatabase, createTestRedis, uniqueName } from '../../test/support/isolated.js';
+import { createTempDir, uniqueName } from '../../test/support/isolated.js';
 import { testServices } from '../../test/support/services.js';
+import { startTestGateway, type TestGateway } from '../../test/support/test-gateway.js';
 import { buildManifest, publishCapture, signManifest } from '../device-protocol.js';
 import { loadFleet, type SimulatedDevice } from '../fleet.js';
 import { runFleet } from '../runner.js';
@@ -20,36 +18,20 @@ const log = pino({ level: 'silent' });
 const COMPLETENESS_MS = 1500;
 
 describe('npm run device:check against a real gateway, Postgres and Mosquitto', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
-  let redis: ReturnType<typeof createTestRedis>;
+  let gateway: TestGateway;
+  let database: TestGateway['database'];
+  let topicRoot: string;
+  let gatewayKey: TestGateway['gatewayKey'];
   let dir: Awaited<ReturnType<typeof createTempDir>>;
-  let ingest: IngestRole;
-  const topicRoot = `verity-test/${uniqueName('conformance')}/v1`;
-  const gatewayKey = testGatewayKey();
 
   beforeAll(async () => {
-    database = await createTestDatabase('conformance');
-    redis = createTestRedis('conformance');
+    gateway = await startTestGateway('conformance', { completenessTimeoutMs: COMPLETENESS_MS });
+    ({ database, topicRoot, gatewayKey } = gateway);
     dir = await createTempDir('conformance');
-    ingest = await startIngestRole({
-      database,
-      store: new FilesystemMediaStore(path.join(dir.dir, 'media')),
-      redis: redis.redis,
-      queuePrefix: redis.prefix,
-      log,
-      mqttUrl: testServices.mqttUrl,
-      topicRoot,
-      sharedGroup: undefined,
-      clientId: uniqueName('gateway'),
-      completenessTimeoutMs: COMPLETENESS_MS,
-      gatewayKey,
-    });
   });
 
   afterAll(async () => {
-    await ingest?.stop();
-    await redis?.cleanup();
-    await database?.drop();
+    await gateway?.stop();
     await dir?.remove();
   });
 
