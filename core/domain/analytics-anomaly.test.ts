@@ -30,6 +30,13 @@ function fleet(seed: number, size = 100, options: { faulty?: (day: number) => nu
   });
 }
 
+const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
 const findingsOf = (findings: ReturnType<typeof deviceAnomalies>['findings'], deviceId: string) =>
   findings.filter((f) => f.deviceId === deviceId);
 
@@ -136,9 +143,14 @@ describe('deviceAnomalies', () => {
         (seed, faulty, factor) => {
           const devices = fleet(seed, 60);
           const device = devices[faulty % 60]!;
+          // A quiet site raised `factor` times its own history can still sit below `factor` times its
+          // busier peers' median, so the rise is scaled to be `factor` against whichever is higher.
+          const watchMean = (series: DeviceSeries) => mean(series.total.slice(settings.baselineDays));
+          const peerMedian = median(devices.filter((other) => other !== device).map(watchMean));
+          const rise = factor * Math.max(1, peerMedian / Math.max(watchMean(device), 1e-9));
           devices[faulty % 60] = {
             ...device,
-            total: device.total.map((count, day) => (day >= settings.baselineDays ? Math.round(count * factor) : count)),
+            total: device.total.map((count, day) => (day >= settings.baselineDays ? Math.round(count * rise) : count)),
           };
           const report = deviceAnomalies(devices, settings);
           const flagged = new Set(report.findings.filter((f) => f.flagged).map((f) => f.deviceId));
