@@ -95,6 +95,7 @@ await startOrExit(log, lifecycle, async () => {
     store,
     adminToken,
     metrics,
+    queues: workers.queues.all(),
     settings: reviewSettings(config),
     signingKey: await loadOrCreateSigningKey(config.signing.keyFile),
     checks: [

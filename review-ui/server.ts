@@ -4,6 +4,7 @@ import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Queue } from 'bullmq';
 import type { Registry } from 'prom-client';
 import { registerHealthRoute, type HealthCheck } from '../core/infrastructure/health.js';
 import { createMetricsRegistry, registerMetricsRoute } from '../core/infrastructure/metrics.js';
@@ -23,6 +24,7 @@ import { devicesApi } from './devices/devices-api.js';
 import { evidenceApi } from './evidence/evidence-api.js';
 import { vendorRoutes } from './http/vendor-routes.js';
 import { peopleApi } from './people/people-api.js';
+import { queueDashboard } from './queues/queue-dashboard.js';
 import { reviewApi } from './review/review-api.js';
 
 export interface ReviewServerDeps {
@@ -39,6 +41,8 @@ export interface ReviewServerDeps {
   logger?: FastifyBaseLogger;
   /** What the statutory clocks read as now; the real time when absent, a movable one in tests. */
   clock?: Clock;
+  /** The job queues the system administrators' dashboard shows; no dashboard when absent. */
+  queues?: readonly Queue[];
 }
 
 /** Bumped with every incompatible change to a route; docs/api.md keeps the history. */
@@ -78,6 +82,7 @@ export async function buildReviewServer(deps: ReviewServerDeps): Promise<Fastify
   await app.register(evidenceApi, deps);
   await app.register(auditApi, deps);
   await app.register(analyticsApi, { db: deps.db, analytics: deps.settings.analytics });
+  if (deps.queues) await app.register(queueDashboard, { queues: deps.queues });
   await vendorRoutes(app);
   await app.register(fastifyStatic, { root: appDir, prefix: '/' });
   return app;

@@ -26,6 +26,7 @@ export const PERMISSIONS = [
   'audit.read',
   'people.manage',
   'reasons.manage',
+  'queues.read',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -47,7 +48,7 @@ const GRANTS: Record<Role, readonly Permission[]> = {
   // Analysts see aggregates only: no images, plates or single captures (law L7).
   analyst: ['analytics.read', 'analytics.run', 'devices.read'],
   auditor: ['audit.read', 'captures.list', 'incidents.read', 'evidence.view', 'evidence.export', 'devices.read', 'health.read'],
-  system_admin: ['people.manage', 'reasons.manage', 'devices.read', 'audit.read'],
+  system_admin: ['people.manage', 'reasons.manage', 'devices.read', 'audit.read', 'queues.read'],
 };
 
 /** Every permission the given roles grant together. */

@@ -15,6 +15,7 @@ const PAGES = [
   { href: '/people.html', label: 'People', anyOf: ['people.manage'] },
   { href: '/analytics.html', label: 'Analytics', anyOf: ['analytics.read'] },
   { href: '/audit.html', label: 'Audit log', anyOf: ['audit.read'] },
+  { href: '/admin/queues', label: 'Job queues', anyOf: ['queues.read'] },
   { href: '/public-devices.html', label: 'Public device list', anyOf: [] },
 ];
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
+import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../core/domain/clock.js';
 import { loadConfig } from '../../core/domain/config.js';
@@ -23,6 +24,7 @@ export async function buildTestReviewServer(options: {
   analytics?: Partial<ReviewSettings['analytics']>;
   trustProxy?: ReviewSettings['trustProxy'];
   clock?: Clock;
+  queues?: readonly Queue[];
 }): Promise<FastifyInstance> {
   const defaults = reviewSettings(loadConfig({}));
   return buildReviewServer({
@@ -38,6 +40,7 @@ export async function buildTestReviewServer(options: {
     },
     signingKey: await loadOrCreateSigningKey(path.join(os.tmpdir(), `verity-test-key-${randomBytes(6).toString('hex')}.pem`)),
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.queues ? { queues: options.queues } : {}),
   });
 }
 
