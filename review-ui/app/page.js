@@ -54,7 +54,30 @@ export async function openPage() {
       ),
       logOutButton,
     );
+  for (const table of document.querySelectorAll('table.stacks')) labelStackedCells(table);
   return person;
+}
+
+/**
+ * On a phone a .stacks table shows each row as a card, every value after its column's heading
+ * (admin.css reads the cell's data-label). Rows arrive after the page loads and are replaced on
+ * every refresh, so the labels follow the table's changes instead of each page writing them.
+ */
+function labelStackedCells(table) {
+  const label = () => {
+    const headings = [...(table.tHead?.rows[0]?.cells ?? [])].map((cell) => cell.textContent.trim());
+    for (const body of table.tBodies) {
+      for (const row of body.rows) {
+        let column = 0;
+        for (const cell of row.cells) {
+          if (!cell.hasAttribute('data-label')) cell.setAttribute('data-label', headings[column] ?? '');
+          column += cell.colSpan;
+        }
+      }
+    }
+  };
+  label();
+  new MutationObserver(label).observe(table, { childList: true, subtree: true });
 }
 
 /** Puts the server's reason in place of the page's content, e.g. for a role that may not see captures. */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -6,15 +7,33 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FilesystemMediaStore } from '../../core/infrastructure/media-store.js';
 import { axeViolations } from '../support/axe.js';
-import { launchBrowser } from '../support/browser.js';
+import type { Role } from '../../core/domain/roles.js';
+import { createPerson } from '../../review-ui/people/people.js';
+import { launchBrowser, logInThroughPage } from '../support/browser.js';
+import { insertReviewableCapture } from '../support/captures.js';
 import { enrolTestDevice } from '../support/devices.js';
 import { createTempDir, createTestDatabase } from '../support/isolated.js';
 import { buildTestReviewServer } from '../support/review-server.js';
 
 const screenshotDir = path.resolve('test-results');
 const PHONE = { width: 390, height: 844 };
+const NARROWEST = { width: 360, height: 740 };
 
-/** Citizens open the public list on their phones: it must fit one without sideways scrolling. */
+/** Each logged-in page, the role that works on it, and what shows the page has its content. */
+const STAFF_PAGES: readonly { path: string; role: Role; ready: string }[] = [
+  { path: '/', role: 'reviewer', ready: '.capture' },
+  { path: '/review.html', role: 'reviewer', ready: '#facts .facts-panel' },
+  { path: '/devices.html', role: 'device_admin', ready: '#fleet tbody tr' },
+  { path: '/health.html', role: 'device_admin', ready: '#device option' },
+  { path: '/people.html', role: 'system_admin', ready: '#people tbody tr' },
+  { path: '/analytics.html', role: 'analyst', ready: '#hotspots-heading' },
+  { path: '/audit.html', role: 'auditor', ready: '#entries tbody tr' },
+];
+
+/**
+ * Citizens open the public list on their phones, and staff in the field open the others: every
+ * page must fit a phone without sideways scrolling.
+ */
 describe('the pages on a 390 px wide phone', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let mediaDir: Awaited<ReturnType<typeof createTempDir>>;
@@ -28,7 +47,9 @@ describe('the pages on a 390 px wide phone', () => {
     app = await buildTestReviewServer({ db: database.db, store: new FilesystemMediaStore(mediaDir.dir) });
     await app.listen({ host: '127.0.0.1', port: 0 });
     baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-    for (let device = 0; device < 3; device++) await enrolTestDevice(database.db);
+    const devices = [];
+    for (let device = 0; device < 3; device++) devices.push(await enrolTestDevice(database.db));
+    for (const device of devices) await insertReviewableCapture(database.db, new FilesystemMediaStore(mediaDir.dir), device);
     browser = await launchBrowser();
     await mkdir(screenshotDir, { recursive: true });
   });
@@ -52,4 +73,41 @@ describe('the pages on a 390 px wide phone', () => {
     await page.screenshot({ path: path.join(screenshotDir, 'phone-public-devices.png'), fullPage: true });
     await page.close();
   });
+
+  it.each([PHONE, NARROWEST])(
+    'fits every staff page, filled with rows, in a $width px screen for the role that uses it',
+    async (screen) => {
+      const overflowing: string[] = [];
+      const accounts = new Map<Role, { username: string; password: string }>();
+      for (const role of new Set(STAFF_PAGES.map((page) => page.role))) {
+        const account = { username: `phone-${role.replace('_', '-')}-${screen.width}`, password: `pw-${randomBytes(12).toString('hex')}` };
+        const created = await createPerson(database.db, 'test', {
+          ...account,
+          displayName: `Phone ${role}`,
+          roles: [role],
+          certificate:
+            role === 'reviewer'
+              ? { number: `ENF-${account.username}`, expiresAt: new Date(Date.now() + 365 * 86_400_000).toISOString() }
+              : null,
+        });
+        if (!created.ok) throw new Error(created.error);
+        accounts.set(role, account);
+      }
+      for (const { path: pagePath, role, ready } of STAFF_PAGES) {
+        const context = await browser.newContext({ viewport: screen });
+        const page = await context.newPage();
+        await page.goto(new URL(pagePath, baseUrl).toString());
+        await logInThroughPage(page, accounts.get(role)!);
+        if (new URL(page.url()).pathname !== pagePath) await page.goto(new URL(pagePath, baseUrl).toString());
+        await page.waitForSelector(ready, { state: 'attached', timeout: 20_000 });
+        const width = await page.evaluate<number>('document.documentElement.scrollWidth');
+        if (width > screen.width) overflowing.push(`${pagePath} is ${width} px wide`);
+        await page.screenshot({
+          path: path.join(screenshotDir, `phone-${screen.width}${pagePath === '/' ? '-captures' : pagePath.replace(/\W+/g, '-')}.png`),
+        });
+        await context.close();
+      }
+      expect(overflowing).toEqual([]);
+    },
+  );
 });
