@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FilesystemMediaStore } from '../core/infrastructure/media-store.js';
@@ -8,6 +11,7 @@ interface Operation {
   parameters?: { in: string; name: string }[];
   requestBody?: unknown;
   responses?: Record<string, { content?: Record<string, unknown> }>;
+  'x-permissions'?: string[];
 }
 type Paths = Record<string, Record<string, Operation>>;
 
@@ -27,6 +31,8 @@ const SCHEMALESS: Record<string, string> = {
   'GET /vendor/kurkle-color/*': 'a browser library served as static files',
 };
 
+const docsApi = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'api.md'), 'utf8');
+
 /** Every method and path the server registers, read from fastify's route tree (HEAD twins left out). */
 function registeredRoutes(app: FastifyInstance): string[] {
   const routes: string[] = [];
@@ -45,7 +51,26 @@ function registeredRoutes(app: FastifyInstance): string[] {
   return routes;
 }
 
-describe('the OpenAPI document', () => {
+/** The permission column docs/api.md must show for an operation, from the guard the route runs. */
+function permissionText(operation: Operation): string {
+  const permissions = operation['x-permissions'];
+  if (!permissions) return 'none';
+  if (permissions.length === 0) return 'logged in';
+  return permissions.map((permission) => `\`${permission}\``).join(' or ');
+}
+
+/** docs/api.md's route table: `METHOD /path` → its permission cell and its request cell. */
+function documentedRoutes(): Map<string, { permission: string; request: string }> {
+  const rows = new Map<string, { permission: string; request: string }>();
+  for (const line of docsApi.split('\n')) {
+    const cells = line.split('|').map((cell) => cell.trim());
+    const route = /^`([A-Z]+ \/\S*)`$/.exec(cells[1] ?? '')?.[1];
+    if (route) rows.set(route, { request: cells[2] ?? '', permission: cells[3] ?? '' });
+  }
+  return rows;
+}
+
+describe('the OpenAPI document and docs/api.md', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let mediaDir: Awaited<ReturnType<typeof createTempDir>>;
   let app: FastifyInstance;
@@ -113,4 +138,24 @@ describe('the OpenAPI document', () => {
     ]);
   });
 
+  it('lists in docs/api.md every route with the permission its guard enforces and the body it takes', () => {
+    const rows = documentedRoutes();
+    for (const { name, operation } of operations()) {
+      const row = rows.get(name);
+      expect(row, `${name} is missing from docs/api.md`).toBeDefined();
+      expect(row!.permission, `${name} permission`).toBe(permissionText(operation));
+      const body = (operation.requestBody as { content?: Record<string, { schema?: { properties?: object } }> } | undefined)?.content?.[
+        'application/json'
+      ]?.schema?.properties;
+      for (const field of Object.keys(body ?? {})) expect(row!.request, `${name} body field ${field}`).toContain(`\`${field}\``);
+    }
+  });
+
+  it('names no route in docs/api.md that the server does not have', () => {
+    const normalise = (route: string) => route.replace(/\{[^}]*\}/g, '{}').replace(/[?#].*$/, '');
+    const known = new Set([...operations().map(({ name }) => name), ...Object.keys(SCHEMALESS)].map(normalise));
+    const named = [...docsApi.matchAll(/`(GET|POST|PUT|PATCH|DELETE) (\/[^`\s]*)`/g)].map((match) => `${match[1]} ${match[2]}`);
+    expect(named.length).toBeGreaterThan(60);
+    expect(named.filter((route) => !known.has(normalise(route)))).toEqual([]);
+  });
 });
