@@ -17,6 +17,7 @@ import { inlineScriptHashes, installSecurityHeaders } from '../core/infrastructu
 import type { ServerSigningKey } from '../core/infrastructure/signing-key.js';
 import { installAuthentication } from './people/authentication.js';
 import { installDependencyErrors } from './http/dependency-errors.js';
+import { describeCommonAnswers } from './http/common-answers.js';
 import { analyticsApi } from './analytics/analytics-api.js';
 import { auditApi } from './audit/audit-api.js';
 import { deviceHealthApi } from './device-health/device-health-api.js';
@@ -46,7 +47,7 @@ export interface ReviewServerDeps {
 }
 
 /** Bumped with every incompatible change to a route; docs/api.md keeps the history. */
-export const API_VERSION = '2.3.0';
+export const API_VERSION = '2.4.0';
 
 const appDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'app');
 
@@ -70,6 +71,7 @@ export async function buildReviewServer(deps: ReviewServerDeps): Promise<Fastify
     openapi: { info: { title: 'Verity review server API', version: API_VERSION } },
     transform: jsonSchemaTransform,
   });
+  describeCommonAnswers(app);
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   registerHealthRoute(app, 'review-ui', deps.checks);
   registerMetricsRoute(app, deps.metrics ?? createMetricsRegistry());

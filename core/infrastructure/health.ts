@@ -1,5 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import { serializerCompiler } from 'fastify-type-provider-zod';
 import type { Registry } from 'prom-client';
+import { z } from 'zod';
 import { registerMetricsRoute } from './metrics.js';
 
 /** A dependency a role needs; `probe` rejects when it is unreachable. */
@@ -50,9 +52,17 @@ export async function checkHealth(checks: readonly HealthCheck[]) {
   return { status, failing, degraded, checks: results };
 }
 
+const healthReportSchema = z.object({
+  role: z.string(),
+  status: z.enum(['ok', 'degraded', 'unavailable']),
+  failing: z.array(z.string()).describe('dependencies that are down: the role cannot serve'),
+  degraded: z.array(z.string()).describe('checks that found work stranded: the role serves, but someone should look'),
+  checks: z.array(z.object({ name: z.string(), ok: z.boolean(), error: z.string().optional() })),
+});
+
 /** `GET /health`: 200 when every dependency answers (status `degraded` if work is stranded), 503 naming the ones that do not. */
 export function registerHealthRoute(app: FastifyInstance, role: string, checks: readonly HealthCheck[]): void {
-  app.get('/health', async (_request, reply) => {
+  app.get('/health', { schema: { response: { 200: healthReportSchema, 503: healthReportSchema } } }, async (_request, reply) => {
     const report = await checkHealth(checks);
     return reply.code(report.status === 'unavailable' ? 503 : 200).send({ role, ...report });
   });
@@ -61,6 +71,8 @@ export function registerHealthRoute(app: FastifyInstance, role: string, checks: 
 /** A server that only answers `GET /health` and `GET /metrics`, for roles with no other HTTP surface. */
 export function buildHealthServer(role: string, checks: readonly HealthCheck[], metrics: Registry): FastifyInstance {
   const app = Fastify({ logger: false });
+  // The routes describe their answers with zod, as the review server's do.
+  app.setSerializerCompiler(serializerCompiler);
   registerHealthRoute(app, role, checks);
   registerMetricsRoute(app, metrics);
   return app;

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { z } from 'zod';
 
 /** One Prometheus registry per process, with Node's own process and event-loop series. */
 export function createMetricsRegistry(): Registry {
@@ -10,7 +11,8 @@ export function createMetricsRegistry(): Registry {
 
 /** `GET /metrics` in Prometheus's text format: counts and timings only, nothing about a person or a capture. */
 export function registerMetricsRoute(app: FastifyInstance, registry: Registry): void {
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  const exposition = { description: "Prometheus's text exposition format", content: { [registry.contentType]: { schema: z.string() } } };
+  app.get('/metrics', { schema: { response: { 200: exposition } } }, async (_request, reply) => {
     return reply.type(registry.contentType).send(await registry.metrics());
   });
 }

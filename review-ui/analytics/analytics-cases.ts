@@ -3,6 +3,8 @@ import { addDays, daysBetween } from '../../core/domain/analytics-calendar.js';
 import type { Config } from '../../core/domain/config.js';
 import { appendAudit } from '../../db/audit-log.js';
 import type { Db } from '../../db/client.js';
+import type { z } from 'zod';
+import type { beforeAfterSchema } from './analytics-answers.js';
 import { eachSiteTotals, siteExists, siteTotals, type Site } from '../../db/analytics-counts.js';
 import { comparisonSites, latestRun, siteResult } from '../../db/analytics-results.js';
 import {
@@ -91,8 +93,7 @@ export async function closeCase(
   });
 }
 
-export type BeforeAfterView =
-  { status: 'no_action' | 'no_run' | 'after_period_too_short' | 'no_reference' } | ({ status: 'ok' } & Record<string, unknown>);
+export type BeforeAfterView = z.infer<typeof beforeAfterSchema>;
 
 /**
  * The EB before/after study of a case, from the aggregates: the before period is the

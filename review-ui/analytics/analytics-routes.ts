@@ -12,6 +12,23 @@ import { auditExport, breakdownCsv, hotspotsCsv, reportHtml } from './analytics-
 import { anomalyReport, hotspots } from './analytics-results.js';
 import { aggregationState, latestRun } from '../../db/analytics-results.js';
 import { requestScreening } from '../../db/analytics-runs.js';
+import { badRequestSchema, noBody, refusalSchema } from '../http/answer-schemas.js';
+import {
+  anomalyReportSchema,
+  breakdownSchema,
+  caseAnswer,
+  caseListSchema,
+  caseSchema,
+  caseWithStudySchema,
+  csvAnswer,
+  hotspotsSchema,
+  latestRunSchema,
+  mapSchema,
+  reportAnswer,
+  runAnswer,
+  screeningRequestedSchema,
+  siteSeriesSchema,
+} from './analytics-answers.js';
 
 const day = z.iso.date();
 const violationType = z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, 'violation type: snake_case');
@@ -37,7 +54,7 @@ export function analyticsRoutes(app: FastifyInstance, deps: { db: Db; analytics:
   const { db } = deps;
 
   // Which basemap to draw under the hotspots; none is a valid answer, and the map reads without it.
-  routes.get('/api/analytics/map', { onRequest }, () => ({ tiles: settings.tiles }));
+  routes.get('/api/analytics/map', { onRequest, schema: { response: { 200: mapSchema } } }, () => ({ tiles: settings.tiles }));
 
   /** The requested period, defaulting to the latest run's, or null when there is neither. */
   async function periodOf(query: { from?: string | undefined; to?: string | undefined }) {
@@ -47,15 +64,15 @@ export function analyticsRoutes(app: FastifyInstance, deps: { db: Db; analytics:
     return from && to ? { from, to } : null;
   }
 
-  routes.get('/api/analytics/runs/latest', { onRequest }, async () => ({
-    run: await latestRun(db),
-    aggregation: await aggregationState(db),
-  }));
+  routes.get('/api/analytics/runs/latest', { onRequest, schema: { response: { 200: latestRunSchema } } }, async () => {
+    const [run, aggregation] = await Promise.all([latestRun(db), aggregationState(db)]);
+    return { run: run && runAnswer(run), aggregation };
+  });
 
   // Run now: screen the network without waiting for the next aggregation (202: the job is queued, the run comes later).
   routes.post(
     '/api/analytics/runs',
-    { onRequest: requirePermission('analytics.run'), schema: { body: z.strictObject({}).optional() } },
+    { onRequest: requirePermission('analytics.run'), schema: { body: noBody, response: { 202: screeningRequestedSchema } } },
     async (request, reply) => reply.code(202).send(await requestScreening(db, principalOf(request).actor)),
   );
 
@@ -66,15 +83,24 @@ export function analyticsRoutes(app: FastifyInstance, deps: { db: Db; analytics:
     limit: z.coerce.number().int().min(1).max(1000).default(100),
     offset: z.coerce.number().int().min(0).default(0),
   });
-  routes.get('/api/analytics/hotspots', { onRequest, schema: { querystring: hotspotQuery } }, async (request) =>
-    hotspots(db, request.query),
+  routes.get(
+    '/api/analytics/hotspots',
+    { onRequest, schema: { querystring: hotspotQuery, response: { 200: hotspotsSchema } } },
+    async (request) => {
+      const page = await hotspots(db, request.query);
+      return { ...page, run: page.run && runAnswer(page.run) };
+    },
   );
 
   routes.get(
     '/api/analytics/sites/:scope/:siteId/series',
     {
       onRequest,
-      schema: { params: z.object({ scope, siteId }), querystring: period.and(z.object({ violationType: violationType.optional() })) },
+      schema: {
+        params: z.object({ scope, siteId }),
+        querystring: period.and(z.object({ violationType: violationType.optional() })),
+        response: { 200: siteSeriesSchema, 400: badRequestSchema, 404: refusalSchema },
+      },
     },
     async (request, reply) => {
       const site = request.params;
@@ -107,22 +133,32 @@ export function analyticsRoutes(app: FastifyInstance, deps: { db: Db; analytics:
     const site = query.scope && query.siteId ? { scope: query.scope, siteId: query.siteId } : null;
     return { query: { site, violationType: query.violationType, state: query.state, ...range } };
   }
-  routes.get('/api/analytics/breakdown', { onRequest, schema: { querystring: breakdownQuery } }, async (request, reply) => {
-    const resolved = await breakdownOf(request.query);
-    if ('error' in resolved) return reply.code(400).send({ error: resolved.error });
-    return breakdown(db, resolved.query);
-  });
+  routes.get(
+    '/api/analytics/breakdown',
+    { onRequest, schema: { querystring: breakdownQuery, response: { 200: breakdownSchema, 400: badRequestSchema } } },
+    async (request, reply) => {
+      const resolved = await breakdownOf(request.query);
+      if (resolved.error !== undefined) return reply.code(400).send({ error: resolved.error });
+      return breakdown(db, resolved.query);
+    },
+  );
 
   routes.get(
     '/api/analytics/devices/anomalies',
-    { onRequest, schema: { querystring: z.object({ flagged: flag.optional() }) } },
-    async (request) => anomalyReport(db, request.query.flagged),
+    { onRequest, schema: { querystring: z.object({ flagged: flag.optional() }), response: { 200: anomalyReportSchema } } },
+    async (request) => {
+      const report = await anomalyReport(db, request.query.flagged);
+      return { ...report, run: report.run && runAnswer(report.run) };
+    },
   );
 
   routes.get(
     '/api/analytics/remediation-cases',
-    { onRequest, schema: { querystring: z.object({ status: z.enum(['open', 'fixed', 'dismissed']).optional() }) } },
-    async (request) => ({ cases: await listCases(db, request.query.status) }),
+    {
+      onRequest,
+      schema: { querystring: z.object({ status: z.enum(['open', 'fixed', 'dismissed']).optional() }), response: { 200: caseListSchema } },
+    },
+    async (request) => ({ cases: (await listCases(db, request.query.status)).map(caseAnswer) }),
   );
 
   routes.post(
@@ -137,6 +173,7 @@ export function analyticsRoutes(app: FastifyInstance, deps: { db: Db; analytics:
           suspectedCause: cause,
           note: z.string().trim().max(2000).optional(),
         }),
+        response: { 201: caseSchema, 404: refusalSchema, 409: refusalSchema },
       },
     },
     async (request, reply) => {
@@ -147,17 +184,21 @@ export function analyticsRoutes(app: FastifyInstance, deps: { db: Db; analytics:
         case 'already_open':
           return reply.code(409).send({ error: `case ${result.caseId} is already open for this site and violation type` });
         case 'opened':
-          return reply.code(201).send(result.case);
+          return reply.code(201).send(caseAnswer(result.case));
       }
     },
   );
 
   const caseParams = z.object({ caseId: z.uuid() });
-  routes.get('/api/analytics/remediation-cases/:caseId', { onRequest, schema: { params: caseParams } }, async (request, reply) => {
-    const found = await findCase(db, request.params.caseId);
-    if (!found) return reply.code(404).send({ error: `no case ${request.params.caseId}` });
-    return { ...found, beforeAfter: await caseBeforeAfter(db, found, settings) };
-  });
+  routes.get(
+    '/api/analytics/remediation-cases/:caseId',
+    { onRequest, schema: { params: caseParams, response: { 200: caseWithStudySchema, 404: refusalSchema } } },
+    async (request, reply) => {
+      const found = await findCase(db, request.params.caseId);
+      if (!found) return reply.code(404).send({ error: `no case ${request.params.caseId}` });
+      return { ...caseAnswer(found), beforeAfter: await caseBeforeAfter(db, found, settings) };
+    },
+  );
 
   routes.post(
     '/api/analytics/remediation-cases/:caseId/action',
@@ -166,6 +207,7 @@ export function analyticsRoutes(app: FastifyInstance, deps: { db: Db; analytics:
       schema: {
         params: caseParams,
         body: z.strictObject({ actionTaken: z.string().trim().min(3).max(2000), actionDate: day, suspectedCause: cause.optional() }),
+        response: { 200: caseSchema, 404: refusalSchema, 409: refusalSchema },
       },
     },
     async (request, reply) => {
@@ -176,7 +218,7 @@ export function analyticsRoutes(app: FastifyInstance, deps: { db: Db; analytics:
         case 'not_open':
           return reply.code(409).send({ error: 'the case is closed' });
         case 'recorded':
-          return result.case;
+          return caseAnswer(result.case);
       }
     },
   );
@@ -188,6 +230,7 @@ export function analyticsRoutes(app: FastifyInstance, deps: { db: Db; analytics:
       schema: {
         params: caseParams,
         body: z.strictObject({ outcome: z.enum(['fixed', 'dismissed']), reason: z.string().trim().min(3).max(500) }),
+        response: { 200: caseSchema, 404: refusalSchema, 409: refusalSchema },
       },
     },
     async (request, reply) => {
@@ -200,37 +243,53 @@ export function analyticsRoutes(app: FastifyInstance, deps: { db: Db; analytics:
         case 'no_action':
           return reply.code(409).send({ error: 'record the action taken before closing the case as fixed' });
         case 'closed':
-          return result.case;
+          return caseAnswer(result.case);
       }
     },
   );
 
   const exportQuery = z.object({ scope: scope.default('cell'), violationType: violationType.optional(), flagged: flag.optional() });
-  routes.get('/api/analytics/export/hotspots.csv', { onRequest, schema: { querystring: exportQuery } }, async (request, reply) => {
-    const result = await hotspotsCsv(db, request.query, settings.kAnonymity);
-    await auditExport(db, principalOf(request).actor, 'hotspots.csv', request.query, result);
-    return reply
-      .header('content-type', 'text/csv; charset=utf-8')
-      .header('content-disposition', 'attachment; filename="hotspots.csv"')
-      .header('x-verity-suppressed-rows', String(result.suppressed))
-      .send(result.body);
-  });
+  const hotspotsCsvAnswer = csvAnswer('the hotspot table; x-verity-suppressed-rows says how many rows under k events were left out');
+  routes.get(
+    '/api/analytics/export/hotspots.csv',
+    { onRequest, schema: { querystring: exportQuery, response: { 200: hotspotsCsvAnswer } } },
+    async (request, reply) => {
+      const result = await hotspotsCsv(db, request.query, settings.kAnonymity);
+      await auditExport(db, principalOf(request).actor, 'hotspots.csv', request.query, result);
+      return reply
+        .header('content-type', 'text/csv; charset=utf-8')
+        .header('content-disposition', 'attachment; filename="hotspots.csv"')
+        .header('x-verity-suppressed-rows', String(result.suppressed))
+        .send(result.body);
+    },
+  );
 
-  routes.get('/api/analytics/export/breakdown.csv', { onRequest, schema: { querystring: breakdownQuery } }, async (request, reply) => {
-    const resolved = await breakdownOf(request.query);
-    if ('error' in resolved) return reply.code(400).send({ error: resolved.error });
-    const result = await breakdownCsv(db, resolved.query, settings.kAnonymity);
-    await auditExport(db, principalOf(request).actor, 'breakdown.csv', request.query, result);
-    return reply
-      .header('content-type', 'text/csv; charset=utf-8')
-      .header('content-disposition', 'attachment; filename="breakdown.csv"')
-      .header('x-verity-suppressed-rows', String(result.suppressed))
-      .send(result.body);
-  });
+  const breakdownCsvAnswer = csvAnswer('the breakdown; x-verity-suppressed-rows says how many rows under k events were left out');
+  routes.get(
+    '/api/analytics/export/breakdown.csv',
+    { onRequest, schema: { querystring: breakdownQuery, response: { 200: breakdownCsvAnswer, 400: badRequestSchema } } },
+    async (request, reply) => {
+      const resolved = await breakdownOf(request.query);
+      if (resolved.error !== undefined) return reply.code(400).send({ error: resolved.error });
+      const result = await breakdownCsv(db, resolved.query, settings.kAnonymity);
+      await auditExport(db, principalOf(request).actor, 'breakdown.csv', request.query, result);
+      return reply
+        .header('content-type', 'text/csv; charset=utf-8')
+        .header('content-disposition', 'attachment; filename="breakdown.csv"')
+        .header('x-verity-suppressed-rows', String(result.suppressed))
+        .send(result.body);
+    },
+  );
 
   routes.get(
     '/api/analytics/report.html',
-    { onRequest, schema: { querystring: z.object({ scope: scope.default('cell'), violationType: violationType.optional() }) } },
+    {
+      onRequest,
+      schema: {
+        querystring: z.object({ scope: scope.default('cell'), violationType: violationType.optional() }),
+        response: { 200: reportAnswer },
+      },
+    },
     async (request, reply) => {
       const result = await reportHtml(db, request.query, settings.kAnonymity);
       await auditExport(db, principalOf(request).actor, 'report.html', request.query, result);

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { deviceIdSchema } from '../../core/domain/protocol.js';
 import type { Db } from '../../db/client.js';
 import { closeOpenWindow, deviceTimeline, fleetHealth, recordOperatorWindow, withdrawKnownWindow } from './device-health.js';
-import { refusalSchema } from '../http/answer-schemas.js';
+import { badRequestSchema, refusalSchema } from '../http/answer-schemas.js';
 import { principalOf, requirePermission } from '../people/authentication.js';
 import { deviceTimelineSchema, fleetHealthSchema, windowAnswerSchema } from './device-health-answers.js';
 
@@ -50,7 +50,7 @@ export function deviceHealthRoutes(app: FastifyInstance, deps: { db: Db }): void
       schema: {
         params: windowParams,
         body: z.strictObject({ endsAt: moment, reason: reasonSchema }),
-        response: { 200: windowAnswerSchema, 400: refusalSchema, 404: refusalSchema, 409: refusalSchema },
+        response: { 200: windowAnswerSchema, 400: badRequestSchema, 404: refusalSchema, 409: refusalSchema },
       },
     },
     async (request, reply) => {

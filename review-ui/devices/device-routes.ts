@@ -12,7 +12,7 @@ import { listExpiringCertifications } from './certification-expiry.js';
 import { confirmCertification } from './certification-rejudging.js';
 import { listDevices } from './device-listing.js';
 import { isServiceAccount, mosquittoPasswordHash, newBrokerPassword } from '../../core/infrastructure/broker-password.js';
-import { refusalSchema } from '../http/answer-schemas.js';
+import { noBody, refusalSchema } from '../http/answer-schemas.js';
 import {
   brokerPasswordAnswerSchema,
   certificationAddedSchema,
@@ -69,7 +69,10 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db }): void {
 
   routes.post(
     '/api/devices/:deviceId/broker-password',
-    { onRequest, schema: { params, response: { 201: brokerPasswordAnswerSchema, 404: refusalSchema, 409: refusalSchema } } },
+    {
+      onRequest,
+      schema: { params, body: noBody, response: { 201: brokerPasswordAnswerSchema, 404: refusalSchema, 409: refusalSchema } },
+    },
     async (request, reply) => {
       const { deviceId } = request.params;
       if (isServiceAccount(deviceId)) {
@@ -107,6 +110,7 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db }): void {
       onRequest,
       schema: {
         params: z.object({ certificationId: z.uuid() }),
+        body: noBody,
         response: { 200: certificationConfirmedSchema, 403: refusalSchema, 404: refusalSchema, 409: refusalSchema },
       },
     },

@@ -6,6 +6,16 @@ import { addRejectReason, currentRejectReasons, retireRejectReason } from '../..
 import { principalOf, requirePermission } from '../people/authentication.js';
 import { readerOf, refusalToRead } from '../review/capture-access.js';
 import { buildEvidencePackage, type EvidencePackageDeps } from './evidence-package.js';
+import { noBody, refusalSchema } from '../http/answer-schemas.js';
+import {
+  evidencePackageAnswer,
+  incidentAnswer,
+  incidentListSchema,
+  incidentWithCapturesSchema,
+  rejectReasonAnswer,
+  rejectReasonListSchema,
+  rejectReasonSchema,
+} from './incident-answers.js';
 
 /** Incidents (one act, law L10) and the maintained list of reasons to reject. */
 export function incidentRoutes(app: FastifyInstance, deps: EvidencePackageDeps): void {
@@ -14,25 +24,40 @@ export function incidentRoutes(app: FastifyInstance, deps: EvidencePackageDeps):
 
   routes.get(
     '/api/incidents',
-    { onRequest: readable, schema: { querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }) } },
+    {
+      onRequest: readable,
+      schema: {
+        querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }),
+        response: { 200: incidentListSchema },
+      },
+    },
     async (request) => {
       const reader = await readerOf(deps.db, principalOf(request));
       // A merged or emptied incident holds no captures: it is kept for its history (GET by id), not listed as an act.
       // The subject is a plate: incidents holding captures of a device the reader administers are not theirs to see.
       const rows = await openIncidents(deps.db, { exceptDeviceIds: reader.administeredDeviceIds, limit: request.query.limit });
-      return { incidents: rows };
+      return { incidents: rows.map(incidentAnswer) };
     },
   );
 
   routes.get(
     '/api/incidents/:incidentId',
-    { onRequest: readable, schema: { params: z.object({ incidentId: z.uuid() }) } },
+    {
+      onRequest: readable,
+      schema: {
+        params: z.object({ incidentId: z.uuid() }),
+        response: { 200: incidentWithCapturesSchema, 403: refusalSchema, 404: refusalSchema },
+      },
+    },
     async (request, reply) => {
       const refusal = await refusalToRead(deps.db, await readerOf(deps.db, principalOf(request)), request.params);
       if (refusal) return reply.code(403).send({ error: refusal });
       const found = await incidentWithCaptures(deps.db, request.params.incidentId);
       if (!found) return reply.code(404).send({ error: `no incident ${request.params.incidentId}` });
-      return found;
+      return {
+        incident: incidentAnswer(found.incident),
+        captures: found.captures.map(({ id, deviceId, capturedAt, state }) => ({ id, deviceId, capturedAt, state })),
+      };
     },
   );
 
@@ -46,6 +71,7 @@ export function incidentRoutes(app: FastifyInstance, deps: EvidencePackageDeps):
         querystring: z.object({
           reason: z.string().trim().min(5, 'reason: say why you export this evidence (at least 5 characters)').max(500),
         }),
+        response: { 200: evidencePackageAnswer, 403: refusalSchema, 404: refusalSchema, 409: refusalSchema },
       },
     },
     async (request, reply) => {
@@ -74,9 +100,14 @@ export function incidentRoutes(app: FastifyInstance, deps: EvidencePackageDeps):
     },
   );
 
-  routes.get('/api/reject-reasons', { onRequest: requirePermission('review.decide', 'reasons.manage', 'evidence.view') }, async () => ({
-    reasons: await currentRejectReasons(deps.db),
-  }));
+  routes.get(
+    '/api/reject-reasons',
+    {
+      onRequest: requirePermission('review.decide', 'reasons.manage', 'evidence.view'),
+      schema: { response: { 200: rejectReasonListSchema } },
+    },
+    async () => ({ reasons: (await currentRejectReasons(deps.db)).map(rejectReasonAnswer) }),
+  );
 
   routes.post(
     '/api/reject-reasons',
@@ -87,19 +118,27 @@ export function incidentRoutes(app: FastifyInstance, deps: EvidencePackageDeps):
           code: z.string().regex(/^[a-z][a-z0-9_]{2,63}$/, 'code: snake_case'),
           label: z.string().trim().min(3).max(200),
         }),
+        response: { 201: rejectReasonSchema, 409: refusalSchema },
       },
     },
     async (request, reply) => {
       const actor = principalOf(request).actor;
       const added = await addRejectReason(deps.db, actor, request.body);
       if (!added) return reply.code(409).send({ error: `reason ${request.body.code} exists` });
-      return reply.code(201).send(added);
+      return reply.code(201).send(rejectReasonAnswer(added));
     },
   );
 
   routes.post(
     '/api/reject-reasons/:code/retire',
-    { onRequest: requirePermission('reasons.manage'), schema: { params: z.object({ code: z.string().max(64) }) } },
+    {
+      onRequest: requirePermission('reasons.manage'),
+      schema: {
+        params: z.object({ code: z.string().max(64) }),
+        body: noBody,
+        response: { 200: rejectReasonSchema, 404: refusalSchema, 409: refusalSchema },
+      },
+    },
     async (request, reply) => {
       const actor = principalOf(request).actor;
       const retired = await retireRejectReason(deps.db, actor, request.params.code);
@@ -111,7 +150,7 @@ export function incidentRoutes(app: FastifyInstance, deps: EvidencePackageDeps):
       }
       // Retired, never deleted: past decisions keep pointing at the reason they gave.
       if (!retired) return reply.code(404).send({ error: `no current reason ${request.params.code}` });
-      return retired;
+      return rejectReasonAnswer(retired);
     },
   );
 }

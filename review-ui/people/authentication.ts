@@ -98,9 +98,23 @@ function refusal(principal: Principal, permission: Permission): string {
   return `your enforcement certificate ${principal.certificate.number} expired on ${principal.certificate.expiresAt.toISOString().slice(0, 10)}`;
 }
 
+/**
+ * An onRequest hook that lets a request through only when its principal may; `permissions`
+ * names what it asks for (any one of them; none means any logged-in person), so the
+ * OpenAPI document and docs/api.md can state what each route enforces.
+ */
+export type Guard = ((request: FastifyRequest, reply: FastifyReply) => Promise<unknown>) & { readonly permissions: readonly Permission[] };
+
+/** The permissions a route's onRequest guard asks for; null when the route has no guard. */
+export function guardedBy(onRequest: unknown): readonly Permission[] | null {
+  const hooks: unknown[] = Array.isArray(onRequest) ? onRequest : [onRequest];
+  const guard = hooks.find((hook): hook is Guard => typeof hook === 'function' && 'permissions' in hook);
+  return guard ? guard.permissions : null;
+}
+
 /** An onRequest guard: 401 without a login, 403 when no role (or no valid certificate) allows the permission. */
-export function requirePermission(...anyOf: Permission[]) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
+export function requirePermission(...anyOf: Permission[]): Guard {
+  const guard = async (request: FastifyRequest, reply: FastifyReply) => {
     const { principal } = request;
     if (!principal) return reply.code(401).send({ error: 'log in first' });
     const now = new Date();
@@ -109,6 +123,15 @@ export function requirePermission(...anyOf: Permission[]) {
       return reply.code(403).send({ error: first ? refusal(principal, first) : 'forbidden' });
     }
   };
+  return Object.assign(guard, { permissions: anyOf });
+}
+
+/** An onRequest guard for what a person does to their own account: 401 unless a person (not the admin token) is logged in. */
+export function requirePerson(): Guard {
+  const guard = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (request.principal?.kind !== 'person') return reply.code(401).send({ error: 'log in first' });
+  };
+  return Object.assign(guard, { permissions: [] });
 }
 
 /** For handlers behind requirePermission, where a principal is guaranteed. */

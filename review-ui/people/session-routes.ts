@@ -5,7 +5,7 @@ import { PERMISSIONS, ROLES, mayUse } from '../../core/domain/roles.js';
 import { appendAudit } from '../../db/audit-log.js';
 import type { Db } from '../../db/client.js';
 import { refusalSchema } from '../http/answer-schemas.js';
-import { SESSION_COOKIE, personPrincipal, principalOf, type Principal } from './authentication.js';
+import { SESSION_COOKIE, personPrincipal, principalOf, requirePerson, type Principal } from './authentication.js';
 import { createLoginThrottle, LOGIN_LIMITS } from './login-throttle.js';
 import { authenticate, passwordSchema, setPassword } from './people.js';
 import { csrfTokenFor, endAllSessions, endSession, startSession } from './sessions.js';
@@ -134,9 +134,7 @@ export async function sessionRoutes(app: FastifyInstance, deps: { db: Db; sessio
         body: z.strictObject({ currentPassword: z.string().min(1).max(200), newPassword: passwordSchema }),
         response: { 200: z.object({ changed: z.literal(true), loggedOut: z.literal(true) }), 401: refusalSchema, 403: refusalSchema },
       },
-      onRequest: async (request, reply) => {
-        if (request.principal?.kind !== 'person') return reply.code(401).send({ error: 'log in first' });
-      },
+      onRequest: requirePerson(),
     },
     async (request, reply) => {
       const principal = principalOf(request);

@@ -7,6 +7,8 @@ import { CAPTURE_STATES } from '../../core/domain/capture-lifecycle.js';
 import { principalOf, requirePermission } from '../people/authentication.js';
 import { readerOf, refusalToRead } from './capture-access.js';
 import { countByState, isThumbnail, listCaptures, reconcile } from './capture-listing.js';
+import { refusalSchema } from '../http/answer-schemas.js';
+import { captureListSchema, reconciliationSchema, thumbnailAnswer } from './review-answers.js';
 
 export function captureRoutes(app: FastifyInstance, deps: { db: Db; store: MediaStore; stuckAfterMs: number }): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
@@ -21,6 +23,7 @@ export function captureRoutes(app: FastifyInstance, deps: { db: Db; store: Media
           before: z.iso.datetime({ offset: true }).optional(),
           limit: z.coerce.number().int().min(1).max(200).default(50),
         }),
+        response: { 200: captureListSchema },
       },
     },
     async (request) => {
@@ -33,14 +36,22 @@ export function captureRoutes(app: FastifyInstance, deps: { db: Db; store: Media
     },
   );
 
-  routes.get('/api/ingest/reconciliation', { onRequest: requirePermission('captures.list', 'audit.read') }, async () =>
-    reconcile(deps.db, deps.stuckAfterMs),
+  routes.get(
+    '/api/ingest/reconciliation',
+    { onRequest: requirePermission('captures.list', 'audit.read'), schema: { response: { 200: reconciliationSchema } } },
+    async () => reconcile(deps.db, deps.stuckAfterMs),
   );
 
   routes.get(
     '/api/thumbnails/:sha256',
     // Thumbnails show plates too: only people who may view evidence get them (law L7).
-    { onRequest: requirePermission('evidence.view'), schema: { params: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/) }) } },
+    {
+      onRequest: requirePermission('evidence.view'),
+      schema: {
+        params: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+        response: { 200: thumbnailAnswer, 403: refusalSchema, 404: refusalSchema, 409: refusalSchema },
+      },
+    },
     async (request, reply) => {
       const { sha256 } = request.params;
       if (!(await isThumbnail(deps.db, sha256))) return reply.code(404).send({ error: 'no such thumbnail' });

@@ -13,6 +13,17 @@ import { captureDetail } from './capture-detail.js';
 import { readerOf, refusalToRead } from './capture-access.js';
 import { annotateCapture, claimCapture, claimNext, listQueue, releaseClaim } from '../../db/review-queue.js';
 import { decide } from './review-decisions.js';
+import { badRequestSchema, noBody, refusalSchema } from '../http/answer-schemas.js';
+import {
+  captureDetailSchema,
+  claimRefusalSchema,
+  claimSchema,
+  createdSchema,
+  decisionSchema,
+  mediaAnswer,
+  nextClaimSchema,
+  queueSchema,
+} from './review-answers.js';
 
 const filterSchema = z.object({
   deviceId: z.string().max(64).optional(),
@@ -41,7 +52,10 @@ export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaS
     '/api/review/queue',
     {
       onRequest: requirePermission('review.decide', 'review.prescreen'),
-      schema: { querystring: filterSchema.extend({ limit: z.coerce.number().int().min(1).max(200).default(50) }) },
+      schema: {
+        querystring: filterSchema.extend({ limit: z.coerce.number().int().min(1).max(200).default(50) }),
+        response: { 200: queueSchema },
+      },
     },
     async (request) => {
       const { limit, ...filter } = request.query;
@@ -53,7 +67,10 @@ export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaS
     '/api/review/next',
     {
       onRequest: deciders,
-      schema: { body: z.strictObject({ filter: filterSchema.default({}), skip: z.array(z.uuid()).max(20).default([]) }) },
+      schema: {
+        body: z.strictObject({ filter: filterSchema.default({}), skip: z.array(z.uuid()).max(20).default([]) }),
+        response: { 200: nextClaimSchema, 204: z.void().describe('nothing matching is waiting, or everything matching is claimed') },
+      },
     },
     async (request, reply) => {
       const viewer = await viewerOf(deps.db, request);
@@ -67,7 +84,10 @@ export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaS
 
   routes.post(
     '/api/review/captures/:captureId/claim',
-    { onRequest: deciders, schema: { params: captureParams } },
+    {
+      onRequest: deciders,
+      schema: { params: captureParams, body: noBody, response: { 200: claimSchema, 404: claimRefusalSchema, 409: claimRefusalSchema } },
+    },
     async (request, reply) => {
       const outcome = await claimCapture(
         deps.db,
@@ -83,7 +103,10 @@ export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaS
 
   routes.delete(
     '/api/review/captures/:captureId/claim',
-    { onRequest: deciders, schema: { params: captureParams } },
+    {
+      onRequest: deciders,
+      schema: { params: captureParams, response: { 204: z.void().describe('the claim is given back'), 404: refusalSchema } },
+    },
     async (request, reply) => {
       const released = await releaseClaim(deps.db, await viewerOf(deps.db, request), request.params.captureId);
       return released ? reply.code(204).send() : reply.code(404).send({ error: 'you hold no claim on this capture' });
@@ -94,7 +117,11 @@ export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaS
     '/api/review/captures/:captureId',
     {
       onRequest: requirePermission('evidence.view'),
-      schema: { params: captureParams, querystring: z.object({ reason: viewReasonSchema.optional() }) },
+      schema: {
+        params: captureParams,
+        querystring: z.object({ reason: viewReasonSchema.optional() }),
+        response: { 200: captureDetailSchema, 400: badRequestSchema, 403: refusalSchema, 404: refusalSchema },
+      },
     },
     async (request, reply) => {
       const principal = principalOf(request);
@@ -114,7 +141,10 @@ export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaS
     '/api/review/captures/:captureId/media/:sha256',
     {
       onRequest: requirePermission('evidence.view'),
-      schema: { params: captureParams.extend({ sha256: z.string().regex(/^[0-9a-f]{64}$/) }) },
+      schema: {
+        params: captureParams.extend({ sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+        response: { 200: mediaAnswer, 403: refusalSchema, 404: refusalSchema, 409: refusalSchema },
+      },
     },
     async (request, reply) => {
       const { captureId, sha256 } = request.params;
@@ -146,6 +176,7 @@ export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaS
             .max(2000)
             .optional(),
         }),
+        response: { 200: decisionSchema, 403: refusalSchema, 404: refusalSchema, 409: refusalSchema, 422: refusalSchema },
       },
     },
     async (request, reply) => {
@@ -174,6 +205,7 @@ export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaS
       schema: {
         params: captureParams,
         body: z.strictObject({ kind: z.enum(['looks_valid', 'has_problem', 'note']), note: z.string().trim().min(1).max(2000) }),
+        response: { 201: createdSchema, 403: refusalSchema, 404: refusalSchema },
       },
     },
     async (request, reply) => {

@@ -5,6 +5,8 @@ import type { Db } from '../../db/client.js';
 import { captureOfFinding, confirmTamperingFinding, recordTamperingFinding } from '../../db/tampering-findings.js';
 import { principalOf, requirePermission } from '../people/authentication.js';
 import { readerOf, refusalToRead } from './capture-access.js';
+import { noBody, refusalSchema } from '../http/answer-schemas.js';
+import { createdSchema, findingConfirmedSchema } from './review-answers.js';
 
 /**
  * Tampering findings: the only way back from a malfunction exclusion (law L4). Both the person
@@ -22,6 +24,7 @@ export function tamperingRoutes(app: FastifyInstance, deps: { db: Db }): void {
       schema: {
         params: z.object({ captureId: z.uuid() }),
         body: z.strictObject({ windowId: z.uuid(), evidence: z.string().trim().min(10).max(5000) }),
+        response: { 201: createdSchema, 403: refusalSchema, 404: refusalSchema, 409: refusalSchema },
       },
     },
     async (request, reply) => {
@@ -45,7 +48,14 @@ export function tamperingRoutes(app: FastifyInstance, deps: { db: Db }): void {
 
   routes.post(
     '/api/tampering-findings/:findingId/confirm',
-    { onRequest, schema: { params: z.object({ findingId: z.uuid() }) } },
+    {
+      onRequest,
+      schema: {
+        params: z.object({ findingId: z.uuid() }),
+        body: noBody,
+        response: { 200: findingConfirmedSchema, 403: refusalSchema, 404: refusalSchema, 409: refusalSchema },
+      },
+    },
     async (request, reply) => {
       const person = principalOf(request);
       const captureId = await captureOfFinding(deps.db, request.params.findingId);
