@@ -186,6 +186,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       MEDIA_DIR: media.dir,
       SIGNING_KEY_FILE: path.join(media.dir, 'server-signing.pem'),
       LOG_LEVEL: 'warn',
+      // As the Dockerfile starts every role: glibc's unbounded arenas made the workers' RSS creep (workers/memory-settings.ts).
+      MALLOC_ARENA_MAX: '2',
       ...(options.heapSnapshotDir ? { NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${options.heapSnapshotDir}` } : {}),
     };
     // Made before the gateway starts, so the fleet verifies every acknowledgement with it as devices must.
