@@ -194,6 +194,9 @@ export interface SoakReport {
   latencyMs: { all: LatencySummary; outsideOutages: LatencySummary };
   rss: RssTrend[];
   rssSamples: RssSample[];
+  /** The same fit of each role's JS heap in use (`nodejs_heap_size_used_bytes`), sampled with RSS. */
+  heap: RssTrend[];
+  heapSamples: RssSample[];
   /** Average cores busy over the load, from /proc. */
   cpu: Record<string, number>;
   drainSeconds: number;
@@ -272,11 +275,11 @@ export function soakMarkdown(report: SoakReport): string {
       ],
     ),
     '',
-    `RSS after the ${settings.warmupMinutes}-minute warm-up until the load stopped (sampled every 10 s):`,
+    `RSS, and the JS heap within it, after the ${settings.warmupMinutes}-minute warm-up until the load stopped (sampled every 10 s):`,
     '',
     table(
       ['role', 'samples', 'slope MB/min', '95% interval', 'first MB', 'last MB', 'max MB'],
-      report.rss.map((trend) => [
+      [...report.rss, ...report.heap].map((trend) => [
         trend.role,
         trend.samples,
         trend.slopeMbPerMinute,

@@ -65,6 +65,20 @@ async function residentBytes(pid: number | undefined): Promise<number | undefine
   }
 }
 
+/**
+ * The JS heap in use, from the role's own Prometheus series (prom-client's default metrics on its
+ * health server): with it next to RSS, growth can be told apart as the heap's or native memory's.
+ */
+async function heapUsedBytes(port: number): Promise<number | undefined> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(3000) });
+    const value = /^nodejs_heap_size_used_bytes\s+(\d+(?:\.\d+)?)/m.exec(await response.text())?.[1];
+    return value === undefined ? undefined : Number(value);
+  } catch {
+    return undefined;
+  }
+}
+
 /** User + system CPU ticks of a process, and of the whole machine. */
 async function cpuTicks(pid: number | undefined): Promise<number> {
   try {
@@ -172,6 +186,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       MEDIA_DIR: media.dir,
       SIGNING_KEY_FILE: path.join(media.dir, 'server-signing.pem'),
       LOG_LEVEL: 'warn',
+      // As the Dockerfile starts every role: glibc's unbounded arenas made the workers' RSS creep (workers/memory-settings.ts).
+      MALLOC_ARENA_MAX: '2',
       ...(options.heapSnapshotDir ? { NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${options.heapSnapshotDir}` } : {}),
     };
     // Made before the gateway starts, so the fleet verifies every acknowledgement with it as devices must.
@@ -280,10 +296,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     }
 
     const rssSamples: RssSample[] = [];
+    const heapSamples: RssSample[] = [];
     const sample = async () => {
       for (const name of ['ingest', 'workers'] as const) {
         const bytes = await residentBytes(roles[name].child.pid);
         if (bytes !== undefined) rssSamples.push({ role: name, atMs: Date.now() - startedAt, rssBytes: bytes });
+        const heap = await heapUsedBytes(healthPorts[name]);
+        if (heap !== undefined) heapSamples.push({ role: `${name} JS heap`, atMs: Date.now() - startedAt, rssBytes: heap });
       }
     };
     const latestRss = (role: string) => {
@@ -373,6 +392,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       latencyMs: ingestLatencies(seenAt, rows, outageWindows),
       rss: (['ingest', 'workers'] as const).flatMap((role) => rssTrend(rssSamples, role, warmupMs, loadMs + SAMPLE_EVERY_MS) ?? []),
       rssSamples,
+      heap: (['ingest', 'workers'] as const).flatMap(
+        (role) => rssTrend(heapSamples, `${role} JS heap`, warmupMs, loadMs + SAMPLE_EVERY_MS) ?? [],
+      ),
+      heapSamples,
       cpu: { ingest: ticks[0]!, workers: ticks[1]!, 'simulated fleet': ticks[2]!, machine: ticks[3]! },
       drainSeconds,
       rolesAlive: roles.ingest.alive() && roles.workers.alive(),

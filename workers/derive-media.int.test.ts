@@ -208,7 +208,7 @@ describe('derive-thumbnails job over real Postgres and Redis', () => {
     expect(await snapshot()).toEqual(before);
   });
 
-  it('runs as the derive-thumbnails job of the media queue', async () => {
+  it("runs as the derive-thumbnails job of the media queue, with libvips's cache off", async () => {
     const redis = createTestRedis('derive_media');
     const workers = await startWorkersRole({
       database,
@@ -218,6 +218,8 @@ describe('derive-thumbnails job over real Postgres and Redis', () => {
       concurrency: 1,
       log: pino({ level: 'silent' }),
     });
+    // Every job reads new files, so libvips's cache would only hold earlier jobs' pixels (workers/memory-settings.ts).
+    expect(sharp.cache().items.max).toBe(0);
     const queues = new QueueRegistry(redis.redis, redis.prefix);
     try {
       const { captureId, sha256s } = await verifiedCapture([{ name: 'frame-1.jpg', contentType: 'image/jpeg', bytes: await sceneJpeg() }]);

@@ -4,11 +4,15 @@ import { createMetricsRegistry } from '../core/infrastructure/metrics.js';
 import { createMediaStore } from '../core/infrastructure/media-store-factory.js';
 import { databaseCheck, redisCheck, strandedCapturesCheck } from '../core/infrastructure/probes.js';
 import { beginRoleProcess, connectRoleRedis, openRoleDatabase } from '../core/infrastructure/role-process.js';
+import { allocatorWarning, runtimeGlibcVersion } from './memory-settings.js';
 import { registerQueueMetrics } from './queue-metrics.js';
 import { startWorkersRole } from './service.js';
 
 const role = beginRoleProcess();
 const { config, log, lifecycle } = role;
+
+const allocator = allocatorWarning(process.env, runtimeGlibcVersion());
+if (allocator) log.warn(allocator);
 
 await startOrExit(log, lifecycle, async () => {
   const database = await openRoleDatabase(role, 'the workers');

@@ -16,6 +16,7 @@ import { screenHotspots } from './handlers/screen-hotspots.js';
 import { scheduleHousekeeping } from './housekeeping.js';
 import { JobReconciler } from './job-reconciler.js';
 import { QueueRegistry } from '../core/infrastructure/queues.js';
+import { configureImageCache } from './memory-settings.js';
 import { startWorkers, type JobHandlers } from './worker-host.js';
 
 export interface WorkersRoleOptions {
@@ -58,6 +59,7 @@ export async function startWorkersRole(options: WorkersRoleOptions): Promise<Wor
     incidentWindowMs: options.incidentWindowMs ?? loadConfig({}).review.incidentWindowMs,
   };
   const log = options.log.child({ role: 'workers' });
+  configureImageCache();
   // Loaded before any worker starts, so an unreadable key stops start-up instead of failing every signing job.
   const signing = options.signing && {
     key: await loadOrCreateSigningKey(options.signing.keyFile),
