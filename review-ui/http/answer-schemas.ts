@@ -3,8 +3,11 @@ import { z } from 'zod';
 /** Every refusal a handler sends itself: one sentence saying what is wrong and what to do. */
 export const refusalSchema = z.object({ error: z.string() });
 
-/** The body of a route that takes none: send nothing, or an empty object. */
-export const noBody = z.strictObject({}).optional();
+/**
+ * The body of a route that takes none: send nothing, or an empty object. Fastify hands the
+ * validator null, not undefined, for a POST without a body, hence nullish.
+ */
+export const noBody = z.strictObject({}).nullish();
 
 /**
  * A 400: the handler's own sentence, or fastify's refusal of a request its schema does not
