@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { and, eq, inArray } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TestClock, type Clock } from '../core/domain/clock.js';
 import { loadConfig } from '../core/domain/config.js';
 import { createLogger } from '../core/infrastructure/logger.js';
@@ -50,7 +50,9 @@ describe('retention and erasure with a movable clock (docs/party.md)', () => {
   let clock: TestClock;
   const serverClock: Clock = { now: () => clock.now() };
 
-  beforeAll(async () => {
+  // A database of its own for each test: a run purges every capture that is due, so captures
+  // another test left behind would change the counts a test checks.
+  beforeEach(async () => {
     database = await createTestDatabase('retention');
     mediaDir = await createTempDir('retention-media');
     keyDir = await createTempDir('retention-keys');
@@ -63,11 +65,7 @@ describe('retention and erasure with a movable clock (docs/party.md)', () => {
     await database.db.insert(rejectReasons).values({ code: 'blurred_plate', label: 'Plate not legible' });
   });
 
-  beforeEach(() => {
-    clock = new TestClock();
-  });
-
-  afterAll(async () => {
+  afterEach(async () => {
     await app?.close();
     await database?.drop();
     await mediaDir?.remove();

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { and, eq } from 'drizzle-orm';
 import { unzipSync, zipSync } from 'fflate';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { packagePaths, type AuditEntriesFile, type DecisionsFile } from './evidence-verifier.js';
 import { FilesystemMediaStore, sha256Hex } from '../../core/infrastructure/media-store.js';
 import { loadOrCreateSigningKey, type ServerSigningKey } from '../../core/infrastructure/signing-key.js';
@@ -146,7 +146,9 @@ describe('evidence package of an approved incident', () => {
     return target;
   }
 
-  beforeAll(async () => {
+  // A database of its own for each test: every export is audited against the incident, so another
+  // test's exports would be the audit entries a test reads as its own.
+  beforeEach(async () => {
     database = await createTestDatabase('evidence');
     workDir = await createTempDir('evidence');
     store = new FilesystemMediaStore(path.join(workDir.dir, 'media'));
@@ -194,7 +196,7 @@ describe('evidence package of an approved incident', () => {
     await approve(captureIds[1]!, [firstReviewer, secondReviewer]);
   });
 
-  afterAll(async () => {
+  afterEach(async () => {
     await database?.drop();
     await workDir?.remove();
   });

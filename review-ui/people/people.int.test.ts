@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FilesystemMediaStore } from '../../core/infrastructure/media-store.js';
 import { auditLog, people } from '../../db/schema.js';
 import { createTempDir, createTestDatabase } from '../../test/support/isolated.js';
@@ -12,14 +12,16 @@ describe('people, logins and sessions over a real Postgres', () => {
   let app: FastifyInstance;
   let admin: LoggedIn;
 
-  beforeAll(async () => {
+  // A database of its own for each test: "the last administrator" is a fact about all the people in
+  // it, so one test's extra administrators, or its demoted one, would change what another proves.
+  beforeEach(async () => {
     database = await createTestDatabase('people');
     mediaDir = await createTempDir('people-media');
     app = await buildTestReviewServer({ db: database.db, store: new FilesystemMediaStore(mediaDir.dir) });
     admin = await personLoggedIn(app, database.db, 'root.admin', ['system_admin']);
   });
 
-  afterAll(async () => {
+  afterEach(async () => {
     await app?.close();
     await database?.drop();
     await mediaDir?.remove();
