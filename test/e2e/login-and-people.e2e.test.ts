@@ -64,7 +64,9 @@ describe('logins and people administration in Chromium', () => {
     const admin = await open('/login.html?next=//elsewhere.example/steal');
     await logInThroughPage(admin, await system!.demoAccount('admin'));
     expect(new URL(admin.url()).pathname).toBe('/people.html');
-    await expect.poll(() => pageLinks(admin), { timeout: 10_000 }).toEqual(['Devices', 'People', 'Audit log', 'Job queues', 'Public device list']);
+    await expect
+      .poll(() => pageLinks(admin), { timeout: 10_000 })
+      .toEqual(['Devices', 'People', 'Audit log', 'Job queues', 'Public device list']);
     const rows = admin.locator('#people tbody tr');
     await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(8);
     expect(await admin.locator('tr[data-username="reviewer1"]').textContent()).toMatch(/DEMO-ENF-0001.*expires in 36[45] days/);
