@@ -20,7 +20,14 @@ export function uniqueName(label: string): string {
  * per run (see template-database.ts): copying is far cheaper than replaying every migration per file.
  */
 export async function createTestDatabase(label: string): Promise<Database & { name: string; url: string; drop(): Promise<void> }> {
-  const name = uniqueName(label);
+  // Any label a test file picks must make a bare identifier within Postgres's 63 characters: a hyphen
+  // would end the name in the CREATE, and a longer name would be cut short there but not in the URL.
+  const name = uniqueName(
+    label
+      .toLowerCase()
+      .replace(/[^a-z0-9_]/g, '_')
+      .slice(0, 32),
+  );
   const admin = new pg.Client({ connectionString: testServices.postgresUrl });
   await admin.connect();
   try {
