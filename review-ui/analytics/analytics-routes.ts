@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { daysBetween } from '../../core/domain/analytics-calendar.js';
@@ -256,11 +256,7 @@ export function analyticsRoutes(app: FastifyInstance, deps: { db: Db; analytics:
     async (request, reply) => {
       const result = await hotspotsCsv(db, request.query, settings.kAnonymity);
       await auditExport(db, principalOf(request).actor, 'hotspots.csv', request.query, result);
-      return reply
-        .header('content-type', 'text/csv; charset=utf-8')
-        .header('content-disposition', 'attachment; filename="hotspots.csv"')
-        .header('x-verity-suppressed-rows', String(result.suppressed))
-        .send(result.body);
+      return sendCsv(reply, 'hotspots.csv', result);
     },
   );
 
@@ -273,11 +269,7 @@ export function analyticsRoutes(app: FastifyInstance, deps: { db: Db; analytics:
       if (resolved.error !== undefined) return reply.code(400).send({ error: resolved.error });
       const result = await breakdownCsv(db, resolved.query, settings.kAnonymity);
       await auditExport(db, principalOf(request).actor, 'breakdown.csv', request.query, result);
-      return reply
-        .header('content-type', 'text/csv; charset=utf-8')
-        .header('content-disposition', 'attachment; filename="breakdown.csv"')
-        .header('x-verity-suppressed-rows', String(result.suppressed))
-        .send(result.body);
+      return sendCsv(reply, 'breakdown.csv', result);
     },
   );
 
@@ -299,4 +291,13 @@ export function analyticsRoutes(app: FastifyInstance, deps: { db: Db; analytics:
         .send(result.body);
     },
   );
+}
+
+/** A CSV export as a download, saying how many rows k-anonymity held back. */
+function sendCsv(reply: FastifyReply, filename: string, result: { body: string; suppressed: number }): FastifyReply {
+  return reply
+    .header('content-type', 'text/csv; charset=utf-8')
+    .header('content-disposition', `attachment; filename="${filename}"`)
+    .header('x-verity-suppressed-rows', String(result.suppressed))
+    .send(result.body);
 }
