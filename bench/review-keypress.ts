@@ -122,7 +122,6 @@ async function main(): Promise<void> {
   const mediaDir = await createTempDir('bench-review-media');
   const store = new FilesystemMediaStore(mediaDir.dir);
   const app = await buildTestReviewServer({ db: database.db, store });
-  // server.ts does not register the vendored scripts yet; drop this line once it does.
   const browser = await launchBrowser();
   const results: ReviewResult[] = [];
   try {

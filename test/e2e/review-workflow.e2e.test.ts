@@ -56,7 +56,6 @@ describe('the review workspace in Chromium, against a real review server and Pos
     mediaDir = await createTempDir('e2e-review-media');
     store = new FilesystemMediaStore(mediaDir.dir);
     app = await buildTestReviewServer({ db: database.db, store, settings: { twoPersonViolationTypes: ['red_light'] } });
-    // server.ts does not register the vendored scripts yet; drop this line once it does.
     await app.listen({ host: '127.0.0.1', port: 0 });
     baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     for (const person of PEOPLE) {
