@@ -76,7 +76,7 @@ function rowActions(person) {
   edit.addEventListener('click', () => openEdit(person));
   const password = element(
     'button',
-    { type: 'button', class: 'quiet', 'aria-label': `Set a new password for ${person.username}` },
+    { type: 'button', class: 'quiet', 'aria-label': `Set password for ${person.username}` },
     'Set password',
   );
   password.addEventListener('click', () => openPassword(person));

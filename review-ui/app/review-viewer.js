@@ -138,12 +138,14 @@ function paintStrip() {
           type: 'button',
           class: 'frame',
           'aria-pressed': String(index === shown.selected),
-          'aria-label': `Frame ${index + 1}: ${entry.label}`,
+          ...(index < 9 ? { 'aria-keyshortcuts': String(index + 1) } : {}),
         },
         entry.thumb
           ? element('img', { src: mediaUrl(shown.captureId, entry.thumb), alt: '', loading: 'eager' })
-          : element('span', { class: 'no-thumb' }, entry.kind),
-        element('span', { class: 'frame-key' }, index < 9 ? String(index + 1) : ''),
+          : element('span', { class: 'no-thumb', 'aria-hidden': 'true' }, entry.kind),
+        // The name is built from the visible text, so a voice user saying what they see hits the button (WCAG 2.5.3).
+        element('span', { class: 'visually-hidden' }, `Frame ${index + 1}: `),
+        element('span', { class: 'frame-key', 'aria-hidden': 'true' }, index < 9 ? String(index + 1) : ''),
         element('span', { class: 'frame-name' }, entry.label),
       );
       button.addEventListener('click', () => void selectFrame(index));

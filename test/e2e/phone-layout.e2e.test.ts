@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FilesystemMediaStore } from '../../core/infrastructure/media-store.js';
 import { axeViolations } from '../support/axe.js';
@@ -18,6 +18,7 @@ import { buildTestReviewServer } from '../support/review-server.js';
 const screenshotDir = path.resolve('test-results');
 const PHONE = { width: 390, height: 844 };
 const NARROWEST = { width: 360, height: 740 };
+const DESKTOP = { width: 1366, height: 768 };
 
 /** Each logged-in page, the role that works on it, and what shows the page has its content. */
 const STAFF_PAGES: readonly { path: string; role: Role; ready: string }[] = [
@@ -34,7 +35,7 @@ const STAFF_PAGES: readonly { path: string; role: Role; ready: string }[] = [
  * Citizens open the public list on their phones, and staff in the field open the others: every
  * page must fit a phone without sideways scrolling.
  */
-describe('the pages on a 390 px wide phone', () => {
+describe('every page on a desktop and on phones down to 360 px', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let mediaDir: Awaited<ReturnType<typeof createTempDir>>;
   let app: FastifyInstance;
@@ -74,10 +75,20 @@ describe('the pages on a 390 px wide phone', () => {
     await page.close();
   });
 
-  it.each([PHONE, NARROWEST])(
-    'fits every staff page, filled with rows, in a $width px screen for the role that uses it',
+  it('lets anyone reach the sign-in page on a phone, with no serious axe finding', async () => {
+    const page = await browser.newPage({ viewport: PHONE });
+    await page.goto(new URL('/login.html', baseUrl).toString());
+    await page.waitForSelector('form');
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(PHONE.width);
+    expect(await axeViolations(page)).toEqual([]);
+    await page.close();
+  });
+
+  it.each([DESKTOP, PHONE, NARROWEST])(
+    'fits every staff page, filled with rows, in a $width px screen for the role that uses it, with no serious axe finding',
     async (screen) => {
       const overflowing: string[] = [];
+      const inaccessible: string[] = [];
       const accounts = new Map<Role, { username: string; password: string }>();
       for (const role of new Set(STAFF_PAGES.map((page) => page.role))) {
         const account = { username: `phone-${role.replace('_', '-')}-${screen.width}`, password: `pw-${randomBytes(12).toString('hex')}` };
@@ -101,13 +112,26 @@ describe('the pages on a 390 px wide phone', () => {
         if (new URL(page.url()).pathname !== pagePath) await page.goto(new URL(pagePath, baseUrl).toString());
         await page.waitForSelector(ready, { state: 'attached', timeout: 20_000 });
         const width = await page.evaluate<number>('document.documentElement.scrollWidth');
-        if (width > screen.width) overflowing.push(`${pagePath} is ${width} px wide`);
+        if (width > screen.width) overflowing.push(`${pagePath} is ${width} px wide: ${await widestElements(page, screen.width)}`);
+        for (const violation of await axeViolations(page)) {
+          inaccessible.push(`${pagePath}: ${violation.id} (${violation.impact}) ${violation.help}: ${violation.targets.join(', ')}`);
+        }
         await page.screenshot({
-          path: path.join(screenshotDir, `phone-${screen.width}${pagePath === '/' ? '-captures' : pagePath.replace(/\W+/g, '-')}.png`),
+          path: path.join(screenshotDir, `page-${screen.width}${pagePath === '/' ? '-captures' : pagePath.replace(/\W+/g, '-')}.png`),
         });
         await context.close();
       }
       expect(overflowing).toEqual([]);
+      expect(inaccessible).toEqual([]);
     },
   );
 });
+
+/** The innermost elements reaching past the screen's right edge, so a failure names what to fix. */
+function widestElements(page: Page, screenWidth: number): Promise<string> {
+  return page.evaluate(`[...document.querySelectorAll('body *')]
+    .filter((node) => node.getBoundingClientRect().right > ${screenWidth} && ![...node.children].some((child) => child.getBoundingClientRect().right > ${screenWidth}))
+    .slice(0, 3)
+    .map((node) => node.tagName.toLowerCase() + (node.id ? '#' + node.id : '') + (node.className && typeof node.className === 'string' ? '.' + node.className.trim().split(/\\s+/).join('.') : '') + ' ends at ' + Math.round(node.getBoundingClientRect().right))
+    .join(', ')`);
+}
