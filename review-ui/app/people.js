@@ -37,6 +37,13 @@ const passwordTitle = document.getElementById('password-title');
 const passwordInput = document.getElementById('new-password');
 const passwordError = document.getElementById('password-error');
 const passwordSubmit = document.getElementById('password-submit');
+const loginDialog = document.getElementById('login-dialog');
+const loginForm = document.getElementById('login-form');
+const loginTitle = document.getElementById('login-title');
+const loginConsequence = document.getElementById('login-consequence');
+const loginReason = document.getElementById('login-reason');
+const loginError = document.getElementById('login-error');
+const loginSubmit = document.getElementById('login-submit');
 
 const me = await openPage();
 let people = [];
@@ -89,7 +96,7 @@ function rowActions(person) {
       { type: 'button', class: person.disabledAt ? '' : 'quiet', 'aria-label': `${verb} ${person.username}` },
       verb,
     );
-    toggle.addEventListener('click', () => void setDisabled(person, !person.disabledAt));
+    toggle.addEventListener('click', () => openLoginChange(person));
     buttons.push(toggle);
   }
   return element('td', {}, element('div', { class: 'actions' }, ...buttons));
@@ -222,17 +229,20 @@ async function loadPeople() {
   renderPeople();
 }
 
-async function setDisabled(person, disabled) {
-  try {
-    await api(`/api/people/${person.id}`, { method: 'PATCH', body: { disabled } });
-    await loadPeople();
-    status.textContent = disabled ? `${person.username} is disabled and can no longer log in` : `${person.username} may log in again`;
-    document
-      .querySelector(`tr[data-username="${CSS.escape(person.username)}"] button[aria-label^="${disabled ? 'Enable' : 'Disable'}"]`)
-      ?.focus();
-  } catch (error) {
-    status.textContent = `could not change ${person.username}: ${error.message}`;
-  }
+/** Disabling or enabling a login asks first and takes a reason: one stray keypress must not lock a colleague out. */
+function openLoginChange(person) {
+  editing = person;
+  const disabling = !person.disabledAt;
+  loginTitle.textContent = `${disabling ? 'Disable' : 'Enable'} ${person.username}?`;
+  loginConsequence.textContent = disabling
+    ? `${person.displayName} can no longer log in, and every session they have open ends now.`
+    : `${person.displayName} may log in again with their current password.`;
+  loginSubmit.textContent = disabling ? 'Disable login' : 'Enable login';
+  loginSubmit.className = disabling ? 'danger' : '';
+  loginReason.value = '';
+  loginError.textContent = '';
+  loginDialog.showModal();
+  loginReason.focus();
 }
 
 function openEdit(person) {
@@ -336,6 +346,22 @@ passwordForm.addEventListener('submit', async (event) => {
   passwordDialog.close();
   status.textContent = `new password set for ${person.username}; their open sessions have ended`;
   focusRow(person.username);
+});
+
+loginForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const person = editing;
+  const disabled = !person.disabledAt;
+  const done = await submitting(loginSubmit, loginError, () =>
+    api(`/api/people/${person.id}`, { method: 'PATCH', body: { disabled, reason: loginReason.value.trim() } }),
+  );
+  if (!done) return;
+  loginDialog.close();
+  await loadPeople();
+  status.textContent = disabled ? `${person.username} is disabled and can no longer log in` : `${person.username} may log in again`;
+  document
+    .querySelector(`tr[data-username="${CSS.escape(person.username)}"] button[aria-label^="${disabled ? 'Enable' : 'Disable'}"]`)
+    ?.focus();
 });
 
 for (const button of document.querySelectorAll('dialog [data-close]')) {

@@ -61,8 +61,28 @@ describe('people, logins and sessions over a real Postgres', () => {
     });
     expect(reset.statusCode).toBe(200);
     expect((await who()).statusCode).toBe(401);
-    await app.inject({ method: 'PATCH', url: `/api/people/${person.personId}`, headers: admin.headers, payload: { disabled: true } });
+    await app.inject({
+      method: 'PATCH',
+      url: `/api/people/${person.personId}`,
+      headers: admin.headers,
+      payload: { disabled: true, reason: 'left the service' },
+    });
     expect((await login('temp.analyst', 'a brand new passphrase')).statusCode).toBe(401);
+  });
+
+  it('disables a login only with a reason, and keeps that reason in the audit entry', async () => {
+    const person = await personLoggedIn(app, database.db, 'leaving.analyst', ['analyst']);
+    const change = (payload: Record<string, unknown>) =>
+      app.inject({ method: 'PATCH', url: `/api/people/${person.personId}`, headers: admin.headers, payload });
+    const silent = await change({ disabled: true });
+    expect(silent.statusCode).toBe(400);
+    expect(silent.body).toMatch(/reason/);
+    expect((await app.inject({ method: 'GET', url: '/api/session', headers: person.headers })).statusCode).toBe(200);
+    expect((await change({ disabled: true, reason: 'contract ended 30 Nov' })).statusCode).toBe(200);
+    const entries = await database.db.select().from(auditLog).where(eq(auditLog.subjectId, person.personId));
+    const disabling = entries.find((entry) => entry.action === 'person.changed');
+    expect(disabling?.actor).toBe(`person:${admin.username}`);
+    expect(disabling?.details).toMatchObject({ disabled: true, reason: 'contract ended 30 Nov' });
   });
 
   it('never leaves the system without an administrator', async () => {

@@ -44,13 +44,21 @@ export const newPersonSchema = z.strictObject({
 });
 export type NewPerson = z.input<typeof newPersonSchema>;
 
-export const personChangeSchema = z.strictObject({
-  displayName: z.string().trim().min(1).max(100).optional(),
-  roles: z.array(z.enum(ROLES)).min(1).optional(),
-  certificate: certificateSchema.nullable().optional(),
-  disabled: z.boolean().optional(),
-  administeredDeviceIds: z.array(z.string()).optional(),
-});
+export const personChangeSchema = z
+  .strictObject({
+    displayName: z.string().trim().min(1).max(100).optional(),
+    roles: z.array(z.enum(ROLES)).min(1).optional(),
+    certificate: certificateSchema.nullable().optional(),
+    disabled: z.boolean().optional(),
+    administeredDeviceIds: z.array(z.string()).optional(),
+    /** Why: kept in the audit entry, so a later reader knows what the change answered. */
+    reason: z.string().trim().min(3).max(500).optional(),
+  })
+  // Locking someone out (or letting them back in) is the change an auditor asks about first.
+  .refine((change) => change.disabled === undefined || change.reason !== undefined, {
+    message: 'say why the login is disabled or enabled (reason, at least 3 characters)',
+    path: ['reason'],
+  });
 export type PersonChange = z.infer<typeof personChangeSchema>;
 
 /** argon2id with the library's defaults (OWASP's minimum: 19 MiB, 2 passes). */

@@ -166,4 +166,58 @@ describe('logins and people administration in Chromium', () => {
     await page.screenshot({ path: path.join(screenshotDir, 'audit-page.png'), fullPage: true });
     await page.close();
   });
+
+  it.concurrent(
+    'disables a login only after the admin confirms it with a reason, by keyboard, and the audit log keeps the reason',
+    async ({ expect }) => {
+      const assistant = await open('/login.html');
+      await logInThroughPage(assistant, await system!.demoAccount('assistant'));
+      const sessionStatus = () => assistant.evaluate<number>(`fetch('/api/session').then((response) => response.status)`);
+      expect(await sessionStatus()).toBe(200);
+
+      const admin = await open('/login.html');
+      await logInThroughPage(admin, await system!.demoAccount('admin'));
+      const row = admin.locator('tr[data-username="assistant"]');
+      await row.getByRole('button', { name: 'Disable assistant' }).focus();
+      await admin.keyboard.press('Enter');
+      const dialog = admin.getByRole('dialog', { name: 'Disable assistant?' });
+      await expect.poll(() => dialog.isVisible(), { timeout: 10_000 }).toBe(true);
+      expect(await dialog.textContent()).toContain('every session they have open ends now');
+      expect(await admin.evaluate('document.activeElement.id')).toBe('login-reason');
+      await admin.screenshot({ path: path.join(screenshotDir, 'people-disable-dialog.png') });
+
+      // Without a reason the form does not go: the login stays as it was.
+      await admin.keyboard.press('Tab');
+      await admin.keyboard.press('Tab');
+      expect(await admin.evaluate('document.activeElement.textContent')).toBe('Disable login');
+      await admin.keyboard.press('Enter');
+      expect(await dialog.isVisible()).toBe(true);
+      expect(await row.textContent()).toContain('active');
+
+      // Escape backs out without a change.
+      await admin.keyboard.press('Escape');
+      expect(await dialog.isVisible()).toBe(false);
+      expect(await sessionStatus()).toBe(200);
+
+      await row.getByRole('button', { name: 'Disable assistant' }).focus();
+      await admin.keyboard.press('Enter');
+      await admin.keyboard.type('moved to another unit on 1 Dec');
+      await admin.keyboard.press('Tab');
+      await admin.keyboard.press('Tab');
+      await admin.keyboard.press('Enter');
+      await expect.poll(() => row.textContent(), { timeout: 10_000 }).toContain('disabled');
+      expect(await admin.locator('#status').textContent()).toBe('assistant is disabled and can no longer log in');
+      expect(await admin.evaluate('document.activeElement.getAttribute("aria-label")')).toBe('Enable assistant');
+      expect(await sessionStatus()).toBe(401);
+
+      const recorded = await admin.evaluate<{ entries: { actor: string; details: { disabled?: boolean; reason?: string } }[] }>(
+        `fetch('/api/audit/entries?action=person.changed').then((response) => response.json())`,
+      );
+      const disabling = recorded.entries.find((entry) => entry.details.disabled === true);
+      expect(disabling?.actor).toBe('person:admin');
+      expect(disabling?.details.reason).toBe('moved to another unit on 1 Dec');
+      await admin.close();
+      await assistant.close();
+    },
+  );
 });
