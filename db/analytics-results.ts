@@ -1,7 +1,15 @@
 import { and, asc, desc, eq, isNotNull, ne, sql } from 'drizzle-orm';
 import type { Site } from './analytics-counts.js';
 import type { Executor } from './client.js';
-import { analyticsRuns, analyticsWatermarks, deviceAnomalies, devices, hotspotResults, remediationCases } from './schema.js';
+import {
+  analyticsDailyCounts,
+  analyticsRuns,
+  analyticsWatermarks,
+  deviceAnomalies,
+  devices,
+  hotspotResults,
+  remediationCases,
+} from './schema.js';
 
 /**
  * Reads of the stored analysis results. Everything here comes from the aggregate and result
@@ -27,6 +35,36 @@ export async function latestRun(executor: Executor) {
     .orderBy(desc(analyticsRuns.finishedAt))
     .limit(1);
   return run ?? null;
+}
+
+/** The first local day with an approved capture counted, or null while there is none. */
+export async function firstCountedDay(executor: Executor): Promise<string | null> {
+  const [row] = await executor
+    .select({ day: sql<string | null>`min(${analyticsDailyCounts.day})` })
+    .from(analyticsDailyCounts)
+    .where(eq(analyticsDailyCounts.state, 'approved'));
+  return row?.day ?? null;
+}
+
+/**
+ * South-west and north-east corners of the devices not revoked: device sites are public (the
+ * public device list), and a map with no result on it yet still opens where the fleet is.
+ */
+export async function fleetBounds(executor: Executor): Promise<[[number, number], [number, number]] | null> {
+  const [row] = await executor
+    .select({
+      south: sql<number | null>`min(${devices.latitude})`,
+      west: sql<number | null>`min(${devices.longitude})`,
+      north: sql<number | null>`max(${devices.latitude})`,
+      east: sql<number | null>`max(${devices.longitude})`,
+    })
+    .from(devices)
+    .where(ne(devices.status, 'revoked'));
+  if (!row || row.south === null || row.west === null || row.north === null || row.east === null) return null;
+  return [
+    [row.south, row.west],
+    [row.north, row.east],
+  ];
 }
 
 export async function aggregationState(executor: Executor) {

@@ -27,11 +27,17 @@ export function runAnswer(row: Run): Run {
   return { id, startedAt, finishedAt, periodFrom, periodTo, settings, summary };
 }
 
+const corner = z.tuple([z.number(), z.number()]);
+
 export const mapSchema = z.object({
   tiles: z
     .object({ urlTemplate: z.string(), attribution: z.string() })
     .nullable()
     .describe('the basemap to draw under the hotspots; null for none'),
+  fleetBounds: z
+    .tuple([corner, corner])
+    .nullable()
+    .describe('[[south, west], [north, east]] of the devices not revoked, to centre a map with nothing on it yet; null with no device'),
 });
 
 export const latestRunSchema = z.object({
@@ -49,6 +55,18 @@ export const screeningRequestedSchema = z.object({
 
 export const hotspotsSchema = z.object({
   run: runSchema.nullable(),
+  holdBack: z
+    .object({
+      settleDays: z.number().int().describe('the newest days every analysis leaves out, while their captures may still be in review'),
+      everyMs: z.number().int().describe('how often the analysis job runs'),
+      timeZone: z.string(),
+      firstCountedDay: z.iso.date().nullable().describe('the first local day with an approved capture counted; null before any'),
+      firstIncludedOn: z.iso
+        .date()
+        .nullable()
+        .describe('the local day from which a run takes firstCountedDay into its period; null before any capture is counted'),
+    })
+    .describe('why a new system shows nothing yet, and from when it will'),
   total: z.number().int(),
   hotspots: z.array(
     z.object({

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { daysBetween } from '../../core/domain/analytics-calendar.js';
+import { addDays, daysBetween } from '../../core/domain/analytics-calendar.js';
 import type { Config } from '../../core/domain/config.js';
 import type { Db } from '../../db/client.js';
 import { principalOf, requirePermission } from '../people/authentication.js';
@@ -10,7 +10,7 @@ import { findCase, listCases } from '../../db/remediation-cases.js';
 import { breakdown, siteExists, siteSeries } from '../../db/analytics-counts.js';
 import { auditExport, breakdownCsv, hotspotsCsv, reportHtml } from './analytics-exports.js';
 import { anomalyReport, hotspots } from './analytics-results.js';
-import { aggregationState, latestRun } from '../../db/analytics-results.js';
+import { aggregationState, firstCountedDay, fleetBounds, latestRun } from '../../db/analytics-results.js';
 import { requestScreening } from '../../db/analytics-runs.js';
 import { badRequestSchema, noBody, refusalSchema } from '../http/answer-schemas.js';
 import {
@@ -54,7 +54,10 @@ export function analyticsRoutes(app: FastifyInstance, deps: { db: Db; analytics:
   const { db } = deps;
 
   // Which basemap to draw under the hotspots; none is a valid answer, and the map reads without it.
-  routes.get('/api/analytics/map', { onRequest, schema: { response: { 200: mapSchema } } }, () => ({ tiles: settings.tiles }));
+  routes.get('/api/analytics/map', { onRequest, schema: { response: { 200: mapSchema } } }, async () => ({
+    tiles: settings.tiles,
+    fleetBounds: await fleetBounds(db),
+  }));
 
   /** The requested period, defaulting to the latest run's, or null when there is neither. */
   async function periodOf(query: { from?: string | undefined; to?: string | undefined }) {
@@ -87,8 +90,15 @@ export function analyticsRoutes(app: FastifyInstance, deps: { db: Db; analytics:
     '/api/analytics/hotspots',
     { onRequest, schema: { querystring: hotspotQuery, response: { 200: hotspotsSchema } } },
     async (request) => {
-      const page = await hotspots(db, request.query);
-      return { ...page, run: page.run && runAnswer(page.run) };
+      const [page, firstDay] = await Promise.all([hotspots(db, request.query), firstCountedDay(db)]);
+      const holdBack = {
+        settleDays: settings.settleDays,
+        everyMs: settings.everyMs,
+        timeZone: settings.timeZone,
+        firstCountedDay: firstDay,
+        firstIncludedOn: firstDay && addDays(firstDay, settings.settleDays),
+      };
+      return { ...page, run: page.run && runAnswer(page.run), holdBack };
     },
   );
 

@@ -62,10 +62,15 @@ async function addCard(list, device) {
   }
 }
 
-/** Lists the flagged devices among `devices` (the anomaly answer's list) into `list`. */
-export async function renderDeviceAnomalies(list, empty, devices) {
+/** Lists the flagged devices among the anomaly answer's `devices` into `list`; `run` is null before the first screening. */
+export async function renderDeviceAnomalies(list, empty, { run, devices }) {
   const flagged = devices.filter((device) => device.flagged);
   empty.hidden = flagged.length > 0;
+  // Before any run nothing has been examined: "no device departs" would be a clean bill of health never given.
+  empty.className = run ? 'ok' : 'muted';
+  empty.textContent = run
+    ? 'No device departs from its history or its peers.'
+    : 'Not examined yet: devices are compared with their history and their peers once the first screening run has finished.';
   list.replaceChildren();
   await Promise.all(flagged.map((device) => addCard(list, device)));
 }

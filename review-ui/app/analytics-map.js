@@ -80,9 +80,12 @@ function sitesOf(hotspots, keyOf) {
  * Draws the map into `container`; `tiles` ({ urlTemplate, attribution } or null) is the basemap.
  * `onSelect(key)` runs when a person picks a site. Returns `show`, `showDevices` and `select`.
  */
-export function createHotspotMap(container, { tiles, keyOf, onSelect }) {
-  // A view from the start: Leaflet creates a layer's element only once the map has one.
-  const map = L.map(container, { zoomSnap: 0.25, zoomControl: false, attributionControl: Boolean(tiles) }).setView([0, 0], 2);
+export function createHotspotMap(container, { tiles, fleetBounds, keyOf, onSelect }) {
+  // A view from the start: Leaflet creates a layer's element only once the map has one. Where the
+  // fleet is, so a map with no result on it yet does not open on the whole world.
+  const map = L.map(container, { zoomSnap: 0.25, zoomControl: false, attributionControl: Boolean(tiles) });
+  if (fleetBounds) map.fitBounds(fleetBounds, { padding: [28, 28], maxZoom: 14 });
+  else map.setView([0, 0], 2);
   // Top right: the graticule's labels run down the left edge and along the top.
   L.control.zoom({ position: 'topright' }).addTo(map);
   if (tiles) L.tileLayer(tiles.urlTemplate, { attribution: tiles.attribution, maxZoom: 19 }).addTo(map);
@@ -120,7 +123,11 @@ export function createHotspotMap(container, { tiles, keyOf, onSelect }) {
     }
   }
   // Without a basemap the lines give the eye a frame of reference; over one they are clutter.
-  if (!tiles) map.on('moveend', drawGraticule);
+  if (!tiles) {
+    map.on('moveend', drawGraticule);
+    // The first view came before the listener: a map with nothing to fit to yet still gets its frame.
+    drawGraticule();
+  }
 
   function drawLegend(classes, scope) {
     legend.getContainer().replaceChildren(

@@ -4,7 +4,7 @@
 import { renderCase } from './analytics-case.js';
 import { drawByHour, drawByType, drawByWeekday, drawTimeline } from './analytics-charts.js';
 import { renderDeviceAnomalies } from './analytics-devices.js';
-import { placeOf } from './analytics-format.js';
+import { dayLabel, placeOf } from './analytics-format.js';
 import { createHotspotMap } from './analytics-map.js';
 import { createHotspotTable } from './analytics-table.js';
 import { element, words } from './dom.js';
@@ -57,6 +57,29 @@ function currentFilters() {
   };
 }
 
+function every(ms) {
+  const hours = ms / 3_600_000;
+  if (hours >= 1) return hours === 1 ? 'every hour' : `every ${Number(hours.toFixed(1))} hours`;
+  return `every ${Math.max(1, Math.round(ms / 60_000))} minutes`;
+}
+
+/**
+ * Why there is nothing to rank, and from when there will be: a new system otherwise shows an
+ * empty page for its first week with no word of the days held back while review goes on.
+ */
+function nothingYet({ run, holdBack }) {
+  const held = `The newest ${holdBack.settleDays} days are held back from every analysis while their captures may still be in review, so a site is not made to look quieter than it is.`;
+  const runs = `The analysis runs ${every(holdBack.everyMs)} (days in ${holdBack.timeZone}).`;
+  if (!holdBack.firstCountedDay) return `No approved capture has been counted yet. ${held} ${runs}`;
+  const first = dayLabel(holdBack.firstCountedDay, true);
+  const from = dayLabel(holdBack.firstIncludedOn, true);
+  if (!run)
+    return `No screening run has finished yet. Approved captures are counted from ${first}. ${held} They enter a run from ${from}. ${runs}`;
+  if (run.periodTo < holdBack.firstCountedDay)
+    return `The latest run covered ${dayLabel(run.periodFrom, true)} to ${dayLabel(run.periodTo, true)}, before the first approved capture (${first}). ${held} Those captures enter a run from ${from}. ${runs}`;
+  return `No site to rank for these filters in the latest run's period, ${dayLabel(run.periodFrom, true)} to ${dayLabel(run.periodTo, true)}. ${held} ${runs}`;
+}
+
 function describeRun(run) {
   if (!run) {
     method.textContent = 'No screening run has finished yet: the scheduled analysis job fills this page once it has run.';
@@ -85,6 +108,7 @@ async function loadHotspots() {
   const shown = hotspots.length < answer.total ? `top ${hotspots.length} of ${answer.total}` : String(answer.total);
   hotspotsCount.textContent = `${flagged} flagged, ${shown} ranked`;
   hotspotsEmpty.hidden = hotspots.length > 0;
+  if (hotspots.length === 0) hotspotsEmpty.textContent = nothingYet(answer);
   table.show(hotspots);
   hotspotMap.show(hotspots, filter.scope);
   mapCaption.textContent =
@@ -192,9 +216,13 @@ async function fillTypes() {
 }
 
 async function start() {
-  const [{ tiles }, anomalies] = await Promise.all([api('/api/analytics/map'), api('/api/analytics/devices/anomalies'), fillTypes()]);
+  const [{ tiles, fleetBounds }, anomalies] = await Promise.all([
+    api('/api/analytics/map'),
+    api('/api/analytics/devices/anomalies'),
+    fillTypes(),
+  ]);
   view.hidden = false;
-  hotspotMap = createHotspotMap(document.getElementById('map'), { tiles, keyOf, onSelect: (key) => void select(key) });
+  hotspotMap = createHotspotMap(document.getElementById('map'), { tiles, fleetBounds, keyOf, onSelect: (key) => void select(key) });
   table = createHotspotTable(document.getElementById('hotspots'), { keyOf, onSelect: (key) => void select(key) });
   hotspotMap.showDevices(anomalies.devices);
   filters.addEventListener('change', () => {
@@ -204,7 +232,7 @@ async function start() {
   });
   await Promise.all([
     loadHotspots(),
-    renderDeviceAnomalies(document.getElementById('device-anomalies'), document.getElementById('devices-empty'), anomalies.devices),
+    renderDeviceAnomalies(document.getElementById('device-anomalies'), document.getElementById('devices-empty'), anomalies),
   ]);
 }
 
