@@ -126,12 +126,21 @@ export async function windowsCovering(executor: Executor, at: Date) {
     .orderBy(asc(malfunctionWindows.startsAt));
 }
 
-/** Per device, how many captures taken since `since` are excluded. */
+/**
+ * Per device, how many captures were excluded since `since`: taken since then, or taken earlier
+ * and excluded by a window recorded since then. A fault reported late excludes captures days old;
+ * counting by capture time alone read 0 beside the window that had just excluded them.
+ */
 export async function excludedCaptureCounts(executor: Executor, since: Date): Promise<{ deviceId: string | null; count: number }[]> {
+  const recentWindow = sql`EXISTS (
+    SELECT 1 FROM ${malfunctionWindows}
+    WHERE ${malfunctionWindows.id}::text IN (SELECT jsonb_array_elements_text(${captures.exclusionWindowIds}))
+      AND ${malfunctionWindows.recordedAt} >= ${since.toISOString()}
+  )`;
   return executor
     .select({ deviceId: captures.deviceId, count: count() })
     .from(captures)
-    .where(and(eq(captures.state, 'excluded'), gte(captures.capturedAt, since)))
+    .where(and(eq(captures.state, 'excluded'), or(gte(captures.capturedAt, since), recentWindow)))
     .groupBy(captures.deviceId);
 }
 

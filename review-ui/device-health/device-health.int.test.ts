@@ -231,6 +231,25 @@ describe('device health: operator windows, timelines and the fleet, over a real 
     expect(fleet.slice(firstUp).every((device) => !device.down)).toBe(true);
   });
 
+  it('counts a capture excluded today by a fault reported late among the excluded of the last 24 h, as its window does', async () => {
+    const device = await enrolTestDevice(database.db, { certifiedFrom: new Date(Date.now() - 10 * 24 * 60 * MINUTE) });
+    const now = Date.now();
+    const taken = await insertCapture(device.id, new Date(now - 3 * 24 * 60 * MINUTE));
+    const opened = await openWindow(device.id, {
+      startsAt: new Date(now - 4 * 24 * 60 * MINUTE).toISOString(),
+      reason: 'lens fogged since Monday, reported today',
+    });
+    await runQueuedScreening(device.id);
+    expect((await stateOf(taken))?.state).toBe('excluded');
+    const health = await app.inject({ method: 'GET', url: `/api/devices/${device.id}/health`, headers });
+    const reported = health.json<{ windows: { id: string; excludedCaptures: number }[] }>().windows;
+    expect(reported.find((win) => win.id === opened.json<WindowBody>().id)?.excludedCaptures).toBe(1);
+    const fleet = (await app.inject({ method: 'GET', url: '/api/fleet/health', headers })).json<{
+      devices: { id: string; excludedLast24h: number }[];
+    }>().devices;
+    expect(fleet.find((entry) => entry.id === device.id)?.excludedLast24h).toBe(1);
+  });
+
   it('shows what the latest hotspot analysis flagged about a device rate, and nothing from older runs', async () => {
     const device = await enrolTestDevice(database.db);
     const run = async (finishedAt: Date, rateRatio: number) => {
