@@ -8,6 +8,15 @@ const video = document.getElementById('video');
 const empty = document.getElementById('stage-empty');
 const zoomLabel = document.getElementById('zoom-label');
 const strip = document.getElementById('frames');
+const sideBySide = document.getElementById('side-by-side');
+
+/** Brightness and contrast as CSS filter factors: a night capture's plate is often only readable lifted. */
+const LOOK_STEP = 0.2;
+const LOOK_RANGE = [0.4, 3];
+let look = { brightness: 1, contrast: 1 };
+let comparing = false;
+/** At most this many pictures side by side: more would be too small to compare. */
+const SIDE_BY_SIDE_MAX = 4;
 
 // From /vendor/panzoom/panzoom.min.js, loaded by a classic script before this module.
 const panzoom = window.Panzoom(target, { minScale: 1, maxScale: 12, step: 0.35, contain: 'outside', cursor: 'grab' });
@@ -108,7 +117,81 @@ function describe() {
     current.view === current.full || shown.fullShown.has(shown.selected)
       ? `original${current.size ? ` ${current.size}` : ''}`
       : 'review copy';
-  zoomLabel.textContent = `${current.label} · ${Math.round(panzoom.getScale() * 100)} % · ${source}`;
+  const adjusted = [
+    look.brightness === 1 ? '' : ` · brightness ${Math.round(look.brightness * 100)} %`,
+    look.contrast === 1 ? '' : ` · contrast ${Math.round(look.contrast * 100)} %`,
+  ].join('');
+  if (comparing)
+    return void (zoomLabel.textContent = `${imageFrames().length > SIDE_BY_SIDE_MAX ? `first ${SIDE_BY_SIDE_MAX} ` : ''}frames side by side${adjusted}`);
+  zoomLabel.textContent = `${current.label} · ${Math.round(panzoom.getScale() * 100)} % · ${source}${adjusted}`;
+}
+
+function imageFrames() {
+  return shown ? shown.frames.filter((entry) => entry.kind === 'image') : [];
+}
+
+function applyLook() {
+  // CSSOM, not a style attribute: the Content-Security-Policy allows the one and refuses the other.
+  const filter = look.brightness === 1 && look.contrast === 1 ? '' : `brightness(${look.brightness}) contrast(${look.contrast})`;
+  target.style.filter = filter;
+  sideBySide.style.filter = filter;
+}
+
+/**
+ * Steps brightness or contrast (`which`) up (+1) or down (−1), or puts both back (direction 0);
+ * false when no picture is showing.
+ */
+export function adjustLook(which, direction) {
+  if (imageFrames().length === 0) return false;
+  if (direction === 0) look = { brightness: 1, contrast: 1 };
+  else {
+    const next = Math.round((look[which] + direction * LOOK_STEP) * 10) / 10;
+    look = { ...look, [which]: Math.min(LOOK_RANGE[1], Math.max(LOOK_RANGE[0], next)) };
+  }
+  applyLook();
+  describe();
+  return true;
+}
+
+function paintSideBySide() {
+  const frames = imageFrames().slice(0, SIDE_BY_SIDE_MAX);
+  sideBySide.replaceChildren(
+    ...frames.map((entry) =>
+      element(
+        'figure',
+        {},
+        element('img', { src: mediaUrl(shown.captureId, entry.view), alt: `${entry.label}, beside the other frames` }),
+        element('figcaption', {}, entry.label),
+      ),
+    ),
+  );
+  sideBySide.dataset.count = String(frames.length);
+}
+
+/** Shows the capture's pictures next to each other, or one again; false when it has fewer than two. */
+export function toggleSideBySide() {
+  if (!comparing && imageFrames().length < 2) return false;
+  comparing = !comparing;
+  showMode();
+  return true;
+}
+
+/** Leaves side by side (to zoom, pan or pick one frame); true when it was on. */
+function leaveSideBySide() {
+  if (!comparing) return false;
+  comparing = false;
+  showMode();
+  return true;
+}
+
+function showMode() {
+  sideBySide.hidden = !comparing;
+  stage.classList.toggle('comparing', comparing);
+  if (comparing) {
+    panzoom.reset({ animate: false });
+    paintSideBySide();
+  } else sideBySide.replaceChildren();
+  describe();
 }
 
 async function place(sha256) {
@@ -159,6 +242,11 @@ export async function showFrames(prepared) {
   shown = prepared;
   prepared.selected = 0;
   panzoom.reset({ animate: false });
+  // Each capture starts as the device took it; side by side stays on while it has frames to compare.
+  look = { brightness: 1, contrast: 1 };
+  applyLook();
+  if (comparing && imageFrames().length < 2) comparing = false;
+  showMode();
   empty.hidden = prepared.frames.length > 0;
   if (prepared.frames.length === 0) empty.textContent = 'This capture has no pictures or video.';
   paintStrip();
@@ -169,6 +257,8 @@ export async function showFrames(prepared) {
 /** Empties the stage, saying why. */
 export function clearFrames(message) {
   shown = undefined;
+  sideBySide.hidden = true;
+  sideBySide.replaceChildren();
   target.replaceChildren();
   video.hidden = true;
   video.removeAttribute('src');
@@ -201,7 +291,8 @@ async function showSelected() {
 /** Picks frame `index` (0-based), keeping the zoom so the same spot can be compared across frames; false when there is no such frame. */
 export async function selectFrame(index) {
   if (!shown || index >= shown.frames.length) return false;
-  if (index !== shown.selected) {
+  const wasComparing = leaveSideBySide();
+  if (index !== shown.selected || wasComparing) {
     shown.selected = index;
     await showSelected();
   }
@@ -221,6 +312,8 @@ export async function fullResolution() {
 /** Zooms the image on screen in (+1), out (−1) or back to fit (0); false when a video is showing. */
 export function zoom(direction) {
   if (frame()?.kind !== 'image') return false;
+  // Zoom is for one picture: the one selected comes back, to be zoomed.
+  leaveSideBySide();
   // Without animation: panzoom fits by measuring the picture on screen, and a zoom still
   // animating when the next key comes (or in a browser that runs transitions slowly) made
   // "fit" measure a half-zoomed picture and stop at 130 % instead of 100 %.
@@ -242,7 +335,7 @@ const PAN_STEP = 0.15;
  */
 export function pan(dx, dy) {
   const scale = panzoom.getScale();
-  if (frame()?.kind !== 'image' || scale <= 1.01) return false;
+  if (comparing || frame()?.kind !== 'image' || scale <= 1.01) return false;
   // Panzoom's pan is in the picture's unscaled pixels: a step of the visible part is smaller the further in.
   const box = stage.getBoundingClientRect();
   panzoom.pan((-dx * box.width * PAN_STEP) / scale, (-dy * box.height * PAN_STEP) / scale, { relative: true });

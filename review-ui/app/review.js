@@ -15,7 +15,17 @@ import {
 } from './review-dialogs.js';
 import { focusFactsSection, showFacts, tickDeadline } from './review-facts.js';
 import { currentFilter, refreshQueue, watchFilters } from './review-queue.js';
-import { clearFrames, fullResolution, pan, prepareFrames, selectFrame, showFrames, zoom } from './review-viewer.js';
+import {
+  adjustLook,
+  clearFrames,
+  fullResolution,
+  pan,
+  prepareFrames,
+  selectFrame,
+  showFrames,
+  toggleSideBySide,
+  zoom,
+} from './review-viewer.js';
 
 /** A decision key pressed this soon after a capture appears is ignored: nobody has looked at it yet. */
 const SETTLE_MS = 300;
@@ -388,6 +398,14 @@ function zoomKey(direction) {
   if (!zoom(direction)) say('Zoom works on pictures: pick a frame or key frame with 1–9.');
 }
 
+function lookKey(which, direction) {
+  if (!adjustLook(which, direction)) say('Brightness and contrast work on pictures; this capture has none.');
+}
+
+function sideBySideKey() {
+  if (!toggleSideBySide()) say('Side by side needs at least two pictures; this capture has fewer.');
+}
+
 async function fullKey() {
   if (!(await fullResolution())) say('This frame is already at full resolution.');
 }
@@ -451,6 +469,25 @@ const SHORTCUTS = [
     run: (event) => focusFactsSection(event.shiftKey),
   },
   { match: ['f'], keys: ['F'], label: 'Full resolution: the original instead of the review copy', run: fullKey },
+  {
+    match: ['s'],
+    keys: ['S'],
+    label: 'The pictures side by side (up to four), or one again; zooming or 1–9 also goes back to one',
+    run: sideBySideKey,
+  },
+  {
+    match: ['b'],
+    keys: ['B', 'Shift+B'],
+    label: 'Brighter (darker)',
+    run: (event) => lookKey('brightness', event.shiftKey ? -1 : 1),
+  },
+  {
+    match: ['c'],
+    keys: ['C', 'Shift+C'],
+    label: 'More (less) contrast',
+    run: (event) => lookKey('contrast', event.shiftKey ? -1 : 1),
+  },
+  { match: ['x'], keys: ['X'], label: 'Brightness and contrast as taken', run: () => lookKey('brightness', 0) },
   { match: [...'123456789'], keys: ['1–9'], label: 'Show frame 1 to 9', run: frameKey },
   { match: ['/'], keys: ['/'], label: 'Filter the queue (Enter applies)', run: focusFilters },
   { match: ['?'], keys: ['?'], label: 'This list', run: () => sheet() },
@@ -504,6 +541,11 @@ const buttons = {
   'zoom-out': () => zoomKey(-1),
   'zoom-reset': () => zoomKey(0),
   'full-resolution': fullKey,
+  'side-by-side-toggle': sideBySideKey,
+  brighter: () => lookKey('brightness', 1),
+  darker: () => lookKey('brightness', -1),
+  'more-contrast': () => lookKey('contrast', 1),
+  'reset-look': () => lookKey('brightness', 0),
   'show-shortcuts': sheet,
 };
 for (const [id, run] of Object.entries(buttons)) document.getElementById(id).addEventListener('click', () => void run());

@@ -51,7 +51,7 @@ describe('the review page with the keyboard only, at 1366×768', () => {
     });
     if (!created.ok) throw new Error(created.error);
     camera = await enrolTestDevice(database.db);
-    for (const age of [3, 2, 1])
+    for (const age of [4, 3, 2, 1])
       await insertReviewableCapture(database.db, store, camera, { capturedAt: new Date(Date.now() - age * DAY) });
     browser = await launchBrowser();
     await mkdir(screenshotDir, { recursive: true });
@@ -142,6 +142,52 @@ describe('the review page with the keyboard only, at 1366×768', () => {
     await page.waitForTimeout(SETTLE_MS);
     await page.keyboard.press('ArrowRight');
     await eventually(() => page.locator('#capture-pane').getAttribute('data-capture-id')).not.toBe(shown);
+    expect(await stateOf(shown!)).toBe('awaiting_review');
+  });
+
+  it('lifts brightness and contrast and shows the frames side by side, by key, and each capture starts as taken', async () => {
+    const shown = await page.locator('#capture-pane').getAttribute('data-capture-id');
+    const filterOf = (selector: string) => page.evaluate<string>(`getComputedStyle(document.querySelector('${selector}')).filter`);
+    await page.locator('#stage').focus();
+    await page.keyboard.press('b');
+    await page.keyboard.press('b');
+    await page.keyboard.press('c');
+    expect(await filterOf('#zoom-target')).toBe('brightness(1.4) contrast(1.2)');
+    expect(await page.locator('#zoom-label').textContent()).toMatch(/brightness 140 % · contrast 120 %$/);
+    await page.keyboard.press('Shift+B');
+    expect(await filterOf('#zoom-target')).toBe('brightness(1.2) contrast(1.2)');
+
+    await page.keyboard.press('s');
+    const sideBySide = page.locator('#side-by-side');
+    expect(await sideBySide.isVisible()).toBe(true);
+    expect(await sideBySide.locator('figcaption').allTextContents()).toEqual(['frame-1.jpg', 'frame-2.jpg']);
+    // Both pictures decoded and next to each other, each at least a third of the stage wide, with the same look.
+    await eventually(() =>
+      page.evaluate(`[...document.querySelectorAll('#side-by-side img')].every((image) => image.complete && image.naturalWidth > 0)`),
+    ).toBe(true);
+    const boxes = await page.evaluate<{ left: number; right: number; top: number; width: number }[]>(
+      `[...document.querySelectorAll('#side-by-side img')].map((image) => image.getBoundingClientRect().toJSON())`,
+    );
+    const stageWidth = await page.evaluate<number>(`document.getElementById('stage').getBoundingClientRect().width`);
+    expect(boxes[1]!.left).toBeGreaterThanOrEqual(boxes[0]!.right);
+    expect(Math.abs(boxes[1]!.top - boxes[0]!.top)).toBeLessThan(2);
+    for (const box of boxes) expect(box.width).toBeGreaterThan(stageWidth / 3);
+    expect(await filterOf('#side-by-side')).toBe('brightness(1.2) contrast(1.2)');
+    expect(await page.locator('#zoom-label').textContent()).toMatch(/^frames side by side/);
+    await page.screenshot({ path: path.join(screenshotDir, 'review-side-by-side.png') });
+    // Picking a frame shows that one alone again.
+    await page.keyboard.press('2');
+    expect(await sideBySide.isVisible()).toBe(false);
+    expect(await page.locator('#zoom-label').textContent()).toMatch(/^frame-2\.jpg/);
+    await page.keyboard.press('x');
+    expect(await filterOf('#zoom-target')).toBe('none');
+
+    // A look lifted for one capture does not carry over to the next.
+    await page.keyboard.press('b');
+    await page.waitForTimeout(SETTLE_MS);
+    await page.keyboard.press('n');
+    await eventually(() => page.locator('#capture-pane').getAttribute('data-capture-id')).not.toBe(shown);
+    expect(await filterOf('#zoom-target')).toBe('none');
     expect(await stateOf(shown!)).toBe('awaiting_review');
   });
 
