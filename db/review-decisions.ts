@@ -1,7 +1,7 @@
 import { and, desc, eq, gt, isNull } from 'drizzle-orm';
 import { findCapture } from './capture-detail-reads.js';
 import type { Executor, Tx } from './client.js';
-import { captures, rejectReasons, reviewClaims, reviewDecisions } from './schema.js';
+import { captures, devices, rejectReasons, reviewClaims, reviewDecisions } from './schema.js';
 
 export type DecisionRow = typeof reviewDecisions.$inferInsert;
 
@@ -73,4 +73,27 @@ export async function lastDecisionOfCurrentRound(executor: Executor, captureId: 
     .orderBy(desc(reviewDecisions.decidedAt))
     .limit(1);
   return last;
+}
+
+/** This person's latest decisions, newest first, with where each capture stands now. */
+export async function decisionsBy(executor: Executor, personId: string, limit: number) {
+  return executor
+    .select({
+      captureId: reviewDecisions.captureId,
+      round: reviewDecisions.round,
+      step: reviewDecisions.step,
+      outcome: reviewDecisions.outcome,
+      reasonCode: reviewDecisions.reasonCode,
+      decidedAt: reviewDecisions.decidedAt,
+      stateNow: captures.state,
+      violationType: captures.violationType,
+      deviceId: captures.deviceId,
+      road: devices.road,
+    })
+    .from(reviewDecisions)
+    .innerJoin(captures, eq(captures.id, reviewDecisions.captureId))
+    .leftJoin(devices, eq(devices.id, captures.deviceId))
+    .where(eq(reviewDecisions.personId, personId))
+    .orderBy(desc(reviewDecisions.decidedAt))
+    .limit(limit);
 }

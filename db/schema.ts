@@ -531,6 +531,8 @@ export const reviewDecisions = pgTable(
     decidedAt: moment('decided_at').notNull().defaultNow(),
   },
   (table) => [
+    // A reviewer's own recent decisions, newest first, on the review page.
+    index('review_decisions_person_idx').on(table.personId, table.decidedAt),
     uniqueIndex('review_decisions_one_per_step')
       .on(table.captureId, table.round, table.step)
       .where(sql`${table.outcome} <> 'escalated'`),

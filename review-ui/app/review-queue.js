@@ -4,7 +4,7 @@ import { element, words } from './dom.js';
 import { api } from './session.js';
 import { deadlineClock } from './review-format.js';
 
-const FILTERS = ['deviceId', 'road', 'violationType', 'minAgeHours'];
+const FILTERS = ['deviceId', 'road', 'violationType', 'minAgeHours', 'state'];
 const QUEUE_LIMIT = 50;
 
 const form = document.getElementById('filters');
@@ -53,7 +53,8 @@ export function watchFilters(onChange) {
     apply();
   });
   form.addEventListener('reset', () => setTimeout(apply));
-  form.elements.minAgeHours.addEventListener('change', apply);
+  // A choice applies at once, as the reviewer expects of a select; typed filters wait for Enter.
+  for (const choice of form.querySelectorAll('select')) choice.addEventListener('change', apply);
 }
 
 function remember(items) {

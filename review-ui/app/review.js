@@ -15,6 +15,7 @@ import {
 } from './review-dialogs.js';
 import { focusFactsSection, showFacts, tickDeadline } from './review-facts.js';
 import { currentFilter, refreshQueue, watchFilters } from './review-queue.js';
+import { offerMyDecisions, refreshMyDecisions, toggleMyDecisions } from './review-history.js';
 import {
   adjustLook,
   clearFrames,
@@ -45,6 +46,8 @@ const modeNote = document.getElementById('mode-note');
 const me = await openPage();
 const decides = mayUse(me, 'review.decide');
 const prescreens = !decides && mayUse(me, 'review.prescreen');
+// Escalated captures are a legal reviewer's: for anyone else the choice would only ever show an empty queue.
+if (!mayUse(me, 'review.decide_escalated')) document.querySelector('#filter-state option[value="escalated"]')?.remove();
 // Turned off only to measure what prefetching buys (bench/review-keypress.ts).
 const prefetching = new URLSearchParams(location.search).get('prefetch') !== 'off';
 
@@ -235,6 +238,7 @@ async function decide(outcome, extra = {}) {
     const result = await api(`/api/review/captures/${captureId}/decision`, { method: 'POST', body: { outcome, ...extra } });
     performance.measure('review:decision', 'review:key');
     say(`${open.detail.capture.manifest?.readings?.plate ?? 'Capture'} ${DONE[result.state] ?? result.state}.`);
+    void refreshMyDecisions();
   } catch (error) {
     setBusy('');
     if (error instanceof ApiError && error.status === 409) return lost(error.message);
@@ -490,6 +494,13 @@ const SHORTCUTS = [
   { match: ['x'], keys: ['X'], label: 'Brightness and contrast as taken', run: () => lookKey('brightness', 0) },
   { match: [...'123456789'], keys: ['1–9'], label: 'Show frame 1 to 9', run: frameKey },
   { match: ['/'], keys: ['/'], label: 'Filter the queue (Enter applies)', run: focusFilters },
+  {
+    match: ['h'],
+    keys: ['H'],
+    label: 'My recent decisions, and where each capture stands now',
+    when: () => decides,
+    run: toggleMyDecisions,
+  },
   { match: ['?'], keys: ['?'], label: 'This list', run: () => sheet() },
   { match: [], keys: ['Esc'], label: 'Close a dialog, or leave a filter field' },
 ];
@@ -564,6 +575,7 @@ setInterval(() => {
 }, QUEUE_REFRESH_MS);
 
 watchFilters(() => void filtersChanged());
+if (decides) offerMyDecisions();
 renderMode();
 try {
   if (decides) setRejectReasons((await api('/api/reject-reasons')).reasons);

@@ -73,6 +73,23 @@ export const queueSchema = z.object({
   dueSoon: z.number().int(),
 });
 
+export const myDecisionsSchema = z.object({
+  decisions: z.array(
+    z.object({
+      captureId: z.uuid(),
+      round: z.number().int(),
+      step: z.enum(['first', 'second']),
+      outcome: z.enum(['approved', 'rejected', 'escalated']),
+      reasonCode: z.string().nullable(),
+      decidedAt: z.date(),
+      stateNow: z.string().describe("the capture's state now, which later steps (a second review, an exclusion) may have moved on"),
+      violationType: z.string().nullable(),
+      deviceId: z.string().nullable(),
+      road: z.string().nullable(),
+    }),
+  ),
+});
+
 export const claimSchema = z.object({ captureId: z.uuid(), expiresAt: z.date() });
 export const claimRefusalSchema = refusalSchema.extend({
   heldBy: z.string().optional().describe('who holds the claim, when someone does'),

@@ -13,6 +13,7 @@ import { captureDetail } from './capture-detail.js';
 import { readerOf, refusalToRead } from './capture-access.js';
 import { annotateCapture, claimCapture, claimNext, listQueue, releaseClaim } from '../../db/review-queue.js';
 import { decide } from './review-decisions.js';
+import { decisionsBy } from '../../db/review-decisions.js';
 import { badRequestSchema, noBody, refusalSchema } from '../http/answer-schemas.js';
 import {
   captureDetailSchema,
@@ -21,6 +22,7 @@ import {
   createdSchema,
   decisionSchema,
   mediaAnswer,
+  myDecisionsSchema,
   nextClaimSchema,
   queueSchema,
 } from './review-answers.js';
@@ -60,6 +62,20 @@ export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaS
     async (request) => {
       const { limit, ...filter } = request.query;
       return listQueue(deps.db, await viewerOf(deps.db, request), filter, review, limit, deps.clock.now());
+    },
+  );
+
+  routes.get(
+    '/api/review/my-decisions',
+    {
+      onRequest: deciders,
+      schema: {
+        querystring: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }),
+        response: { 200: myDecisionsSchema },
+      },
+    },
+    async (request) => {
+      return { decisions: await decisionsBy(deps.db, principalOf(request).id, request.query.limit) };
     },
   );
 

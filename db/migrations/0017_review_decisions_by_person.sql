@@ -1,0 +1,1 @@
+CREATE INDEX "review_decisions_person_idx" ON "review_decisions" USING btree ("person_id","decided_at");
