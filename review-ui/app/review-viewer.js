@@ -165,7 +165,6 @@ function paintSideBySide() {
       ),
     ),
   );
-  sideBySide.dataset.count = String(frames.length);
 }
 
 /** Shows the capture's pictures next to each other, or one again; false when it has fewer than two. */
