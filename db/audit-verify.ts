@@ -1,5 +1,6 @@
 import { asc, eq, gt, max } from 'drizzle-orm';
 import { publicKeyFingerprint, verifyBytes } from '../core/infrastructure/signing-key.js';
+import type { AuditExport } from '../core/domain/audit-export.js';
 import { checkpointBytes } from './audit-checkpoints.js';
 import { auditHash, GENESIS_HASH } from './audit-log.js';
 import type { Db } from './client.js';
@@ -191,6 +192,71 @@ export async function verifyAuditChain(db: Db, options: AuditVerifyOptions): Pro
     ...(firstBroken && { firstBroken }),
     checkpointProblems,
     checkpointProblemCount,
+  };
+}
+
+/** What checking an exported range found: the chain's report, and the link the range hangs from. */
+export interface AuditExportReport extends AuditVerifyReport {
+  fromSeq: number;
+  toSeq: number;
+  /** The predecessor hash the first exported entry names; only the whole log can vouch for it, unless it is the genesis. */
+  anchorHash: string | null;
+  startsAtGenesis: boolean;
+  /** Why the entries do not span the range the export names, or null when they do. */
+  rangeProblem: string | null;
+}
+
+/**
+ * Checks an exported range the way `verifyAuditChain` checks the database: each entry's hash
+ * recomputed, each link to the entry before, and every signed head in the range against the
+ * given keys and the exported entry at its seq. The first entry's own link points outside the
+ * range and is taken as given.
+ */
+export function verifyAuditExport(exported: AuditExport, publicKeys: readonly string[]): AuditExportReport {
+  const rows = [...exported.entries].sort((a, b) => a.seq - b.seq).map((entry) => ({ ...entry, recordedAt: new Date(entry.recordedAt) }));
+  const first = rows[0];
+  const last = rows.at(-1);
+  // The range is written from the rows that exist, so its ends are entries: a file that stops
+  // short of them lost entries at an end, where no link is left to show it.
+  const rangeProblem =
+    !first || !last
+      ? 'the export holds no entries'
+      : first.seq !== exported.range.fromSeq || last.seq !== exported.range.toSeq
+        ? `the export says it holds seq ${exported.range.fromSeq} to ${exported.range.toSeq} but holds ${first.seq} to ${last.seq}`
+        : null;
+  let firstBroken: ChainBreak | undefined;
+  let previous = first ? { seq: first.seq - 1, hash: first.previousHash } : null;
+  for (const row of rows) {
+    if (previous) firstBroken ??= checkRow(previous, row);
+    previous = row;
+  }
+  const keys = new Map(publicKeys.map((pem) => [publicKeyFingerprint(pem), pem]));
+  const hashes = new Map(rows.map((row) => [row.seq, row.hash]));
+  const checkpointProblems: CheckpointProblem[] = [];
+  let lastSignedSeq: number | null = null;
+  for (const checkpoint of [...exported.checkpoints].sort((a, b) => a.seq - b.seq)) {
+    const problem = checkCheckpoint(keys, {
+      ...checkpoint,
+      signedAt: new Date(checkpoint.signedAt),
+      rowHash: hashes.get(checkpoint.seq) ?? null,
+    });
+    if (problem) checkpointProblems.push(problem);
+    else lastSignedSeq = checkpoint.seq;
+  }
+  return {
+    ok: firstBroken === undefined && checkpointProblems.length === 0 && rangeProblem === null,
+    fromSeq: exported.range.fromSeq,
+    toSeq: exported.range.toSeq,
+    anchorHash: first?.previousHash ?? null,
+    startsAtGenesis: first?.previousHash === GENESIS_HASH,
+    rangeProblem,
+    headSeq: last?.seq ?? null,
+    rowsChecked: rows.length,
+    checkpointsChecked: exported.checkpoints.length,
+    lastSignedSeq,
+    ...(firstBroken && { firstBroken }),
+    checkpointProblems,
+    checkpointProblemCount: checkpointProblems.length,
   };
 }
 

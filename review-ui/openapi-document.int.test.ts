@@ -29,6 +29,7 @@ const SCHEMALESS: Record<string, string> = {
   'GET /vendor/leaflet/*': 'a browser library served as static files',
   'GET /vendor/chart.js/*': 'a browser library served as static files',
   'GET /vendor/kurkle-color/*': 'a browser library served as static files',
+  'GET /vendor/canonicalize/*': 'a browser library served as static files',
 };
 
 const docsApi = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'api.md'), 'utf8');

@@ -6,8 +6,11 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../../core/domain/config.js';
 import { loadOrCreateSigningKey } from '../../core/infrastructure/signing-key.js';
 import { signChainHead } from '../../db/audit-checkpoints.js';
+import { auditExportSchema, type AuditExport } from '../../core/domain/audit-export.js';
 import {
   verifyAuditChain,
+  verifyAuditExport,
+  type AuditExportReport,
   type AuditVerifyProgress,
   type AuditVerifyReport,
   type ChainProblem,
@@ -21,10 +24,12 @@ const EXIT_BROKEN = 1;
 const EXIT_ERROR = 2;
 
 const USAGE = `Usage:
-  npm run audit:verify -- [--json] [--public-key FILE]...
+  npm run audit:verify -- [--json] [--public-key FILE]... [--export FILE]
       Recomputes the audit chain and checks every signed head. Exit 0 intact, 1 broken, 2 could not check.
       --public-key FILE  a PEM key checkpoints may be signed with (repeat for rotated keys);
                          default: the public half of SIGNING_KEY_FILE
+      --export FILE      check a range exported from the audit page instead of the database;
+                         no database needed (default key: the one named in the file)
       --json             the report as JSON on stdout
   npm run audit:sign-head
       Signs the current last row with SIGNING_KEY_FILE (created on first use).`;
@@ -47,7 +52,12 @@ export async function runAuditCli(argv: string[], env: NodeJS.ProcessEnv, io: Au
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { json: { type: 'boolean' }, 'public-key': { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        json: { type: 'boolean' },
+        'public-key': { type: 'string', multiple: true },
+        export: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
   } catch (error) {
     io.err(`${(error as Error).message}\n\n${USAGE}`);
@@ -62,6 +72,9 @@ export async function runAuditCli(argv: string[], env: NodeJS.ProcessEnv, io: Au
     const config = loadConfig(env);
     const [command, ...rest] = positionals;
     if (rest.length > 0) throw new UsageError(`unexpected arguments: ${rest.join(' ')}`);
+    if (command === 'verify' && values.export !== undefined) {
+      return await verifyExport(values.export, values['public-key'] ?? [], values.json ?? false, io);
+    }
     if (command === 'verify') return await verify(config, values['public-key'] ?? [], values.json ?? false, io);
     if (command === 'sign-head') return await signHead(config, io);
     throw new UsageError(command === undefined ? 'no command given' : `unknown command ${command}`);
@@ -82,6 +95,47 @@ async function verify(config: Config, keyFiles: string[], json: boolean, io: Aud
   }
   io.out(json ? JSON.stringify(report, null, 2) : formatReport(report));
   return report.ok ? EXIT_OK : EXIT_BROKEN;
+}
+
+/**
+ * An exported range checked with no database. Without --public-key the key named in the file is
+ * used, and its fingerprint printed: whoever could rewrite the file could replace that key too,
+ * so it vouches only if it matches a fingerprint the auditor kept.
+ */
+async function verifyExport(file: string, keyFiles: string[], json: boolean, io: AuditCliIo): Promise<number> {
+  const exported = await readExport(file);
+  const publicKeys = keyFiles.length > 0 ? await readPublicKeyFiles(keyFiles) : [exported.signingKey.publicKeyPem];
+  if (keyFiles.length === 0) {
+    io.err(
+      `Checking signatures with the key named in the export (fingerprint ${exported.signingKey.fingerprint}): compare it with the fingerprint you hold, or pass --public-key.`,
+    );
+  }
+  const report = verifyAuditExport(exported, publicKeys);
+  io.out(json ? JSON.stringify(report, null, 2) : formatExportReport(report));
+  return report.ok ? EXIT_OK : EXIT_BROKEN;
+}
+
+async function readExport(file: string): Promise<AuditExport> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${file} is not JSON: ${(error as Error).message}`, { cause: error });
+  }
+  const parsed = auditExportSchema.safeParse(json);
+  if (!parsed.success) {
+    const [issue] = parsed.error.issues;
+    throw new Error(
+      `${file} is not an audit export: ${issue ? `${issue.path.join('.') || '(top level)'}: ${issue.message}` : 'unreadable'}`,
+    );
+  }
+  return parsed.data;
 }
 
 async function signHead(config: Config, io: AuditCliIo): Promise<number> {
@@ -109,6 +163,10 @@ async function readPublicKeys(config: Config, keyFiles: string[], io: AuditCliIo
     }
     keyFiles = [config.signing.keyFile];
   }
+  return readPublicKeyFiles(keyFiles);
+}
+
+function readPublicKeyFiles(keyFiles: string[]): Promise<string[]> {
   return Promise.all(
     keyFiles.map(async (file) => {
       try {
@@ -218,6 +276,20 @@ function formatReport(report: AuditVerifyReport): string {
     lines.push('', `Rows after seq ${report.lastSignedSeq}, the last verified signed head, are protected by the hash chain alone.`);
   } else if (report.lastSignedSeq === null && report.headSeq !== null) {
     lines.push('', 'No signed head verified: a consistent rewrite of the whole log would go unnoticed (run audit:sign-head).');
+  }
+  return lines.join('\n');
+}
+
+/** The range's report: the chain's, with what the range hangs from and whether it is whole. */
+function formatExportReport(report: AuditExportReport): string {
+  const lines = [`Export of seq ${report.fromSeq} to ${report.toSeq}:`, formatReport(report)];
+  if (report.rangeProblem) lines.push('', `Entries missing at an end: ${report.rangeProblem}.`);
+  if (report.startsAtGenesis) lines.push('', 'The range starts at the first entry of the log.');
+  else if (report.anchorHash) {
+    lines.push(
+      '',
+      `The first entry links to ${report.anchorHash}, outside the export: only the whole log (audit:verify) vouches for that link.`,
+    );
   }
   return lines.join('\n');
 }

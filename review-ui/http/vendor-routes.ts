@@ -18,6 +18,8 @@ const VENDORED: readonly { prefix: string; root: string }[] = [
   // Chart.js's ES module build imports its colour helper by package name; resolved from
   // Chart.js so the version is the one it was installed with.
   { prefix: '/vendor/kurkle-color/', root: path.dirname(createRequire(resolve('chart.js')).resolve('@kurkle/color')) },
+  // The audit page recomputes hashes and checks signatures over the same RFC 8785 bytes the server wrote.
+  { prefix: '/vendor/canonicalize/', root: path.dirname(resolve('canonicalize')) },
 ];
 
 export async function vendorRoutes(app: FastifyInstance): Promise<void> {
