@@ -9,6 +9,7 @@ const empty = document.getElementById('stage-empty');
 const zoomLabel = document.getElementById('zoom-label');
 const strip = document.getElementById('frames');
 const sideBySide = document.getElementById('side-by-side');
+const lens = document.getElementById('lens');
 
 /** Brightness and contrast as CSS filter factors: a night capture's plate is often only readable lifted. */
 const LOOK_STEP = 0.2;
@@ -31,6 +32,7 @@ target.addEventListener('panzoomchange', (event) => {
   // Past "fit", the review copy's pixels run out: bring the original in.
   if (event.detail.scale > 1.01) void fullResolution();
   describe();
+  paintLens();
 });
 
 /** Where one file of a capture is served; the server checks that the file belongs to the capture. */
@@ -123,7 +125,8 @@ function describe() {
   ].join('');
   if (comparing)
     return void (zoomLabel.textContent = `${imageFrames().length > SIDE_BY_SIDE_MAX ? `first ${SIDE_BY_SIDE_MAX} ` : ''}frames side by side${adjusted}`);
-  zoomLabel.textContent = `${current.label} · ${Math.round(panzoom.getScale() * 100)} % · ${source}${adjusted}`;
+  const magnifier = lensAt ? ` · magnifier ${LENS_MAGNIFICATION}×` : '';
+  zoomLabel.textContent = `${current.label} · ${Math.round(panzoom.getScale() * 100)} % · ${source}${adjusted}${magnifier}`;
 }
 
 function imageFrames() {
@@ -150,6 +153,7 @@ export function adjustLook(which, direction) {
   }
   applyLook();
   describe();
+  paintLens();
   return true;
 }
 
@@ -184,6 +188,7 @@ function leaveSideBySide() {
 }
 
 function showMode() {
+  if (comparing) hideLens();
   sideBySide.hidden = !comparing;
   stage.classList.toggle('comparing', comparing);
   if (comparing) {
@@ -238,6 +243,7 @@ function paintStrip() {
 
 /** Puts a prepared capture on the stage at "fit"; resolves once its first frame is painted. */
 export async function showFrames(prepared) {
+  hideLens();
   shown = prepared;
   prepared.selected = 0;
   panzoom.reset({ animate: false });
@@ -255,6 +261,7 @@ export async function showFrames(prepared) {
 
 /** Empties the stage, saying why. */
 export function clearFrames(message) {
+  hideLens();
   shown = undefined;
   sideBySide.hidden = true;
   sideBySide.replaceChildren();
@@ -273,6 +280,7 @@ async function showSelected() {
     button.setAttribute('aria-pressed', String(index === shown.selected));
   if (!current) return;
   if (current.kind === 'video') {
+    hideLens();
     target.replaceChildren();
     target.hidden = true;
     video.hidden = false;
@@ -340,6 +348,93 @@ export function pan(dx, dy) {
   panzoom.pan((-dx * box.width * PAN_STEP) / scale, (-dy * box.height * PAN_STEP) / scale, { relative: true });
   return true;
 }
+
+/**
+ * The magnifier: a lens over one spot of the picture at LENS_MAGNIFICATION times what the stage
+ * shows, drawn from the original, so a plate in a wide shot is read while the rest of the scene
+ * stays in view. The mouse or the arrow keys move it.
+ */
+const LENS_MAGNIFICATION = 4;
+/** The share of the stage one arrow key press moves the lens by. */
+const LENS_STEP = 0.04;
+let lensAt = null;
+
+function pictureOnStage() {
+  if (comparing || frame()?.kind !== 'image') return null;
+  const image = target.querySelector('img');
+  return image?.naturalWidth ? image : null;
+}
+
+function paintLens() {
+  const image = lensAt && pictureOnStage();
+  if (!image) return;
+  const size = lens.clientWidth;
+  const ratio = window.devicePixelRatio || 1;
+  if (lens.width !== Math.round(size * ratio)) lens.width = lens.height = Math.round(size * ratio);
+  // CSSOM, not a style attribute: the Content-Security-Policy refuses the one and allows the other.
+  lens.style.left = `${lensAt.x - size / 2}px`;
+  lens.style.top = `${lensAt.y - size / 2}px`;
+  const picture = image.getBoundingClientRect();
+  const box = stage.getBoundingClientRect();
+  const shownPerPixel = picture.width / image.naturalWidth;
+  const across = size / (shownPerPixel * LENS_MAGNIFICATION);
+  const centreX = ((box.left + lensAt.x - picture.left) / picture.width) * image.naturalWidth;
+  const centreY = ((box.top + lensAt.y - picture.top) / picture.height) * image.naturalHeight;
+  const context = lens.getContext('2d');
+  context.fillStyle = '#111';
+  context.fillRect(0, 0, lens.width, lens.height);
+  context.filter = target.style.filter || 'none';
+  context.drawImage(image, centreX - across / 2, centreY - across / 2, across, across, 0, 0, lens.width, lens.height);
+  context.filter = 'none';
+  lens.setAttribute(
+    'aria-label',
+    `Magnifier, ${LENS_MAGNIFICATION}× at ${Math.round((100 * centreX) / image.naturalWidth)} % across, ${Math.round((100 * centreY) / image.naturalHeight)} % down`,
+  );
+}
+
+/** Shows the magnifier at the middle of the stage, or hides it; false when no single picture is showing. */
+export function toggleLens() {
+  if (lensAt) {
+    hideLens();
+    return true;
+  }
+  if (!pictureOnStage()) return false;
+  const box = stage.getBoundingClientRect();
+  lensAt = { x: box.width / 2, y: box.height / 2 };
+  lens.hidden = false;
+  void fullResolution();
+  paintLens();
+  describe();
+  return true;
+}
+
+function hideLens() {
+  if (!lensAt) return;
+  lensAt = null;
+  lens.hidden = true;
+  describe();
+}
+
+/** Moves the magnifier by a step (dx, dy of −1, 0 or 1); false while it is hidden, so the arrows pan instead. */
+export function moveLens(dx, dy) {
+  if (!lensAt) return false;
+  const box = stage.getBoundingClientRect();
+  lensAt = {
+    x: Math.min(box.width, Math.max(0, lensAt.x + dx * box.width * LENS_STEP)),
+    y: Math.min(box.height, Math.max(0, lensAt.y + dy * box.height * LENS_STEP)),
+  };
+  paintLens();
+  return true;
+}
+
+stage.addEventListener('pointermove', (event) => {
+  if (!lensAt || event.pointerType === 'touch') return;
+  const box = stage.getBoundingClientRect();
+  lensAt = { x: event.clientX - box.left, y: event.clientY - box.top };
+  paintLens();
+});
+// The original replaces the review copy once it has decoded: the lens redraws from it.
+new MutationObserver(() => paintLens()).observe(target, { childList: true });
 
 /** Resolves after the browser has painted what is in the DOM now. */
 function painted() {

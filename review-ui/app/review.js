@@ -20,10 +20,12 @@ import {
   adjustLook,
   clearFrames,
   fullResolution,
+  moveLens,
   pan,
   prepareFrames,
   selectFrame,
   showFrames,
+  toggleLens,
   toggleSideBySide,
   zoom,
 } from './review-viewer.js';
@@ -406,6 +408,10 @@ function lookKey(which, direction) {
   if (!adjustLook(which, direction)) say('Brightness and contrast work on pictures; this capture has none.');
 }
 
+function lensKey() {
+  if (!toggleLens()) say('The magnifier works on one picture at a time; pick a frame with 1–9 first.');
+}
+
 function sideBySideKey() {
   if (!toggleSideBySide()) say('Side by side needs at least two pictures; this capture has fewer.');
 }
@@ -417,7 +423,7 @@ async function fullKey() {
 /** Arrow keys move a zoomed picture; at fit, → still skips to the next capture. */
 function arrowKey(event) {
   const [dx, dy] = { arrowleft: [-1, 0], arrowright: [1, 0], arrowup: [0, -1], arrowdown: [0, 1] }[event.key.toLowerCase()];
-  if (pan(dx, dy)) return;
+  if (moveLens(dx, dy) || pan(dx, dy)) return;
   if (dx === 1 && decides && !event.repeat) void skip();
 }
 
@@ -492,6 +498,12 @@ const SHORTCUTS = [
     run: (event) => lookKey('contrast', event.shiftKey ? -1 : 1),
   },
   { match: ['x'], keys: ['X'], label: 'Brightness and contrast as taken', run: () => lookKey('brightness', 0) },
+  {
+    match: ['l'],
+    keys: ['L'],
+    label: 'Magnifier over one spot (a plate, say): the mouse or the arrow keys move it, L again hides it',
+    run: lensKey,
+  },
   { match: [...'123456789'], keys: ['1–9'], label: 'Show frame 1 to 9', run: frameKey },
   { match: ['/'], keys: ['/'], label: 'Filter the queue (Enter applies)', run: focusFilters },
   {
@@ -557,6 +569,7 @@ const buttons = {
   darker: () => lookKey('brightness', -1),
   'more-contrast': () => lookKey('contrast', 1),
   'reset-look': () => lookKey('brightness', 0),
+  magnifier: lensKey,
   'show-shortcuts': sheet,
 };
 for (const [id, run] of Object.entries(buttons)) document.getElementById(id).addEventListener('click', () => void run());

@@ -191,6 +191,52 @@ describe('the review page with the keyboard only, at 1366×768', () => {
     expect(await stateOf(shown!)).toBe('awaiting_review');
   });
 
+  it('magnifies one spot with L, drawn from the picture at that spot, moved by the arrow keys without panning or skipping', async () => {
+    const shown = await page.locator('#capture-pane').getAttribute('data-capture-id');
+    await page.locator('#stage').focus();
+    await page.keyboard.press('0');
+    await page.keyboard.press('l');
+    const lens = page.locator('#lens');
+    expect(await lens.isVisible()).toBe(true);
+    await eventually(() => page.locator('#zoom-label').textContent()).toMatch(/magnifier 4×$/);
+    // The lens's middle pixel is the picture's pixel under the lens's middle, sampled from the picture itself.
+    const sample = () =>
+      page.evaluate<{ lens: number[]; picture: number[]; left: string }>(`(() => {
+        const lens = document.getElementById('lens');
+        const image = document.querySelector('#zoom-target img');
+        const stageBox = document.getElementById('stage').getBoundingClientRect();
+        const lensBox = lens.getBoundingClientRect();
+        const picture = image.getBoundingClientRect();
+        const x = ((lensBox.left + lensBox.width / 2 - picture.left) / picture.width) * image.naturalWidth;
+        const y = ((lensBox.top + lensBox.height / 2 - picture.top) / picture.height) * image.naturalHeight;
+        const copy = document.createElement('canvas');
+        copy.width = image.naturalWidth;
+        copy.height = image.naturalHeight;
+        copy.getContext('2d').drawImage(image, 0, 0);
+        const centre = lens.getContext('2d').getImageData(lens.width / 2, lens.height / 2, 1, 1).data;
+        return { lens: [...centre].slice(0, 3), picture: [...copy.getContext('2d').getImageData(x, y, 1, 1).data].slice(0, 3), left: lens.style.left };
+      })()`);
+    const near = (a: number[], b: number[]) => a.every((value, index) => Math.abs(value - (b[index] ?? 0)) <= 40);
+    await eventually(async () => {
+      const { lens: fromLens, picture } = await sample();
+      return near(fromLens, picture);
+    }).toBe(true);
+    const before = await sample();
+    for (let step = 0; step < 5; step++) await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowUp');
+    const after = await sample();
+    expect(after.left).not.toBe(before.left);
+    expect(near(after.lens, after.picture)).toBe(true);
+    // The arrows moved the lens only: the picture stays at fit and → did not skip the capture.
+    expect(await page.locator('#stage').getAttribute('data-scale')).toBe('1.00');
+    expect(await page.locator('#capture-pane').getAttribute('data-capture-id')).toBe(shown);
+    expect(await axeViolations(page)).toEqual([]);
+    await page.screenshot({ path: path.join(screenshotDir, 'review-magnifier.png') });
+    await page.keyboard.press('l');
+    expect(await lens.isVisible()).toBe(false);
+    expect(await page.locator('#zoom-label').textContent()).not.toMatch(/magnifier/);
+  });
+
   it('keeps the shortcuts working on the "Captured at least" select after it changes: A approves, never picks "any time ago"', async () => {
     const select = page.locator('#filter-age');
     const shown = await page.locator('#capture-pane').getAttribute('data-capture-id');
