@@ -176,6 +176,26 @@ describe('all-in-one mode: the main job, decided over HTTP as the demo reviewers
       }
       const health = await fetch(new URL('/health', reviewUrl), { signal: AbortSignal.timeout(5000) });
       expect(health.status).toBe(200);
+      // The decisions just taken, on the one /metrics: two first approvals, one second, one rejection, each timed.
+      const metrics = await (await fetch(new URL('/metrics', reviewUrl), { signal: AbortSignal.timeout(5000) })).text();
+      const value = (series: string) =>
+        Number(
+          metrics
+            .split('\n')
+            .find((line) => line.startsWith(`${series} `))
+            ?.split(' ')[1] ?? 0,
+        );
+      for (const [labels, count] of [
+        ['outcome="approved",step="first"', 2],
+        ['outcome="approved",step="second"', 1],
+        ['outcome="rejected",step="first"', 1],
+      ] as const) {
+        expect(value(`verity_review_decisions_total{${labels}}`)).toBe(count);
+        expect(value(`verity_review_latency_seconds_count{${labels}}`)).toBe(count);
+        // Simulated captures are seconds old when decided.
+        expect(value(`verity_review_latency_seconds_sum{${labels}}`)).toBeGreaterThan(0);
+        expect(value(`verity_review_latency_seconds_sum{${labels}}`) / count).toBeLessThan(300);
+      }
     },
   );
 });
