@@ -12,12 +12,10 @@ import { createRedisConnection, requireNoEviction } from './core/infrastructure/
 import { loadOrCreateSigningKey } from './core/infrastructure/signing-key.js';
 import { openDatabase } from './db/client.js';
 import { startSimulatorRole } from './device-simulator/service.js';
-import { registerGatewayMetrics } from './ingest/gateway-metrics.js';
 import { ingestSettings, startIngestRole } from './ingest/service.js';
 import { ensureDemoPeople } from './review-ui/people/demo-people.js';
 import { buildReviewServer } from './review-ui/server.js';
 import { reviewSettings } from './review-ui/review-settings.js';
-import { registerQueueMetrics } from './workers/queue-metrics.js';
 import { startWorkersRole } from './workers/service.js';
 
 /**
@@ -63,7 +61,9 @@ await startOrExit(log, lifecycle, async () => {
   }
 
   const store = createMediaStore(config);
-  const common = { database, store, redis, queuePrefix: config.queue.prefix, log };
+  // One process, one /metrics: every role adds its series to this registry, served on the review port.
+  const metrics = createMetricsRegistry();
+  const common = { database, store, redis, queuePrefix: config.queue.prefix, metrics, log };
   const ingest = await startIngestRole({
     ...common,
     ...ingestSettings(config),
@@ -86,10 +86,6 @@ await startOrExit(log, lifecycle, async () => {
 
   // Without a configured token the simulator still needs one to enrol its fleet; it lives only in this process.
   const adminToken = config.admin.token ?? randomBytes(24).toString('base64url');
-  // One process, one /metrics: the gateway's counters and the queues' depths beside the server's own.
-  const metrics = createMetricsRegistry();
-  registerGatewayMetrics(metrics, () => ingest.gateway.counters);
-  registerQueueMetrics(metrics, workers.queues.all());
   const server = await buildReviewServer({
     db: database.db,
     store,

@@ -1,6 +1,6 @@
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import { V1_ACCEPTED_UNTIL } from '../core/domain/protocol.js';
-import type { GatewayCounters } from './gateway.js';
+import type { CaptureTiming, GatewayCounters } from './gateway.js';
 
 /** What each counter of the gateway counts, as the series' help text says. */
 const SERIES: Record<keyof GatewayCounters, { name: string; help: string }> = {
@@ -36,4 +36,19 @@ export function registerGatewayMetrics(registry: Registry, counters: () => Gatew
       },
     });
   }
+}
+
+/**
+ * `verity_ingest_latency_seconds{outcome}`: how long one capture message held the gateway, retries
+ * included. Buckets from a commit on an idle database to a Redis or Postgres outage's backoff.
+ */
+export function registerCaptureLatency(registry: Registry): CaptureTiming {
+  const histogram = new Histogram({
+    name: 'verity_ingest_latency_seconds',
+    help: 'Seconds from receiving a capture message to its outcome committed and its acknowledgement sent, by outcome (accepted, quarantined, pending: stored to wait for its media, duplicate: stored before)',
+    labelNames: ['outcome'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  return (outcome, seconds) => histogram.observe({ outcome }, seconds);
 }

@@ -13,9 +13,7 @@ import { openAck, testGatewayKey } from '../test/support/acks.js';
 import { testServices } from '../test/support/services.js';
 import { buildHealthServer } from '../core/infrastructure/health.js';
 import { createMetricsRegistry } from '../core/infrastructure/metrics.js';
-import { registerQueueMetrics } from '../workers/queue-metrics.js';
 import { startWorkersRole } from '../workers/service.js';
-import { registerGatewayMetrics } from './gateway-metrics.js';
 import { startIngestRole, type IngestRole } from './service.js';
 
 const log = pino({ level: 'silent' });
@@ -33,6 +31,8 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
   const topicRoot = `verity-test/${uniqueName('gw')}/v1`;
   const acks: Acknowledgement[] = [];
   const gatewayKey = testGatewayKey();
+  const gatewayRegistry = createMetricsRegistry();
+  const workersRegistry = createMetricsRegistry();
 
   beforeAll(async () => {
     database = await createTestDatabase('gateway');
@@ -48,8 +48,9 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
       sharedGroup: undefined,
       clientId: uniqueName('gateway'),
       completenessTimeoutMs: 1500,
+      metrics: gatewayRegistry,
     });
-    workers = await startWorkersRole({ ...common, concurrency: 2 });
+    workers = await startWorkersRole({ ...common, concurrency: 2, metrics: workersRegistry });
     camera = await enrolTestDevice(database.db);
     device = await mqtt.connectAsync(testServices.mqttUrl, { clientId: uniqueName('device') });
     await device.subscribeAsync(`${topicRoot}/devices/+/acks`, { qos: 1 });
@@ -421,32 +422,54 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
     expect(mismatchRows.map((row) => row.state).sort()).toContain('quarantined');
   });
 
-  it('answers /metrics on the gateway and the workers with its counters, the queues by state and the process series', async () => {
-    // One accepted and one quarantined capture of its own, so the counters it checks are not zero when it runs alone.
+  it('answers /metrics on the gateway and the workers with its counters and timings, jobs and captures by state, and the process series', async () => {
+    // Accepted, quarantined and duplicate captures of its own, so the series it checks are not zero when it runs alone.
     const accepted = await send();
     const forged = await send({ signWith: generateKeyPairSync('ed25519').privateKey });
     await waitFor('both captures', async () =>
       (await captureByDeviceId(accepted.manifest.captureId)()) && (await captureByDeviceId(forged.manifest.captureId)()) ? true : undefined,
     );
-    const gatewayRegistry = createMetricsRegistry();
-    registerGatewayMetrics(gatewayRegistry, () => ingest.gateway.counters);
-    const workersRegistry = createMetricsRegistry();
-    registerQueueMetrics(workersRegistry, workers.queues.all());
+    const duplicatesBefore = ingest.gateway.counters.duplicates;
+    await publishCapture(device, topicRoot, accepted);
+    await waitFor('the duplicate', async () => (ingest.gateway.counters.duplicates > duplicatesBefore ? true : undefined));
+    // A job no handler knows fails its one attempt.
+    await workers.queues.get('media').add('no-such-job', {}, { attempts: 1 });
+    // Verified an hour ago and never screened: stranded past the default five minutes.
+    await database.db.insert(captures).values({
+      messageSha256: randomBytes(32).toString('hex'),
+      deviceId: camera.id,
+      deviceCaptureId: randomUUID(),
+      state: 'verified',
+      capturedAt: new Date(Date.now() - 3600_000),
+      receivedAt: new Date(Date.now() - 3600_000),
+      manifest: {},
+      rawMessage: Buffer.from('stranded'),
+    });
     const servers = [buildHealthServer('ingest', [], gatewayRegistry), buildHealthServer('workers', [], workersRegistry)];
     try {
-      const completedMedia = (body: string) => Number(/^verity_queue_jobs\{queue="media",state="completed"\} (\d+)$/m.exec(body)?.[1] ?? 0);
+      const scrape = async (index: number) => (await servers[index]!.inject({ method: 'GET', url: '/metrics' })).body;
+      const sample = (body: string, series: string) => {
+        const escaped = series.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+        return Number(new RegExp(`^${escaped} (\\S+)$`, 'm').exec(body)?.[1] ?? 0);
+      };
+      const completedMedia = 'verity_queue_jobs{queue="media",state="completed"}';
+      const failedAttempts = 'verity_job_failures_total{queue="media",job="no-such-job"}';
       // The job counts as completed a moment after its thumbnails are written: wait for the queue to say so.
-      await waitFor('a completed media job', async () =>
-        completedMedia((await servers[1]!.inject({ method: 'GET', url: '/metrics' })).body) > 0 ? true : undefined,
-      );
+      await waitFor('a completed and a failed media job', async () => {
+        const body = await scrape(1);
+        return sample(body, completedMedia) > 0 && sample(body, failedAttempts) > 0 ? true : undefined;
+      });
       const [gateway, queues] = await Promise.all(servers.map((server) => server.inject({ method: 'GET', url: '/metrics' })));
       for (const response of [gateway!, queues!]) {
         expect(response.statusCode).toBe(200);
         expect(response.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
         expect(response.body).toMatch(/^process_cpu_seconds_total \d/m);
         expect(response.body).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
+        // Both roles count the queues, the gateway because it enqueues.
+        expect(sample(response.body, completedMedia)).toBeGreaterThan(0);
+        expect(response.body).toMatch(/^verity_queue_jobs\{queue="media",state="failed"\} [1-9]\d*$/m);
       }
-      const value = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(gateway!.body)?.[1]);
+      const value = (name: string) => sample(gateway!.body, name);
       const counters = ingest.gateway.counters;
       expect(counters.accepted).toBeGreaterThan(0);
       expect(counters.quarantined).toBeGreaterThan(0);
@@ -455,8 +478,36 @@ describe('ingest gateway against Postgres, Redis and Mosquitto', () => {
       expect(value('verity_ingest_quarantined_total')).toBe(counters.quarantined);
       expect(value('verity_ingest_duplicates_total')).toBe(counters.duplicates);
       expect(value('verity_ingest_media_chunks_total')).toBe(counters.chunks);
-      expect(completedMedia(queues!.body)).toBeGreaterThan(0);
-      expect(queues!.body).toMatch(/^verity_queue_jobs\{queue="media",state="failed"\} \d+$/m);
+
+      // Every capture message timed once, by how it ended; captures whose media came later answered pending first.
+      const timed = (outcome: string) => value(`verity_ingest_latency_seconds_count{outcome="${outcome}"}`);
+      expect(timed('duplicate')).toBe(counters.duplicates);
+      expect(timed('quarantined')).toBeGreaterThan(0);
+      expect(timed('accepted') + timed('pending')).toBeGreaterThan(0);
+      expect(timed('accepted') + timed('pending') + timed('quarantined') + timed('duplicate')).toBe(counters.captureMessages);
+      const seconds = value('verity_ingest_latency_seconds_sum{outcome="quarantined"}');
+      expect(seconds).toBeGreaterThan(0);
+      expect(seconds / timed('quarantined')).toBeLessThan(10);
+      expect(value('verity_ingest_latency_seconds_bucket{le="+Inf",outcome="quarantined"}')).toBe(timed('quarantined'));
+
+      const jobs = (series: string) => sample(queues!.body, series);
+      const derived = 'queue="media",job="derive-thumbnails",outcome="completed"';
+      expect(jobs(`verity_job_duration_seconds_count{${derived}}`)).toBeGreaterThan(0);
+      expect(jobs(`verity_job_duration_seconds_sum{${derived}}`)).toBeGreaterThan(0);
+      expect(jobs(`verity_job_duration_seconds_sum{${derived}}`) / jobs(`verity_job_duration_seconds_count{${derived}}`)).toBeLessThan(60);
+      expect(jobs(failedAttempts)).toBe(1);
+      expect(jobs('verity_job_duration_seconds_count{queue="media",job="no-such-job",outcome="failed"}')).toBe(1);
+
+      // Screening may still move a capture on between the scrape and this count, but never adds or quarantines one.
+      const stored = await database.db.select({ state: captures.state }).from(captures);
+      const byState = captures.state.enumValues.map((state) => jobs(`verity_captures{state="${state}"}`));
+      expect(byState.reduce((sum, count) => sum + count, 0)).toBe(stored.length);
+      expect(jobs('verity_captures{state="quarantined"}')).toBe(stored.filter((row) => row.state === 'quarantined').length);
+      expect(jobs('verity_captures{state="quarantined"}')).toBeGreaterThan(0);
+      expect(jobs('verity_captures_stranded{need="screening"}')).toBe(1);
+      expect(jobs('verity_captures_stranded_oldest_age_seconds{need="screening"}')).toBeGreaterThanOrEqual(3599);
+      expect(queues!.body).toMatch(/^verity_captures_stranded\{need="media"\} \d+$/m);
+      expect(queues!.body).toMatch(/^verity_captures_stranded_oldest_age_seconds\{need="media"\} \d+$/m);
     } finally {
       await Promise.all(servers.map((server) => server.close()));
     }

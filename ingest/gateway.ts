@@ -28,7 +28,15 @@ export interface GatewayOptions {
   /** Chunk sets whose newest chunk is older than this are deleted, audited and reported to the device. */
   stagedChunkKeepMs: number;
   reconcileIntervalMs: number;
+  /** Told how each capture message ended and how long it took; nothing is timed when absent. */
+  onCaptureHandled?: CaptureTiming | undefined;
 }
+
+/** How the gateway finished with one capture message: stored with this status, or already stored before. */
+export type CaptureOutcome = 'accepted' | 'quarantined' | 'pending' | 'duplicate';
+
+/** Seconds from a capture message's receipt to its outcome committed and its acknowledgement sent. */
+export type CaptureTiming = (outcome: CaptureOutcome, seconds: number) => void;
 
 export interface GatewayCounters {
   captureMessages: number;
@@ -162,9 +170,11 @@ export class IngestGateway {
 
   /** Retries transient failures (database or Redis away) without acknowledging, so nothing is lost. */
   private async process(topic: string, payload: Buffer): Promise<void> {
+    // Taken before the retries, so a database outage shows in the capture timings.
+    const receivedAt = performance.now();
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.handle(topic, payload);
+        await this.handle(topic, payload, receivedAt);
         return;
       } catch (error) {
         if (this.stopping) throw error;
@@ -174,7 +184,7 @@ export class IngestGateway {
     }
   }
 
-  private async handle(topic: string, payload: Buffer): Promise<void> {
+  private async handle(topic: string, payload: Buffer, receivedAt: number): Promise<void> {
     const parsed = parseDeviceTopic(this.options.topicRoot, topic);
     if (!parsed) {
       this.counters.ignoredTopics++;
@@ -219,6 +229,7 @@ export class IngestGateway {
     const result = await this.ingestor.ingestCapture(parsed.deviceId, payload);
     if (!result.stored) this.counters.duplicates++;
     this.settle(result);
+    this.options.onCaptureHandled?.(result.stored ? result.ack.status : 'duplicate', (performance.now() - receivedAt) / 1000);
   }
 
   /**

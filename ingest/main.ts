@@ -7,7 +7,6 @@ import { createMediaStore } from '../core/infrastructure/media-store-factory.js'
 import { loadOrCreateSigningKey } from '../core/infrastructure/signing-key.js';
 import { brokerCheck, databaseCheck, redisCheck } from '../core/infrastructure/probes.js';
 import { beginRoleProcess, connectRoleRedis, openRoleDatabase } from '../core/infrastructure/role-process.js';
-import { registerGatewayMetrics } from './gateway-metrics.js';
 import { ingestSettings, startIngestRole } from './service.js';
 
 const role = beginRoleProcess();
@@ -17,6 +16,7 @@ await startOrExit(log, lifecycle, async () => {
   const mqttUrl = requireSetting(config.mqtt.url, 'MQTT_URL', 'the ingest gateway');
   const database = await openRoleDatabase(role, 'the ingest gateway');
   const redis = await connectRoleRedis(role, 'the ingest gateway');
+  const metrics = createMetricsRegistry();
   const ingest = await startIngestRole({
     database,
     store: createMediaStore(config),
@@ -26,11 +26,10 @@ await startOrExit(log, lifecycle, async () => {
     ...ingestSettings(config),
     clientId: config.mqtt.clientId ?? `verity-ingest-${hostname()}`,
     gatewayKey: await loadOrCreateSigningKey(config.ingest.gatewayKeyFile),
+    metrics,
     log,
   });
   lifecycle.add('ingest gateway', () => ingest.stop());
-  const metrics = createMetricsRegistry();
-  registerGatewayMetrics(metrics, () => ingest.gateway.counters);
   const health = buildHealthServer(
     'ingest',
     [databaseCheck(database), redisCheck(redis), brokerCheck(() => ingest.gateway.connected)],

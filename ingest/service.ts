@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
 import { DEFAULT_CAPTURE_POLICY, type CapturePolicy } from '../core/domain/capture-policy.js';
 import type { Config } from '../core/domain/config.js';
 import type { Logger } from '../core/infrastructure/logger.js';
@@ -7,9 +8,11 @@ import type { MediaStore } from '../core/infrastructure/media-store.js';
 import type { ServerSigningKey } from '../core/infrastructure/signing-key.js';
 import type { Database } from '../db/client.js';
 import { recordGatewayKey } from '../db/gateway-keys.js';
+import { registerQueueMetrics } from '../core/infrastructure/queue-metrics.js';
 import { QueueRegistry } from '../core/infrastructure/queues.js';
 import { CaptureIngestor } from './capture-ingestor.js';
 import { DeviceDirectory } from './device-directory.js';
+import { registerCaptureLatency, registerGatewayMetrics } from './gateway-metrics.js';
 import { IngestGateway } from './gateway.js';
 import { HealthIntake } from './health-intake.js';
 import { OutboxDispatcher } from './outbox-dispatcher.js';
@@ -32,6 +35,8 @@ export interface IngestRoleOptions {
   policy?: CapturePolicy;
   /** The gateway's key for signing acknowledgements (config: GATEWAY_SIGNING_KEY_FILE). */
   gatewayKey: ServerSigningKey;
+  /** Where the gateway's series go (its health server's `/metrics`); none are kept when absent. */
+  metrics?: Registry;
   log: Logger;
 }
 
@@ -79,6 +84,8 @@ export async function startIngestRole(options: IngestRoleOptions): Promise<Inges
       completenessTimeoutMs: options.completenessTimeoutMs ?? 60_000,
       stagedChunkKeepMs: options.stagedChunkKeepMs ?? 24 * 3600_000,
       reconcileIntervalMs: options.reconcileIntervalMs ?? 10_000,
+      // Registered before the gateway subscribes: a resumed session's queued messages arrive at once.
+      onCaptureHandled: options.metrics && registerCaptureLatency(options.metrics),
     },
     ingestor,
     health,
@@ -86,6 +93,11 @@ export async function startIngestRole(options: IngestRoleOptions): Promise<Inges
     options.gatewayKey,
     log,
   );
+  if (options.metrics) {
+    registerGatewayMetrics(options.metrics, () => gateway.counters);
+    // The gateway enqueues, so the depth of what it hands on is visible from its own port too.
+    registerQueueMetrics(options.metrics, queues.all());
+  }
   // Recorded before the first ack is signed, so the review server can already publish the key devices need.
   await recordGatewayKey(options.database.db, options.gatewayKey);
   await gateway.start();

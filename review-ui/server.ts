@@ -74,11 +74,12 @@ export async function buildReviewServer(deps: ReviewServerDeps): Promise<Fastify
   describeCommonAnswers(app);
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   registerHealthRoute(app, 'review-ui', deps.checks);
-  registerMetricsRoute(app, deps.metrics ?? createMetricsRegistry());
+  const metrics = deps.metrics ?? createMetricsRegistry();
+  registerMetricsRoute(app, metrics);
   await installAuthentication(app, deps);
   // One plugin per domain: each owns its routes, schemas and services (README's folder table).
   await app.register(peopleApi, { db: deps.db, sessionTtlMs: deps.settings.sessionTtlMs });
-  await app.register(reviewApi, { ...deps, clock: deps.clock ?? systemClock });
+  await app.register(reviewApi, { ...deps, metrics, clock: deps.clock ?? systemClock });
   await app.register(devicesApi, deps);
   await app.register(deviceHealthApi, deps);
   await app.register(evidenceApi, deps);

@@ -51,10 +51,32 @@ describe('all-in-one mode on its embedded defaults', () => {
     expect((await fetch(new URL('/api/captures', reviewUrl))).status).toBe(401);
     const list = await waitForThumbnailedCapture(reviewUrl, await logIn(reviewUrl, reviewer));
     expect(list.captures[0]?.deviceId).toMatch(/^SIM-CAM-/);
-    // One /metrics for the one process: the gateway's counters and the queues beside the server's own series.
+    // One /metrics for the one process: every role's series beside the server's own.
     const metrics = await (await fetch(new URL('/metrics', reviewUrl))).text();
-    expect(Number(/^verity_ingest_accepted_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+    const value = (series: string) =>
+      Number(
+        metrics
+          .split('\n')
+          .find((line) => line.startsWith(`${series} `))
+          ?.split(' ')[1],
+      );
+    expect(value('verity_ingest_accepted_total')).toBeGreaterThan(0);
+    // Each capture message timed by how it ended; a scrape can fall between a message's count and its timing.
+    const timed = value('verity_ingest_latency_seconds_count{outcome="accepted"}');
+    expect(timed).toBeGreaterThan(0);
+    expect(timed).toBeLessThanOrEqual(value('verity_ingest_capture_messages_total'));
+    expect(value('verity_ingest_latency_seconds_sum{outcome="accepted"}') / timed).toBeLessThan(5);
     expect(metrics).toMatch(/^verity_queue_jobs\{queue="media",state="completed"\} [1-9]\d*$/m);
+    // The queues are counted once although ingest and workers both enqueue.
+    expect(metrics.match(/^# TYPE verity_queue_jobs gauge$/gm)).toHaveLength(1);
+    expect(value('verity_job_duration_seconds_count{queue="media",job="derive-thumbnails",outcome="completed"}')).toBeGreaterThan(0);
+    expect(metrics).toMatch(/^# TYPE verity_job_failures_total counter$/m);
+    // Every lifecycle state, zero or not, read from the database at the scrape.
+    const byState = [...metrics.matchAll(/^verity_captures\{state="(\w+)"\} (\d+)$/gm)];
+    expect(byState).toHaveLength(9);
+    expect(byState.reduce((sum, [, , count]) => sum + Number(count), 0)).toBeGreaterThan(0);
+    expect(value('verity_captures_stranded{need="media"}')).toBe(0);
+    expect(value('verity_captures_stranded_oldest_age_seconds{need="screening"}')).toBe(0);
     expect(metrics).toMatch(/^process_cpu_seconds_total \d/m);
     const redisPid = Number(/redis-server \(pid (\d+)\)/.exec(system!.output())?.[1]);
     expect(isRunning(redisPid)).toBe(true);
@@ -154,6 +176,26 @@ describe('all-in-one mode: the main job, decided over HTTP as the demo reviewers
       }
       const health = await fetch(new URL('/health', reviewUrl), { signal: AbortSignal.timeout(5000) });
       expect(health.status).toBe(200);
+      // The decisions just taken, on the one /metrics: two first approvals, one second, one rejection, each timed.
+      const metrics = await (await fetch(new URL('/metrics', reviewUrl), { signal: AbortSignal.timeout(5000) })).text();
+      const value = (series: string) =>
+        Number(
+          metrics
+            .split('\n')
+            .find((line) => line.startsWith(`${series} `))
+            ?.split(' ')[1] ?? 0,
+        );
+      for (const [labels, count] of [
+        ['outcome="approved",step="first"', 2],
+        ['outcome="approved",step="second"', 1],
+        ['outcome="rejected",step="first"', 1],
+      ] as const) {
+        expect(value(`verity_review_decisions_total{${labels}}`)).toBe(count);
+        expect(value(`verity_review_latency_seconds_count{${labels}}`)).toBe(count);
+        // Simulated captures are seconds old when decided.
+        expect(value(`verity_review_latency_seconds_sum{${labels}}`)).toBeGreaterThan(0);
+        expect(value(`verity_review_latency_seconds_sum{${labels}}`) / count).toBeLessThan(300);
+      }
     },
   );
 });

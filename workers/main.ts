@@ -5,7 +5,6 @@ import { createMediaStore } from '../core/infrastructure/media-store-factory.js'
 import { databaseCheck, redisCheck, strandedCapturesCheck } from '../core/infrastructure/probes.js';
 import { beginRoleProcess, connectRoleRedis, openRoleDatabase } from '../core/infrastructure/role-process.js';
 import { allocatorWarning, runtimeGlibcVersion } from './memory-settings.js';
-import { registerQueueMetrics } from './queue-metrics.js';
 import { startWorkersRole } from './service.js';
 
 const role = beginRoleProcess();
@@ -17,6 +16,7 @@ if (allocator) log.warn(allocator);
 await startOrExit(log, lifecycle, async () => {
   const database = await openRoleDatabase(role, 'the workers');
   const redis = await connectRoleRedis(role, 'the workers');
+  const metrics = createMetricsRegistry();
   const workers = await startWorkersRole({
     database,
     store: createMediaStore(config),
@@ -30,11 +30,10 @@ await startOrExit(log, lifecycle, async () => {
     housekeeping: config.housekeeping,
     retention: config.retention,
     incidentWindowMs: config.review.incidentWindowMs,
+    metrics,
     log,
   });
   lifecycle.add('workers', () => workers.stop());
-  const metrics = createMetricsRegistry();
-  registerQueueMetrics(metrics, workers.queues.all());
   const health = buildHealthServer(
     'workers',
     [databaseCheck(database), redisCheck(redis), strandedCapturesCheck(database, config.jobs.stuckAfterMs)],

@@ -1,7 +1,9 @@
 import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
 import { systemClock, type Clock } from '../core/domain/clock.js';
 import { loadConfig, type Config } from '../core/domain/config.js';
 import { jobIdFor } from '../core/domain/jobs.js';
+import { registerCaptureMetrics } from '../core/infrastructure/capture-metrics.js';
 import type { Logger } from '../core/infrastructure/logger.js';
 import type { MediaStore } from '../core/infrastructure/media-store.js';
 import { loadOrCreateSigningKey } from '../core/infrastructure/signing-key.js';
@@ -14,7 +16,9 @@ import { signAuditHead } from './handlers/sign-audit-head.js';
 import { screenCaptures } from './handlers/screen-captures.js';
 import { screenHotspots } from './handlers/screen-hotspots.js';
 import { scheduleHousekeeping } from './housekeeping.js';
+import { registerJobMetrics } from './job-metrics.js';
 import { JobReconciler } from './job-reconciler.js';
+import { registerQueueMetrics } from '../core/infrastructure/queue-metrics.js';
 import { QueueRegistry } from '../core/infrastructure/queues.js';
 import { configureImageCache } from './memory-settings.js';
 import { startWorkers, type JobHandlers } from './worker-host.js';
@@ -41,6 +45,8 @@ export interface WorkersRoleOptions {
   clock?: Clock;
   /** How far apart two captures of one act may be and still be one incident; the default when absent. */
   incidentWindowMs?: number;
+  /** Where the workers' series go (their health server's `/metrics`); none are kept when absent. */
+  metrics?: Registry;
   log: Logger;
 }
 
@@ -112,7 +118,13 @@ export async function startWorkersRole(options: WorkersRoleOptions): Promise<Wor
     prefix: options.queuePrefix,
     concurrency: options.concurrency,
     log,
+    onJobFinished: options.metrics && registerJobMetrics(options.metrics),
   });
+  if (options.metrics) {
+    registerQueueMetrics(options.metrics, queues.all());
+    // Stranded by the same measure as the reconciler and the health check, default or configured.
+    registerCaptureMetrics(options.metrics, options.database.db, (options.jobs ?? loadConfig({}).jobs).stuckAfterMs);
+  }
   // Upserted at start and again before every reconciliation: the schedules live in Redis, so a
   // FLUSHALL or a restart of a Redis without persistence would otherwise end them for good.
   const ensureSchedules = async () => {

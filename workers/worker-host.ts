@@ -13,6 +13,16 @@ export interface WorkerHostOptions {
   prefix: string;
   concurrency: number;
   log: Logger;
+  /** Told of every attempt that ended; nothing is timed when absent. */
+  onJobFinished?: JobTiming | undefined;
+}
+
+/** One attempt of a job, ended: its queue, name, whether it threw, and its run time in seconds. */
+export type JobTiming = (queue: QueueName, job: string, outcome: 'completed' | 'failed', seconds: number) => void;
+
+/** The attempt's own run time; a failed attempt that will be retried has no finishedOn yet, so it ends now. */
+function runSeconds(job: Job): number {
+  return Math.max(0, (job.finishedOn ?? Date.now()) - (job.processedOn ?? Date.now())) / 1000;
 }
 
 /** Starts one BullMQ Worker per queue, dispatching by job name to its handler. */
@@ -32,7 +42,11 @@ export function startWorkers(handlers: JobHandlers, options: WorkerHostOptions):
     );
     // BullMQ emits connection trouble here; without a listener Node would crash the process.
     worker.on('error', (error) => options.log.error({ err: error, queue }, 'worker error'));
-    worker.on('failed', (job, error) => options.log.warn({ err: error, queue, job: job?.name, jobId: job?.id }, 'job failed'));
+    worker.on('failed', (job, error) => {
+      options.log.warn({ err: error, queue, job: job?.name, jobId: job?.id }, 'job failed');
+      if (job) options.onJobFinished?.(queue, job.name, 'failed', runSeconds(job));
+    });
+    worker.on('completed', (job) => options.onJobFinished?.(queue, job.name, 'completed', runSeconds(job)));
     return worker;
   });
   return {

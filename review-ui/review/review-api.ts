@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { Clock } from '../../core/domain/clock.js';
 import type { MediaStore } from '../../core/infrastructure/media-store.js';
 import type { Db } from '../../db/client.js';
@@ -13,6 +14,8 @@ export interface ReviewApiDeps {
   settings: ReviewSettings;
   /** The statutory review clock and the claim leases read it (docs/party.md). */
   clock: Clock;
+  /** Where the decision counts and latencies go: the server's `/metrics`. */
+  metrics: Registry;
 }
 
 /** Captures, the review queue and its decisions, tampering findings: everything a reviewer acts on. */

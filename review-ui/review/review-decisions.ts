@@ -41,7 +41,14 @@ export interface DecisionInput {
 }
 
 export type DecisionResult =
-  | { ok: true; state: string; step: 'first' | 'second'; incidentId: string | null }
+  | {
+      ok: true;
+      state: string;
+      step: 'first' | 'second';
+      incidentId: string | null;
+      /** The signed capture time the statutory review clock ran from. */
+      capturedAt: Date;
+    }
   | { ok: false; status: 403 | 404 | 409 | 422; error: string };
 
 const UNIQUE_VIOLATION = '23505';
@@ -183,7 +190,7 @@ export async function decide(
           incidentId,
         },
       });
-      return { ok: true, state: next, step: allowed.step, incidentId };
+      return { ok: true, state: next, step: allowed.step, incidentId, capturedAt };
     });
   } catch (error) {
     // The unique indexes on decisions are the last word when two requests race past the checks above.

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Clock } from '../../core/domain/clock.js';
@@ -13,6 +14,7 @@ import { captureDetail } from './capture-detail.js';
 import { readerOf, refusalToRead } from './capture-access.js';
 import { annotateCapture, claimCapture, claimNext, listQueue, releaseClaim } from '../../db/review-queue.js';
 import { decide } from './review-decisions.js';
+import { registerReviewMetrics } from './review-metrics.js';
 import { decisionsBy } from '../../db/review-decisions.js';
 import { badRequestSchema, noBody, refusalSchema } from '../http/answer-schemas.js';
 import {
@@ -45,8 +47,12 @@ const viewReasonSchema = z.string().trim().min(5, 'reason: say why you open this
 const viewerOf = (db: Db, request: FastifyRequest) => readerOf(db, principalOf(request));
 
 /** The review workflow: queue, claims, the capture under review, its media, and decisions. */
-export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaStore; settings: ReviewSettings; clock: Clock }): void {
+export function reviewRoutes(
+  app: FastifyInstance,
+  deps: { db: Db; store: MediaStore; settings: ReviewSettings; clock: Clock; metrics: Registry },
+): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
+  const decided = registerReviewMetrics(deps.metrics);
   const review = deps.settings.review;
   const deciders = requirePermission('review.decide');
 
@@ -200,6 +206,7 @@ export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaS
       const viewer = await viewerOf(deps.db, request);
       const certificateNumber = principal.certificate?.number;
       if (!certificateNumber) return reply.code(403).send({ error: 'deciding needs an enforcement certificate' });
+      const now = deps.clock.now();
       const result = await decide(
         deps.db,
         { ...viewer, certificateNumber },
@@ -207,10 +214,12 @@ export function reviewRoutes(app: FastifyInstance, deps: { db: Db; store: MediaS
         request.body,
         review,
         deps.store,
-        deps.clock.now(),
+        now,
       );
       if (!result.ok) return reply.code(result.status).send({ error: result.error });
-      return result;
+      const { capturedAt, ...answer } = result;
+      decided(request.body.outcome, answer.step, Math.max(0, (now.getTime() - capturedAt.getTime()) / 1000));
+      return answer;
     },
   );
 

@@ -108,6 +108,52 @@ describe('review: claims, decisions, the two-person rule and incidents, over a r
     ]);
   });
 
+  it('counts each recorded decision on /metrics by outcome and step, timed from the signed capture time', async () => {
+    const scrape = async () => {
+      const body = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      return (series: string) =>
+        Number(
+          body
+            .split('\n')
+            .find((line) => line.startsWith(`${series} `))
+            ?.split(' ')[1] ?? 0,
+        );
+    };
+    const before = await scrape();
+    const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3600_000);
+    const twoStep = await insertReviewableCapture(database.db, store, camera, { violationType: 'red_light', capturedAt: hoursAgo(2) });
+    await claim(li, twoStep);
+    expect((await decideAs(li, twoStep, { outcome: 'approved' })).statusCode).toBe(200);
+    await claim(wang, twoStep);
+    expect((await decideAs(wang, twoStep, { outcome: 'approved' })).statusCode).toBe(200);
+    const rejected = await insertReviewableCapture(database.db, store, camera, { capturedAt: hoursAgo(30) });
+    await claim(li, rejected);
+    // A refused decision is not a decision: it counts nowhere.
+    expect((await decideAs(li, rejected, { outcome: 'rejected' })).statusCode).toBe(422);
+    expect((await decideAs(li, rejected, { outcome: 'rejected', reasonCode: 'unclear_record' })).statusCode).toBe(200);
+    const after = await scrape();
+    const added = (series: string) => after(series) - before(series);
+
+    for (const [labels, count] of [
+      ['outcome="approved",step="first"', 1],
+      ['outcome="approved",step="second"', 1],
+      ['outcome="rejected",step="first"', 1],
+      ['outcome="escalated",step="first"', 0],
+    ] as const) {
+      expect(added(`verity_review_decisions_total{${labels}}`)).toBe(count);
+      expect(added(`verity_review_latency_seconds_count{${labels}}`)).toBe(count);
+    }
+    // Two hours after capture, then 30 hours: the histogram holds each in its bucket.
+    const firstApproval = 'outcome="approved",step="first"';
+    expect(added(`verity_review_latency_seconds_sum{${firstApproval}}`)).toBeGreaterThanOrEqual(7200);
+    expect(added(`verity_review_latency_seconds_sum{${firstApproval}}`)).toBeLessThan(7300);
+    expect(added(`verity_review_latency_seconds_bucket{le="3600",${firstApproval}}`)).toBe(0);
+    expect(added(`verity_review_latency_seconds_bucket{le="14400",${firstApproval}}`)).toBe(1);
+    const rejection = 'outcome="rejected",step="first"';
+    expect(added(`verity_review_latency_seconds_bucket{le="86400",${rejection}}`)).toBe(0);
+    expect(added(`verity_review_latency_seconds_bucket{le="172800",${rejection}}`)).toBe(1);
+  });
+
   it('rejects only with a reason from the maintained list', async () => {
     const captureId = await insertReviewableCapture(database.db, store, camera);
     await claim(wang, captureId);

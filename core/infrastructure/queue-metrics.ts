@@ -2,11 +2,14 @@ import { Gauge, type Registry } from 'prom-client';
 import type { Queue } from 'bullmq';
 
 const STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized', 'waiting-children'] as const;
+const NAME = 'verity_queue_jobs';
 
 /** Jobs per queue and state, asked of Redis at each scrape: a growing `waiting` or `failed` is work stuck. */
 export function registerQueueMetrics(registry: Registry, queues: readonly Queue[]): void {
+  // All-in-one's ingest and workers share one registry and one Redis: the first to register already counts every queue.
+  if (registry.getSingleMetric(NAME)) return;
   new Gauge({
-    name: 'verity_queue_jobs',
+    name: NAME,
     help: 'Jobs in each BullMQ queue, by state',
     labelNames: ['queue', 'state'],
     registers: [registry],
