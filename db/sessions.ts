@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull, lt } from 'drizzle-orm';
+import { and, eq, gt, gte, isNull, lt, sql } from 'drizzle-orm';
 import { RateLimiterDrizzle } from 'rate-limiter-flexible';
 import type { Db, Executor, Tx } from './client.js';
 import { loginThrottle, people, sessions } from './schema.js';
@@ -54,4 +54,37 @@ export function loginThrottleLimiter(
 
 export async function deleteExpiredLoginCounters(db: Db): Promise<void> {
   await db.delete(loginThrottle).where(lt(loginThrottle.expire, new Date()));
+}
+
+/** Unexpired counters whose key starts with `keyPrefix` and that have counted `points` or more. */
+export async function liveLoginCountersUnder(
+  db: Executor,
+  keyPrefix: string,
+  points: number,
+): Promise<{ key: string; points: number; expire: Date | null }[]> {
+  return db
+    .select()
+    .from(loginThrottle)
+    .where(
+      and(sql`starts_with(${loginThrottle.key}, ${keyPrefix})`, gte(loginThrottle.points, points), gt(loginThrottle.expire, new Date())),
+    );
+}
+
+/**
+ * Deletes the counters whose key is `keyPrefix` followed by text without a bar, and answers them:
+ * with `name|` as the prefix, that is every address's counter for `name`, and none for `name|more`.
+ */
+export async function deleteLoginCountersUnder(
+  db: Executor,
+  keyPrefix: string,
+): Promise<{ key: string; points: number; expire: Date | null }[]> {
+  return db
+    .delete(loginThrottle)
+    .where(
+      and(
+        sql`starts_with(${loginThrottle.key}, ${keyPrefix})`,
+        sql`strpos(substr(${loginThrottle.key}, ${keyPrefix.length + 1}), '|') = 0`,
+      ),
+    )
+    .returning();
 }

@@ -48,6 +48,7 @@ const loginSubmit = document.getElementById('login-submit');
 const me = await openPage();
 let people = [];
 let editing;
+let confirming;
 let createFields;
 let editFields;
 
@@ -78,6 +79,24 @@ function certificateCell(certificate) {
   );
 }
 
+// Locks last minutes, not days: the time of day says it, on the 24-hour clock people read in logs.
+const clock = (iso) => new Date(iso).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+
+const addressCount = (count) => `${count} address${count === 1 ? '' : 'es'}`;
+
+/** Wrong passwords used up a login's attempts somewhere: the admin sees it before the person phones. */
+function lockNote(lock) {
+  if (!lock) return [];
+  return [
+    element(
+      'div',
+      { class: 'lock-note' },
+      element('span', { class: 'badge locked' }, 'Locked until ', element('time', { datetime: lock.until }, clock(lock.until))),
+      element('small', { class: 'muted' }, `at ${addressCount(lock.addresses)}`),
+    ),
+  ];
+}
+
 function rowActions(person) {
   const edit = element('button', { type: 'button', class: 'quiet', 'aria-label': `Edit ${person.username}` }, 'Edit');
   edit.addEventListener('click', () => openEdit(person));
@@ -88,6 +107,11 @@ function rowActions(person) {
   );
   password.addEventListener('click', () => openPassword(person));
   const buttons = [edit, password];
+  if (person.loginLock) {
+    const unlock = element('button', { type: 'button', 'aria-label': `Clear lock of ${person.username}` }, 'Clear lock');
+    unlock.addEventListener('click', () => openConfirmation(person, clearingLock(person)));
+    buttons.push(unlock);
+  }
   // Disabling yourself would lock you out of this page mid-task.
   if (person.username !== me.username) {
     const verb = person.disabledAt ? 'Enable' : 'Disable';
@@ -96,7 +120,7 @@ function rowActions(person) {
       { type: 'button', class: person.disabledAt ? '' : 'quiet', 'aria-label': `${verb} ${person.username}` },
       verb,
     );
-    toggle.addEventListener('click', () => openLoginChange(person));
+    toggle.addEventListener('click', () => openConfirmation(person, changingLogin(person)));
     buttons.push(toggle);
   }
   return element('td', {}, element('div', { class: 'actions' }, ...buttons));
@@ -127,6 +151,7 @@ function renderPeople() {
           person.disabledAt
             ? element('span', { class: 'badge revoked' }, 'disabled')
             : element('span', { class: 'badge enabled' }, 'active'),
+          ...lockNote(person.loginLock),
         ),
         rowActions(person),
       ),
@@ -229,16 +254,48 @@ async function loadPeople() {
   renderPeople();
 }
 
-/** Disabling or enabling a login asks first and takes a reason: one stray keypress must not lock a colleague out. */
-function openLoginChange(person) {
-  editing = person;
+function changingLogin(person) {
   const disabling = !person.disabledAt;
-  loginTitle.textContent = `${disabling ? 'Disable' : 'Enable'} ${person.username}?`;
-  loginConsequence.textContent = disabling
-    ? `${person.displayName} can no longer log in, and every session they have open ends now.`
-    : `${person.displayName} may log in again with their current password.`;
-  loginSubmit.textContent = disabling ? 'Disable login' : 'Enable login';
-  loginSubmit.className = disabling ? 'danger' : '';
+  return {
+    title: `${disabling ? 'Disable' : 'Enable'} ${person.username}?`,
+    consequence: disabling
+      ? `${person.displayName} can no longer log in, and every session they have open ends now.`
+      : `${person.displayName} may log in again with their current password.`,
+    confirm: disabling ? 'Disable login' : 'Enable login',
+    danger: disabling,
+    send: (reason) => api(`/api/people/${person.id}`, { method: 'PATCH', body: { disabled: disabling, reason } }),
+    done: disabling ? `${person.username} is disabled and can no longer log in` : `${person.username} may log in again`,
+    // The button that undoes it, where the one pressed was.
+    focusAfter: `button[aria-label^="${disabling ? 'Enable' : 'Disable'}"]`,
+  };
+}
+
+function clearingLock(person) {
+  return {
+    title: `Clear the login lock of ${person.username}?`,
+    consequence:
+      `Wrong passwords locked this login at ${addressCount(person.loginLock.addresses)} until ${clock(person.loginLock.until)}. ` +
+      `Whoever is there may try again at once: clear it only when you know it was ${person.displayName}.`,
+    confirm: 'Clear lock',
+    danger: false,
+    send: (reason) => api(`/api/people/${person.id}/login-lock/clear`, { method: 'POST', body: { reason } }),
+    done: `${person.username} may log in again at once`,
+    // The button pressed is gone with the lock: the row's first one stands in for it.
+    focusAfter: 'button',
+  };
+}
+
+/**
+ * Disabling or enabling a login, or clearing its lock, asks first and takes a reason: one stray
+ * keypress must not lock a colleague out, nor let a guesser back in.
+ */
+function openConfirmation(person, action) {
+  editing = person;
+  confirming = action;
+  loginTitle.textContent = action.title;
+  loginConsequence.textContent = action.consequence;
+  loginSubmit.textContent = action.confirm;
+  loginSubmit.className = action.danger ? 'danger' : '';
   loginReason.value = '';
   loginError.textContent = '';
   loginDialog.showModal();
@@ -351,17 +408,13 @@ passwordForm.addEventListener('submit', async (event) => {
 loginForm.addEventListener('submit', async (event) => {
   event.preventDefault();
   const person = editing;
-  const disabled = !person.disabledAt;
-  const done = await submitting(loginSubmit, loginError, () =>
-    api(`/api/people/${person.id}`, { method: 'PATCH', body: { disabled, reason: loginReason.value.trim() } }),
-  );
+  const action = confirming;
+  const done = await submitting(loginSubmit, loginError, () => action.send(loginReason.value.trim()));
   if (!done) return;
   loginDialog.close();
   await loadPeople();
-  status.textContent = disabled ? `${person.username} is disabled and can no longer log in` : `${person.username} may log in again`;
-  document
-    .querySelector(`tr[data-username="${CSS.escape(person.username)}"] button[aria-label^="${disabled ? 'Enable' : 'Disable'}"]`)
-    ?.focus();
+  status.textContent = action.done;
+  document.querySelector(`tr[data-username="${CSS.escape(person.username)}"] ${action.focusAfter}`)?.focus();
 });
 
 for (const button of document.querySelectorAll('dialog [data-close]')) {

@@ -1,6 +1,6 @@
 import { RateLimiterRes } from 'rate-limiter-flexible';
-import type { Db } from '../../db/client.js';
-import { deleteExpiredLoginCounters, loginThrottleLimiter } from '../../db/sessions.js';
+import type { Db, Executor } from '../../db/client.js';
+import { deleteExpiredLoginCounters, deleteLoginCountersUnder, liveLoginCountersUnder, loginThrottleLimiter } from '../../db/sessions.js';
 
 /**
  * Password guessing is slowed per username at one client address, and per address overall,
@@ -26,12 +26,72 @@ export interface LoginThrottle {
   sweep(): Promise<void>;
 }
 
+const PAIR_PREFIX = 'login:user+ip';
+
+function pairKey(username: string, address: string): string {
+  return `${username.trim().toLowerCase()}|${address}`;
+}
+
+/**
+ * The username and address of a pair counter's key, split at the last bar: an address never
+ * holds one, but whatever someone types as a username may, and `decoy|x` at `y` must not pass
+ * for `decoy` at `x|y`.
+ */
+function splitPairKey(key: string): { username: string; address: string } {
+  const pair = key.slice(PAIR_PREFIX.length + 1);
+  const bar = pair.lastIndexOf('|');
+  return { username: pair.slice(0, bar), address: pair.slice(bar + 1) };
+}
+
+/** Where a username may not log in from until `until`: the latest of its pairs' waits. */
+export interface LoginLock {
+  until: Date;
+  addresses: string[];
+}
+
+function locksOf(counters: { key: string; points: number; expire: Date | null }[]): Map<string, LoginLock> {
+  const now = new Date();
+  const locks = new Map<string, LoginLock>();
+  for (const counter of counters) {
+    // The attempt after the last one allowed is refused, so a used-up count is a lock already.
+    if (counter.points < LOGIN_LIMITS.perUsernameAndAddress.attempts || !counter.expire || counter.expire <= now) continue;
+    const { username, address } = splitPairKey(counter.key);
+    const lock = locks.get(username);
+    if (!lock) locks.set(username, { until: counter.expire, addresses: [address] });
+    else {
+      lock.addresses.push(address);
+      if (counter.expire > lock.until) lock.until = counter.expire;
+    }
+  }
+  return locks;
+}
+
+/**
+ * Every username locked at one address or more, read from the throttle's own counters rather
+ * than from a record kept beside them: the counters are what refuses a login, so a second
+ * record would have to follow every expiry, every successful login and every sweep to stay
+ * true. The read goes through the whole table, which the sweep keeps to counters of the last
+ * window (at most 51 per address and hour), so an index would buy little. An address stopped for guessing at any usernames is no
+ * one person's lock and is not listed.
+ */
+export async function loginLocks(db: Executor): Promise<Map<string, LoginLock>> {
+  return locksOf(await liveLoginCountersUnder(db, `${PAIR_PREFIX}:`, LOGIN_LIMITS.perUsernameAndAddress.attempts));
+}
+
+/**
+ * Deletes every pair counter of `username`, at any address, so the person's next login counts
+ * from zero; answers the lock there was, if any. An address's own counter is left alone.
+ */
+export async function deleteLoginLock(db: Executor, username: string): Promise<LoginLock | undefined> {
+  return locksOf(await deleteLoginCountersUnder(db, `${PAIR_PREFIX}:${pairKey(username, '')}`)).get(username);
+}
+
 export function createLoginThrottle(db: Db): LoginThrottle {
-  const byPair = loginThrottleLimiter(db, 'login:user+ip', LOGIN_LIMITS.perUsernameAndAddress);
+  const byPair = loginThrottleLimiter(db, PAIR_PREFIX, LOGIN_LIMITS.perUsernameAndAddress);
   const byAddress = loginThrottleLimiter(db, 'login:ip', LOGIN_LIMITS.perAddress);
   return {
     async attempt(username, address) {
-      const pair = `${username.trim().toLowerCase()}|${address}`;
+      const pair = pairKey(username, address);
       const outcomes = await Promise.allSettled([byPair.consume(pair), byAddress.consume(address)]);
       const refusals = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason as unknown] : []));
       // A store failure is no refusal: it propagates, and no login is let through unthrottled.

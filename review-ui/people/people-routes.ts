@@ -5,7 +5,17 @@ import { DECIDING_ROLES, PERMISSIONS, ROLES, permissionsOf } from '../../core/do
 import type { Db } from '../../db/client.js';
 import { refusalSchema } from '../http/answer-schemas.js';
 import { principalOf, requirePermission } from './authentication.js';
-import { changePerson, createPerson, listPeople, newPersonSchema, passwordSchema, personChangeSchema, setPassword } from './people.js';
+import {
+  changePerson,
+  clearLoginLock,
+  createPerson,
+  listPeople,
+  loginLockClearingSchema,
+  newPersonSchema,
+  passwordSchema,
+  personChangeSchema,
+  setPassword,
+} from './people.js';
 import { endAllSessions } from './sessions.js';
 
 /** A person as the people page reads one: never the password hash, which the serializer cannot send. */
@@ -17,6 +27,11 @@ const personAnswerSchema = z.object({
   certificate: z.object({ number: z.string(), expiresAt: z.date() }).nullable(),
   disabledAt: z.date().nullable(),
   administeredDeviceIds: z.array(z.string()).optional(),
+  /** Wrong passwords used up the attempts at `addresses` places: no login from there before `until`. */
+  loginLock: z
+    .object({ until: z.date(), addresses: z.int().min(1) })
+    .nullable()
+    .optional(),
 });
 const personChangedSchema = z.object({ person: personAnswerSchema });
 const refusals = { 404: refusalSchema, 409: refusalSchema, 422: refusalSchema };
@@ -27,9 +42,13 @@ export function peopleRoutes(app: FastifyInstance, deps: { db: Db }): void {
   const onRequest = requirePermission('people.manage');
   const params = z.object({ personId: z.uuid() });
 
-  routes.get('/api/people', { onRequest, schema: { response: { 200: z.object({ people: z.array(personAnswerSchema) }) } } }, async () => ({
-    people: await listPeople(deps.db),
-  }));
+  routes.get(
+    '/api/people',
+    { onRequest, schema: { response: { 200: z.object({ people: z.array(personAnswerSchema.required({ loginLock: true })) }) } } },
+    async () => ({
+      people: await listPeople(deps.db),
+    }),
+  );
 
   // The one list of roles and what each grants, so pages never keep a copy that drifts from core/domain/roles.ts.
   const rolesSchema = z.object({
@@ -79,6 +98,23 @@ export function peopleRoutes(app: FastifyInstance, deps: { db: Db }): void {
       );
       if (!changed) return reply.code(404).send({ error: `no person ${request.params.personId}` });
       return { changed };
+    },
+  );
+
+  routes.post(
+    '/api/people/:personId/login-lock/clear',
+    {
+      onRequest,
+      schema: {
+        params,
+        body: loginLockClearingSchema,
+        response: { 200: z.object({ cleared: z.object({ addresses: z.int() }) }), 404: refusalSchema, 409: refusalSchema },
+      },
+    },
+    async (request, reply) => {
+      const outcome = await clearLoginLock(deps.db, principalOf(request).actor, request.params.personId, request.body.reason);
+      if (!outcome.ok) return reply.code(outcome.status).send({ error: outcome.error });
+      return { cleared: { addresses: outcome.addresses } };
     },
   );
 }

@@ -20,6 +20,7 @@ import {
   updatePerson,
   type Person,
 } from '../../db/people.js';
+import { deleteLoginLock, loginLocks } from './login-throttle.js';
 
 export type { Person };
 
@@ -81,8 +82,45 @@ export function findPerson(db: Db | Tx, id: string): Promise<Person | undefined>
   return findPersonById(db, id);
 }
 
-export function listPeople(db: Db): Promise<(Person & { administeredDeviceIds: string[] })[]> {
-  return listPeopleWithDevices(db);
+/** A person's login lock as the people page shows it: the addresses themselves are for the audit log. */
+export interface LoginLockSummary {
+  until: Date;
+  addresses: number;
+}
+
+/** Everyone, with the devices each administers and whether wrong passwords have locked their login anywhere. */
+export async function listPeople(db: Db): Promise<(Person & { administeredDeviceIds: string[]; loginLock: LoginLockSummary | null })[]> {
+  const [everyone, locks] = await Promise.all([listPeopleWithDevices(db), loginLocks(db)]);
+  return everyone.map((person) => {
+    const lock = locks.get(person.username);
+    return { ...person, loginLock: lock ? { until: lock.until, addresses: lock.addresses.length } : null };
+  });
+}
+
+export const loginLockClearingSchema = z.strictObject({
+  /** Why: the person at the locked address may be the one guessing, so the clearing must say who vouched. */
+  reason: z.string().trim().min(3, 'say why the lock is cleared (reason, at least 3 characters)').max(500),
+});
+
+export type LoginLockCleared = { ok: true; addresses: number } | { ok: false; status: 404 | 409; error: string };
+
+/** Lets a person whose login wrong passwords locked log in again at once, from every address; audited with the reason. */
+export async function clearLoginLock(db: Db, actor: string, id: string, reason: string): Promise<LoginLockCleared> {
+  return db.transaction(async (tx) => {
+    // Held until the audit entry is written, so two administrators clearing at once audit it once.
+    const person = await lockPerson(tx, id);
+    if (!person) return { ok: false, status: 404, error: `no person ${id}` };
+    const lock = await deleteLoginLock(tx, person.username);
+    if (!lock) return { ok: false, status: 409, error: `the login of ${person.username} is not locked` };
+    await appendAudit(tx, {
+      actor,
+      action: 'person.login_lock_cleared',
+      subjectType: 'person',
+      subjectId: id,
+      details: { username: person.username, addresses: lock.addresses, lockedUntil: lock.until.toISOString(), reason },
+    });
+    return { ok: true, addresses: lock.addresses.length };
+  });
 }
 
 /** The devices a person administers: they may not review those devices' captures (law L9). */

@@ -2,7 +2,9 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, it } from 'vitest';
+import { LOGIN_LIMITS } from '../../review-ui/people/login-throttle.js';
 import { startAllInOne, type AllInOneProcess } from '../support/all-in-one-process.js';
+import { axeViolations } from '../support/axe.js';
 import { launchBrowser, logInThroughPage } from '../support/browser.js';
 import { createTempDir } from '../support/isolated.js';
 
@@ -218,6 +220,79 @@ describe('logins and people administration in Chromium', () => {
       expect(disabling?.details.reason).toBe('moved to another unit on 1 Dec');
       await admin.close();
       await assistant.close();
+    },
+  );
+
+  it.concurrent(
+    'shows an admin the login that wrong passwords locked, until when, and clears it by keyboard with a reason',
+    async ({ expect }) => {
+      const devices = await system!.demoAccount('devices');
+      const logInByApi = (password: string) =>
+        fetch(new URL('/api/session', system!.reviewUrl), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: devices.username, password }),
+        }).then((response) => response.status);
+      for (let miss = 0; miss < LOGIN_LIMITS.perUsernameAndAddress.attempts; miss += 1) {
+        expect(await logInByApi('not the password')).toBe(401);
+      }
+      expect(await logInByApi(devices.password)).toBe(429);
+
+      const admin = await open('/login.html');
+      await logInThroughPage(admin, await system!.demoAccount('admin'));
+      const row = admin.locator('tr[data-username="devices"]');
+      const badge = row.locator('.badge.locked');
+      await expect.poll(() => badge.textContent(), { timeout: 10_000 }).toMatch(/^Locked until \d\d:\d\d$/);
+      expect(await row.textContent()).toContain('at 1 address');
+      // Only the locked login offers to clear a lock.
+      expect(await admin.getByRole('button', { name: /^Clear lock/ }).count()).toBe(1);
+      expect(await axeViolations(admin)).toEqual([]);
+
+      const clearButton = row.getByRole('button', { name: 'Clear lock of devices' });
+      await clearButton.focus();
+      await admin.keyboard.press('Enter');
+      const dialog = admin.getByRole('dialog', { name: 'Clear the login lock of devices?' });
+      await expect.poll(() => dialog.isVisible(), { timeout: 10_000 }).toBe(true);
+      expect(await dialog.textContent()).toContain('Wrong passwords locked this login at 1 address until');
+      expect(await admin.evaluate('document.activeElement.id')).toBe('login-reason');
+      expect(await axeViolations(admin)).toEqual([]);
+      await admin.screenshot({ path: path.join(screenshotDir, 'people-clear-lock-dialog.png') });
+
+      // Escape backs out, and focus is back on the button that opened the dialog.
+      await admin.keyboard.press('Escape');
+      expect(await dialog.isVisible()).toBe(false);
+      expect(await admin.evaluate('document.activeElement.getAttribute("aria-label")')).toBe('Clear lock of devices');
+      expect(await logInByApi(devices.password)).toBe(429);
+
+      await admin.keyboard.press('Enter');
+      await expect.poll(() => dialog.isVisible(), { timeout: 10_000 }).toBe(true);
+      // Without a reason the form does not go, and the browser takes the admin back to the reason.
+      await admin.keyboard.press('Tab');
+      await admin.keyboard.press('Tab');
+      expect(await admin.evaluate('document.activeElement.textContent')).toBe('Clear lock');
+      await admin.keyboard.press('Enter');
+      expect(await dialog.isVisible()).toBe(true);
+      expect(await admin.evaluate('document.activeElement.id')).toBe('login-reason');
+
+      await admin.keyboard.type('called the desk from his own phone');
+      await admin.keyboard.press('Tab');
+      await admin.keyboard.press('Tab');
+      await admin.keyboard.press('Enter');
+      await expect.poll(() => badge.count(), { timeout: 10_000 }).toBe(0);
+      expect(await dialog.isVisible()).toBe(false);
+      expect(await admin.locator('#status').textContent()).toBe('devices may log in again at once');
+      expect(await admin.evaluate('document.activeElement.getAttribute("aria-label")')).toBe('Edit devices');
+      expect(await logInByApi(devices.password)).toBe(200);
+
+      const recorded = await admin.evaluate<{ entries: { actor: string; details: { reason?: string; username?: string } }[] }>(
+        `fetch('/api/audit/entries?action=person.login_lock_cleared').then((response) => response.json())`,
+      );
+      expect(recorded.entries).toHaveLength(1);
+      expect(recorded.entries[0]).toMatchObject({
+        actor: 'person:admin',
+        details: { username: 'devices', reason: 'called the desk from his own phone' },
+      });
+      await admin.close();
     },
   );
 });
