@@ -43,3 +43,14 @@ export function formatDate(iso) {
 export function formatMoment(iso) {
   return element('time', { datetime: iso }, new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' }));
 }
+
+// <input type="datetime-local"> speaks local wall-clock time without a zone; the API wants instants.
+/** A moment as the value of a datetime-local input, in the browser's time zone. */
+export function toLocalInput(date) {
+  return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+}
+
+/** A datetime-local input's value as an ISO instant, or null when it is empty. */
+export function fromLocalInput(value) {
+  return value ? new Date(value).toISOString() : null;
+}

@@ -1,5 +1,5 @@
 // Device health: what is down now, one device's last 48 hours, and the operator's window actions.
-import { element, words } from './dom.js';
+import { element, fromLocalInput, toLocalInput, words } from './dom.js';
 import { mayUse, openPage, showRefusal } from './page.js';
 import { api } from './session.js';
 
@@ -57,15 +57,6 @@ function ago(iso) {
   if (minutes < 60) return `${minutes} min ago`;
   if (minutes < 48 * 60) return `${Math.round(minutes / 60)} h ago`;
   return `${Math.round(minutes / 1440)} d ago`;
-}
-
-// <input type="datetime-local"> speaks local wall-clock time without a zone; the API wants instants.
-function toLocalInput(date) {
-  return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
-}
-
-function fromLocalInput(value) {
-  return value ? new Date(value).toISOString() : null;
 }
 
 function downSince(device) {
