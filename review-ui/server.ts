@@ -47,7 +47,7 @@ export interface ReviewServerDeps {
 }
 
 /** Bumped with every incompatible change to a route; docs/api.md keeps the history. */
-export const API_VERSION = '2.6.0';
+export const API_VERSION = '2.7.0';
 
 const appDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'app');
 
