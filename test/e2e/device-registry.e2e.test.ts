@@ -267,6 +267,25 @@ describe('the device registry page: enrolment, certifications, keys and broker p
     },
   );
 
+  it('keeps keyboard focus on the device row after a revocation by keyboard alone, where no button is left', async () => {
+    const device = await enrolTestDevice(database.db);
+    const page = await registryAs('ana', DESKTOP);
+    await page.waitForSelector(`#fleet tr[data-device-id="${device.id}"]`);
+    await page.getByRole('button', { name: `Revoke ${device.id}` }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.evaluate<string>('document.activeElement.id')).toBe('action-reason');
+    await page.keyboard.type('stolen from its mast');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Space');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator(`#fleet tr[data-device-id="${device.id}"]`).textContent()).toContain('revocation is final');
+    expect(await focusedRow(page)).toBe(device.id);
+    expect(await page.evaluate<string>('document.activeElement.tagName')).toBe('TH');
+    await page.context().close();
+  });
+
   it('shows an auditor the registry, a back-dated record awaiting confirmation included, without a way to change it', async () => {
     const device = await enrolTestDevice(database.db);
     await addCertification(database.db, 'person:ana', device.id, {
