@@ -135,7 +135,7 @@ describe('the device registry page: enrolment, certifications, keys and broker p
       expect(await secret.isVisible()).toBe(false);
       // Shown once: closing the dialog leaves it nowhere on the page.
       expect(await ana.locator('#secret-password').inputValue()).toBe('');
-      expect(await focusedRow(ana)).toBe(id);
+      await expect.poll(() => focusedRow(ana)).toBe(id);
       const row = ana.locator(`#fleet tr[data-device-id="${id}"]`);
       expect(await row.textContent()).toContain('not certified');
 
@@ -157,7 +157,7 @@ describe('the device registry page: enrolment, certifications, keys and broker p
       await certify.getByRole('button', { name: 'Record certification' }).click();
       await expect.poll(() => ana.locator('#status').textContent()).toBe(`MV-${screen.width}-1 recorded for ${id}`);
       expect(await certify.isVisible()).toBe(false);
-      expect(await focusedName(ana)).toBe(`Record certification for ${id}`);
+      await expect.poll(() => focusedName(ana)).toBe(`Record certification for ${id}`);
 
       // It lapses within 30 days with no successor, so it is listed, and renewed from the list.
       const renew = ana.getByRole('button', { name: `Renew metrological verification of ${id}` });
@@ -171,7 +171,7 @@ describe('the device registry page: enrolment, certifications, keys and broker p
       await renewal.getByRole('button', { name: 'Record certification' }).click();
       await expect.poll(() => renew.count()).toBe(0);
       expect(await ana.locator('#status').textContent()).toBe(`MV-${screen.width}-2 recorded for ${id}`);
-      expect(await focusedRow(ana)).toBe(id);
+      await expect.poll(() => focusedRow(ana)).toBe(id);
 
       // Back-dated: it waits for a second person, and its recorder may not be that person.
       await row.getByRole('button', { name: `Record certification for ${id}` }).click();
@@ -191,7 +191,7 @@ describe('the device registry page: enrolment, certifications, keys and broker p
       await expectUsable(ana, 'own confirmation refused', screen.width);
       await shot('own-confirmation');
       await ana.keyboard.press('Escape');
-      expect(await focusedName(ana)).toBe(`Confirm LR-${screen.width} of ${id}`);
+      await expect.poll(() => focusedName(ana)).toBe(`Confirm LR-${screen.width} of ${id}`);
 
       const ben = await registryAs('ben', screen);
       const bensRow = ben.locator('#pending tbody tr', { hasText: `LR-${screen.width}` });
@@ -202,7 +202,7 @@ describe('the device registry page: enrolment, certifications, keys and broker p
         .click();
       await expect.poll(() => bensRow.count()).toBe(0);
       expect(await ben.locator('#status').textContent()).toContain(`LR-${screen.width} of ${id} confirmed`);
-      expect(await focusedRow(ben)).toBe(id);
+      await expect.poll(() => focusedRow(ben)).toBe(id);
       await ben.context().close();
 
       // Key rotation, by keyboard alone: the dialog opens on the key field, and Tab reaches the reason and the button.
@@ -222,7 +222,7 @@ describe('the device registry page: enrolment, certifications, keys and broker p
       await ana.keyboard.press('Enter');
       await expect.poll(() => fingerprint.getAttribute('title')).not.toBe(oldFingerprint);
       expect(await rotation.isVisible()).toBe(false);
-      expect(await focusedName(ana)).toBe(`Rotate key of ${id}`);
+      await expect.poll(() => focusedName(ana)).toBe(`Rotate key of ${id}`);
 
       // A new broker password replaces the first, shown once again.
       await row.getByRole('button', { name: `New broker password for ${id}` }).click();
@@ -236,7 +236,7 @@ describe('the device registry page: enrolment, certifications, keys and broker p
       await expectUsable(ana, 'new broker password', screen.width);
       await ana.keyboard.press('Escape');
       expect(await ana.locator('#secret-password').inputValue()).toBe('');
-      expect(await focusedName(ana)).toBe(`New broker password for ${id}`);
+      await expect.poll(() => focusedName(ana)).toBe(`New broker password for ${id}`);
       await expectUsable(ana, 'after every change', screen.width);
       await shot('registry');
       await ana.context().close();
@@ -281,7 +281,7 @@ describe('the device registry page: enrolment, certifications, keys and broker p
     await page.keyboard.press('Tab');
     await page.keyboard.press('Enter');
     await expect.poll(() => page.locator(`#fleet tr[data-device-id="${device.id}"]`).textContent()).toContain('revocation is final');
-    expect(await focusedRow(page)).toBe(device.id);
+    await expect.poll(() => focusedRow(page)).toBe(device.id);
     expect(await page.evaluate<string>('document.activeElement.tagName')).toBe('TH');
     await page.context().close();
   });
